@@ -1,0 +1,110 @@
+#include "hpo/plot.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "tensor/error.h"
+
+namespace ember::hpo {
+
+namespace {
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+// Writes `files` (name -> content) and the script into a fresh temp dir and runs gnuplot.
+void run_gnuplot(const std::string& script, const std::vector<std::pair<std::string, std::string>>& files,
+                 const std::string& png_path) {
+  EMBER_CHECK(std::system("command -v gnuplot > /dev/null 2>&1") == 0,
+              "plot: gnuplot is not installed (apt-get install gnuplot-nox), cannot write '{}'", png_path);
+  std::string tmpl = (std::filesystem::temp_directory_path() / "ember_plot_XXXXXX").string();
+  EMBER_CHECK(mkdtemp(tmpl.data()) != nullptr, "plot: cannot create a temporary directory");
+  const std::filesystem::path dir(tmpl);
+  for (const auto& [name, content] : files) std::ofstream(dir / name) << content;
+  std::ofstream(dir / "plot.gp") << script;
+  const std::string cmd = fmt::format("cd {} && gnuplot plot.gp > gnuplot.log 2>&1", quote(dir.string()));
+  const int rc = std::system(cmd.c_str());
+  std::string log;
+  if (rc != 0) {
+    std::ifstream in(dir / "gnuplot.log");
+    std::getline(in, log);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  EMBER_CHECK(rc == 0, "plot: gnuplot failed writing '{}': {}", png_path, log);
+}
+
+std::string abs_path(const std::string& p) { return std::filesystem::absolute(p).string(); }
+
+}  // namespace
+
+void plot_history(const std::vector<TrialPtr>& trials, Direction direction, const std::string& png_path,
+                  const std::string& title) {
+  std::string data;
+  std::optional<double> best;
+  for (const auto& t : trials) {
+    if (t->state != TrialState::kComplete || !t->value.has_value()) continue;
+    const double v = *t->value;
+    if (!best.has_value() || (direction == Direction::kMinimize ? v < *best : v > *best)) best = v;
+    data += fmt::format("{} {:.17g} {:.17g}\n", t->number, v, *best);
+  }
+  EMBER_CHECK(!data.empty(), "plot: no complete trials to plot");
+  const std::string script = fmt::format(
+      "set terminal pngcairo size 900,560\nset output {}\nset title {}\nset xlabel 'trial'\nset ylabel 'value'\n"
+      "set key top right\nset grid\n"
+      "plot 'history.dat' using 1:2 with points pt 7 ps 0.6 title 'value', "
+      "'' using 1:3 with steps lw 2 title 'best so far'\n",
+      quote(abs_path(png_path)), quote(title));
+  run_gnuplot(script, {{"history.dat", data}}, png_path);
+}
+
+void plot_params(const std::vector<TrialPtr>& trials, const std::string& png_path, const std::string& title) {
+  std::set<std::string> names;
+  for (const auto& t : trials)
+    if (t->state == TrialState::kComplete)
+      for (const auto& [k, v] : t->params) names.insert(k);
+  EMBER_CHECK(!names.empty(), "plot: no complete trials with parameters to plot");
+  const int n = static_cast<int>(names.size());
+  const int cols = std::min(n, 3), rows = (n + cols - 1) / cols;
+  std::vector<std::pair<std::string, std::string>> files;
+  std::string script = fmt::format("set terminal pngcairo size {},{}\nset output {}\nset multiplot layout {},{} title {}\n",
+                                   380 * cols, 300 * rows, quote(abs_path(png_path)), rows, cols, quote(title));
+  int i = 0;
+  for (const auto& name : names) {
+    std::string data;
+    const Distribution* dist = nullptr;
+    for (const auto& t : trials) {
+      if (t->state != TrialState::kComplete || !t->value.has_value()) continue;
+      const auto it = t->params.find(name);
+      if (it == t->params.end()) continue;
+      dist = &t->distributions.at(name);
+      data += fmt::format("{:.17g} {:.17g}\n", it->second, *t->value);
+    }
+    const std::string file = fmt::format("p{}.dat", i++);
+    files.emplace_back(file, data);
+    script += fmt::format("set title {}\nset xlabel {}\nset ylabel 'value'\nunset logscale x\nunset xtics\nset xtics\n",
+                          quote(name), quote(name));
+    if (dist && dist->log) script += "set logscale x\n";
+    if (dist && dist->kind == ParamKind::kCategorical) {
+      script += "set xtics (";
+      for (size_t c = 0; c < dist->n_choices(); ++c)
+        script += fmt::format("{}{} {}", c ? ", " : "", quote(dist->choices[c]), c);
+      script += fmt::format(")\nset xrange [-0.5:{}]\n", dist->n_choices() - 0.5);
+    } else {
+      script += "set autoscale x\n";
+    }
+    script += fmt::format("plot {} using 1:2 with points pt 7 ps 0.6 notitle\n", quote(file));
+  }
+  script += "unset multiplot\n";
+  run_gnuplot(script, files, png_path);
+}
+
+}  // namespace ember::hpo

@@ -1,0 +1,18 @@
+// make_pruner: pruners by name with default settings.
+#include "hpo/pruners/hyperband.h"
+#include "hpo/pruners/median.h"
+#include "hpo/pruners/successive_halving.h"
+#include "tensor/error.h"
+
+namespace ember::hpo {
+
+std::shared_ptr<Pruner> make_pruner(const std::string& name) {
+  if (name == "none") return std::make_shared<NopPruner>();
+  if (name == "median") return std::make_shared<MedianPruner>();
+  if (name == "asha" || name == "successive_halving") return std::make_shared<SuccessiveHalvingPruner>();
+  if (name == "hyperband") return std::make_shared<HyperbandPruner>();
+  EMBER_CHECK(false, "make_pruner: unknown pruner '{}' (expected none, median, asha or hyperband)", name);
+  return nullptr;
+}
+
+}  // namespace ember::hpo

@@ -1,0 +1,236 @@
+#include "hpo/samplers/gp/gp.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "hpo/rng.h"
+#include "hpo/samplers/gp/gp_model.h"
+#include "hpo/samplers/gp/linalg.h"
+#include "hpo/samplers/random.h"
+#include "hpo/samplers/tpe/tpe.h"
+
+namespace ember::hpo {
+
+namespace {
+
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+
+double norm_cdf(double z) { return 0.5 * std::erfc(-z / M_SQRT2); }
+double norm_pdf(double z) { return kInvSqrt2Pi * std::exp(-0.5 * z * z); }
+
+// log EI for minimization, EI = sigma h(z), h(z) = z Phi(z) + phi(z), z = (best - mu) / sigma,
+// stable for very negative z. Also d logEI / d mu and d logEI / d sigma.
+double log_ei(double mu, double sigma, double best, double& d_mu, double& d_sigma) {
+  const double z = (best - mu) / sigma;
+  double log_h, cdf_over_h, pdf_over_h;
+  if (z > -6.0) {
+    const double cdf = norm_cdf(z), pdf = norm_pdf(z);
+    const double h = std::max(z * cdf + pdf, 1e-300);
+    log_h = std::log(h);
+    cdf_over_h = cdf / h;
+    pdf_over_h = pdf / h;
+  } else {
+    // Asymptotics: h ~ phi(z)/z^2 (1 - 3/z^2 + 15/z^4), Phi ~ phi(z)/|z| (1 - 1/z^2 + 3/z^4).
+    const double z2 = z * z, a = 1.0 - 3.0 / z2 + 15.0 / (z2 * z2);
+    log_h = -0.5 * z2 - 0.91893853320467274178 - 2.0 * std::log(-z) + std::log(a);
+    cdf_over_h = -z * (1.0 - 1.0 / z2 + 3.0 / (z2 * z2)) / a;
+    pdf_over_h = z2 / a;
+  }
+  d_mu = -cdf_over_h / sigma;
+  d_sigma = pdf_over_h / sigma;
+  return std::log(sigma) + log_h;
+}
+
+struct Encoded {
+  std::vector<std::string> names;
+  std::vector<Distribution> dists;
+  std::vector<bool> is_cat;
+};
+
+// Acquisition on the unit cube (categorical dims hold indices).
+struct Acquisition {
+  const gp::GpModel& model;
+  double best;
+  double value(const std::vector<double>& x) const {
+    double m, v, dm, ds;
+    model.predict(x.data(), m, v, nullptr, nullptr);
+    return log_ei(m, std::sqrt(v), best, dm, ds);
+  }
+  // Negative log EI and its gradient (for minimization).
+  double neg_with_grad(const std::vector<double>& x, std::vector<double>& g) const {
+    const size_t d = x.size();
+    std::vector<double> gm(d), gv(d);
+    double m, v, dm, ds;
+    model.predict(x.data(), m, v, gm.data(), gv.data());
+    const double s = std::sqrt(v);
+    const double val = log_ei(m, s, best, dm, ds);
+    for (size_t k = 0; k < d; ++k) g[k] = -(dm * gm[k] + ds * gv[k] / (2.0 * s));
+    return -val;
+  }
+};
+
+}  // namespace
+
+double GpSampler::sample_independent(const History&, const FrozenTrial& trial, const std::string& name,
+                                     const Distribution& dist) {
+  return sample_uniform(opt_.seed, trial.number, name, dist);
+}
+
+std::map<std::string, double> GpSampler::sample_relative(const History& history, const FrozenTrial& trial) {
+  Encoded enc;
+  if (opt_.space) {
+    for (const auto& p : opt_.space->params())
+      if (!p.condition) enc.names.push_back(p.name), enc.dists.push_back(p.dist);
+  } else {
+    for (auto& [n, d] : intersection_space(history)) enc.names.push_back(n), enc.dists.push_back(d);
+  }
+  if (enc.names.empty()) return {};
+  const int d = static_cast<int>(enc.names.size());
+  for (const auto& dist : enc.dists) enc.is_cat.push_back(dist.kind == ParamKind::kCategorical);
+  auto encode = [&](size_t k, double v) { return enc.is_cat[k] ? v : enc.dists[k].to_unit(v); };
+  auto decode = [&](const std::vector<double>& u) {
+    std::map<std::string, double> out;
+    for (int k = 0; k < d; ++k) out[enc.names[k]] = enc.is_cat[k] ? u[k] : enc.dists[k].from_unit(u[k]);
+    return out;
+  };
+
+  // Observations: complete trials with every joint parameter.
+  std::vector<double> xs, losses;
+  for (const auto& t : history.trials()) {
+    if (t->state != TrialState::kComplete || !t->value.has_value() || !std::isfinite(*t->value)) continue;
+    std::vector<double> row;
+    for (int k = 0; k < d; ++k) {
+      const auto it = t->params.find(enc.names[k]);
+      if (it == t->params.end() || !enc.dists[k].contains(it->second)) break;
+      row.push_back(encode(k, it->second));
+    }
+    if (static_cast<int>(row.size()) != d) continue;
+    xs.insert(xs.end(), row.begin(), row.end());
+    losses.push_back(history.loss(*t->value));
+  }
+  const int n = static_cast<int>(losses.size());
+  Rng rng(mix_seed(opt_.seed, static_cast<uint64_t>(trial.number), stable_hash("gp")));
+
+  if (n < std::max(opt_.n_startup_trials, 2)) {
+    std::vector<double> u(d);
+    const int ns = std::max(opt_.n_startup_trials, 1);
+    if (trial.number < ns) {
+      // Latin hypercube: dim k's strata are permuted by a stream shared by all startup trials.
+      for (int k = 0; k < d; ++k) {
+        Rng perm_rng(mix_seed(opt_.seed, 0x6c6873, static_cast<uint64_t>(k)));
+        std::vector<int> perm(ns);
+        std::iota(perm.begin(), perm.end(), 0);
+        for (int i = ns; i > 1; --i) std::swap(perm[i - 1], perm[perm_rng.below(static_cast<uint64_t>(i))]);
+        u[k] = (perm[static_cast<size_t>(trial.number)] + rng.uniform()) / ns;
+      }
+    } else {
+      for (auto& v : u) v = rng.uniform();
+    }
+    for (int k = 0; k < d; ++k)
+      if (enc.is_cat[k]) u[k] = enc.dists[k].from_unit(u[k]);
+    return decode(u);
+  }
+
+  // Targets: optionally log-warped (emphasizes the region near the best), then standardized.
+  std::vector<double> y(losses);
+  const double y_min = *std::min_element(y.begin(), y.end());
+  if (opt_.log_warp) {
+    std::vector<double> sorted(y);
+    std::sort(sorted.begin(), sorted.end());
+    const double spread = sorted[sorted.size() / 2] - y_min;
+    const double eps = std::max(1e-3 * spread, 1e-12 * std::max(1.0, std::fabs(y_min)));
+    for (auto& v : y) v = std::log(v - y_min + eps);
+  }
+  const double mean = std::accumulate(y.begin(), y.end(), 0.0) / n;
+  double var = 0.0;
+  for (double v : y) var += (v - mean) * (v - mean);
+  const double sd = var > 0.0 ? std::sqrt(var / n) : 1.0;
+  for (auto& v : y) v = (v - mean) / sd;
+
+  gp::GpModel model;
+  model.fit(xs, y, enc.is_cat, theta_, theta_.empty() ? 100 : 30);
+  theta_ = model.theta();
+  const Acquisition acq{model, *std::min_element(y.begin(), y.end())};
+
+  // Candidate pool: uniform points plus perturbations of the best observations.
+  std::vector<std::vector<double>> pool;
+  auto random_point = [&] {
+    std::vector<double> u(d);
+    for (int k = 0; k < d; ++k)
+      u[k] = enc.is_cat[k] ? static_cast<double>(rng.below(enc.dists[k].n_choices())) : rng.uniform();
+    return u;
+  };
+  for (int i = 0; i < opt_.n_candidates; ++i) pool.push_back(random_point());
+  std::vector<int> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return y[a] < y[b]; });
+  for (int r = 0; r < std::min(n, 5); ++r) {
+    const double* best_x = &xs[static_cast<size_t>(order[r]) * d];
+    for (int j = 0; j < 24; ++j) {
+      std::vector<double> u(best_x, best_x + d);
+      const double scale = j % 2 == 0 ? 0.02 : 0.1;
+      for (int k = 0; k < d; ++k) {
+        if (enc.is_cat[k]) {
+          if (rng.uniform() < 0.15) u[k] = static_cast<double>(rng.below(enc.dists[k].n_choices()));
+        } else {
+          u[k] = std::clamp(u[k] + scale * rng.normal(), 0.0, 1.0);
+        }
+      }
+      pool.push_back(std::move(u));
+    }
+  }
+  std::vector<std::pair<double, size_t>> scored;
+  for (size_t i = 0; i < pool.size(); ++i) scored.emplace_back(acq.value(pool[i]), i);
+  const size_t n_starts = std::min<size_t>(static_cast<size_t>(opt_.n_local_starts), scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<long>(n_starts), scored.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+
+  // Refine: L-BFGS over the numeric dims with categoricals fixed, then a sweep of each
+  // categorical's choices (re-refining when a switch helps).
+  std::vector<int> num_dims;
+  for (int k = 0; k < d; ++k)
+    if (!enc.is_cat[k]) num_dims.push_back(k);
+  auto refine = [&](std::vector<double>& u) {
+    if (num_dims.empty()) return acq.value(u);
+    std::vector<double> z;
+    for (int k : num_dims) z.push_back(u[k]);
+    gp::LbfgsOptions lo;
+    lo.max_iter = 40;
+    lo.grad_tol = 1e-7;
+    lo.lower.assign(z.size(), 0.0);
+    lo.upper.assign(z.size(), 1.0);
+    std::vector<double> full(u), gfull(d);
+    auto f = [&](const std::vector<double>& zz, std::vector<double>& g) {
+      for (size_t i = 0; i < num_dims.size(); ++i) full[num_dims[i]] = zz[i];
+      const double v = acq.neg_with_grad(full, gfull);
+      for (size_t i = 0; i < num_dims.size(); ++i) g[i] = gfull[num_dims[i]];
+      return v;
+    };
+    gp::lbfgs_minimize(f, z, lo);
+    for (size_t i = 0; i < num_dims.size(); ++i) u[num_dims[i]] = z[i];
+    return acq.value(u);
+  };
+  std::vector<double> best_u;
+  double best_val = -INFINITY;
+  for (size_t s = 0; s < n_starts; ++s) {
+    std::vector<double> u = pool[scored[s].second];
+    double val = refine(u);
+    for (int k = 0; k < d; ++k) {
+      if (!enc.is_cat[k]) continue;
+      for (size_t c = 0; c < enc.dists[k].n_choices(); ++c) {
+        if (static_cast<double>(c) == u[k]) continue;
+        std::vector<double> alt(u);
+        alt[k] = static_cast<double>(c);
+        if (acq.value(alt) <= val) continue;
+        const double alt_val = refine(alt);
+        if (alt_val > val) u = alt, val = alt_val;
+      }
+    }
+    if (std::isfinite(val) && val > best_val) best_val = val, best_u = u;
+  }
+  if (best_u.empty()) best_u = pool[scored.front().second];
+  return decode(best_u);
+}
+
+}  // namespace ember::hpo

@@ -1,0 +1,176 @@
+#include "hpo/samplers/tpe/parzen.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "tensor/error.h"
+
+namespace ember::hpo::tpe {
+
+namespace {
+
+constexpr double kLogSqrt2Pi = 0.91893853320467274178;
+
+// log(Phi(b) - Phi(a)) for a < b, accurate in both tails.
+double log_ndtr_diff(double a, double b) {
+  double d;
+  if (a > 0.0) d = 0.5 * (std::erfc(a / M_SQRT2) - std::erfc(b / M_SQRT2));
+  else d = 0.5 * (std::erfc(-b / M_SQRT2) - std::erfc(-a / M_SQRT2));
+  return std::log(std::max(d, 1e-300));
+}
+
+// Cell [lo, hi] (unit space) occupied by the discrete internal value v.
+std::pair<double, double> unit_cell(const Distribution& d, double v) {
+  if (d.kind == ParamKind::kInt && d.log) {
+    const double lo = std::log(d.low - 0.5), hi = std::log(d.high + 0.5);
+    return {(std::log(v - 0.5) - lo) / (hi - lo), (std::log(v + 0.5) - lo) / (hi - lo)};
+  }
+  const double c = d.to_unit(v);
+  const double half = 0.5 * d.step / (d.high - d.low + d.step);
+  return {c - half, c + half};
+}
+
+bool is_discrete(const Distribution& d) { return d.kind != ParamKind::kCategorical && d.step > 0.0; }
+
+}  // namespace
+
+ParzenEstimator::ParzenEstimator(const std::vector<Distribution>& dims, const std::vector<std::vector<double>>& obs,
+                                 const std::vector<double>& weights, const ParzenOptions& opt)
+    : dims_(dims) {
+  const size_t n = obs.size(), K = n + 1, D = dims.size();
+  EMBER_ASSERT(weights.size() == n, "parzen: {} weights for {} observations", weights.size(), n);
+  // Mixture weights: observations, then the prior.
+  std::vector<double> w(weights);
+  w.push_back(opt.prior_weight);
+  const double wsum = std::accumulate(w.begin(), w.end(), 0.0);
+  double acc = 0.0;
+  for (double x : w) {
+    log_w_.push_back(std::log(x / wsum));
+    acc += x / wsum;
+    w_cum_.push_back(acc);
+  }
+  mu_.assign(D, {});
+  sigma_.assign(D, {});
+  log_z_.assign(D, {});
+  inv_sigma_.assign(D, {});
+  log_norm_.assign(D, {});
+  cat_log_.assign(D, {});
+  for (size_t d = 0; d < D; ++d) {
+    const Distribution& dist = dims[d];
+    if (dist.kind == ParamKind::kCategorical) {
+      const size_t nc = dist.n_choices();
+      auto& table = cat_log_[d];
+      table.assign(K * nc, 0.0);
+      for (size_t k = 0; k < K; ++k) {
+        std::vector<double> p(nc, k < n ? opt.prior_weight / static_cast<double>(nc) : 1.0);
+        if (k < n) p[static_cast<size_t>(obs[k][d])] += 1.0;
+        const double s = std::accumulate(p.begin(), p.end(), 0.0);
+        for (size_t c = 0; c < nc; ++c) table[k * nc + c] = std::log(p[c] / s);
+      }
+      continue;
+    }
+    auto& mu = mu_[d];
+    auto& sigma = sigma_[d];
+    for (size_t i = 0; i < n; ++i) mu.push_back(dist.to_unit(obs[i][d]));
+    if (opt.multivariate) {
+      // Scott's rule with optuna's constant: 0.2 * n^(-1/(D+4)) of the range.
+      const double s = 0.2 * std::pow(std::max<double>(static_cast<double>(n), 1.0), -1.0 / (static_cast<double>(D) + 4.0));
+      sigma.assign(n, s);
+    } else {
+      // Distance to the farther neighbour among the sorted centres (prior centre included, the
+      // ends of [0,1] as fences); the outermost use their inner neighbour only.
+      std::vector<double> with_prior(mu);
+      with_prior.push_back(0.5);
+      std::vector<size_t> idx(with_prior.size());
+      std::iota(idx.begin(), idx.end(), 0);
+      std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return with_prior[a] < with_prior[b]; });
+      std::vector<double> s(with_prior.size() + 2);
+      s.front() = 0.0;
+      s.back() = 1.0;
+      for (size_t i = 0; i < idx.size(); ++i) s[i + 1] = with_prior[idx[i]];
+      std::vector<double> sorted_sigma(idx.size());
+      for (size_t i = 0; i < idx.size(); ++i) sorted_sigma[i] = std::max(s[i + 1] - s[i], s[i + 2] - s[i + 1]);
+      if (s.size() >= 4) {
+        sorted_sigma.front() = s[2] - s[1];
+        sorted_sigma.back() = s[s.size() - 2] - s[s.size() - 3];
+      }
+      sigma.assign(n, 0.0);
+      for (size_t i = 0; i < idx.size(); ++i)
+        if (idx[i] < n) sigma[idx[i]] = sorted_sigma[i];
+    }
+    const double min_sigma = opt.magic_clip ? 1.0 / std::min(100.0, 1.0 + static_cast<double>(K)) : 1e-12;
+    for (auto& s : sigma) s = std::clamp(s, min_sigma, 1.0);
+    mu.push_back(0.5);  // prior
+    sigma.push_back(1.0);
+    for (size_t k = 0; k < K; ++k) {
+      log_z_[d].push_back(log_ndtr_diff((0.0 - mu[k]) / sigma[k], (1.0 - mu[k]) / sigma[k]));
+      inv_sigma_[d].push_back(1.0 / sigma[k]);
+      log_norm_[d].push_back(-std::log(sigma[k]) - kLogSqrt2Pi - log_z_[d][k]);
+    }
+  }
+}
+
+std::vector<double> ParzenEstimator::sample(Rng& rng) const {
+  const double r = rng.uniform();
+  size_t k = static_cast<size_t>(std::lower_bound(w_cum_.begin(), w_cum_.end(), r) - w_cum_.begin());
+  k = std::min(k, w_cum_.size() - 1);
+  std::vector<double> x(dims_.size());
+  for (size_t d = 0; d < dims_.size(); ++d) {
+    const Distribution& dist = dims_[d];
+    if (dist.kind == ParamKind::kCategorical) {
+      const size_t nc = dist.n_choices();
+      double u = rng.uniform(), c = 0.0;
+      size_t choice = nc - 1;
+      for (size_t j = 0; j < nc; ++j) {
+        c += std::exp(cat_log_[d][k * nc + j]);
+        if (u < c) {
+          choice = j;
+          break;
+        }
+      }
+      x[d] = static_cast<double>(choice);
+      continue;
+    }
+    // Truncated normal on [0,1] by rejection (acceptance >= ~1/3 since sigma <= 1, mu in [0,1]).
+    double u = 0.5;
+    for (int tries = 0; tries < 100; ++tries) {
+      u = mu_[d][k] + sigma_[d][k] * rng.normal();
+      if (u >= 0.0 && u <= 1.0) break;
+    }
+    x[d] = dist.from_unit(std::clamp(u, 0.0, 1.0));
+  }
+  return x;
+}
+
+double ParzenEstimator::log_pdf(const std::vector<double>& x) const {
+  const size_t K = log_w_.size();
+  // Per-component log density, summed over dims, then log-sum-exp over components.
+  std::vector<double> lp(log_w_);
+  for (size_t d = 0; d < dims_.size(); ++d) {
+    const Distribution& dist = dims_[d];
+    if (dist.kind == ParamKind::kCategorical) {
+      const size_t nc = dist.n_choices(), c = static_cast<size_t>(x[d]);
+      for (size_t k = 0; k < K; ++k) lp[k] += cat_log_[d][k * nc + c];
+    } else if (is_discrete(dist)) {
+      const auto [lo, hi] = unit_cell(dist, x[d]);
+      for (size_t k = 0; k < K; ++k)
+        lp[k] += log_ndtr_diff((lo - mu_[d][k]) / sigma_[d][k], (hi - mu_[d][k]) / sigma_[d][k]) - log_z_[d][k];
+    } else {
+      const double u = dist.to_unit(x[d]);
+      const double* mu = mu_[d].data();
+      const double* inv_sigma = inv_sigma_[d].data();
+      const double* log_norm = log_norm_[d].data();
+      for (size_t k = 0; k < K; ++k) {
+        const double z = (u - mu[k]) * inv_sigma[k];
+        lp[k] += log_norm[k] - 0.5 * z * z;
+      }
+    }
+  }
+  const double m = *std::max_element(lp.begin(), lp.end());
+  double s = 0.0;
+  for (double v : lp) s += std::exp(v - m);
+  return m + std::log(s);
+}
+
+}  // namespace ember::hpo::tpe

@@ -1,0 +1,50 @@
+// TpeSampler: the Tree-structured Parzen Estimator (Bergstra et al. 2011), following optuna's
+// choices where they are known to work: n_startup random trials, gamma(n) = min(ceil(0.1 n), 25)
+// "good" trials, older trials down-weighted past 25, a prior component, magic clipping of the
+// bandwidths, 24 candidates drawn from l(x) and the one maximizing log l(x) - log g(x) kept.
+// Pruned trials rank after complete ones, deeper (more steps) first, then by their last value.
+//
+// Independent mode models each parameter on its own (conditional spaces work naturally).
+// Multivariate mode models the parameters of `space` (its unconditional part) or, without a
+// space, the parameters every finished trial has, jointly; the rest fall back to independent.
+#pragma once
+
+#include <optional>
+
+#include "hpo/sampler.h"
+
+namespace ember::hpo {
+
+struct TpeOptions {
+  uint64_t seed = 0;
+  int n_startup_trials = 10;
+  int n_ei_candidates = 24;
+  bool multivariate = false;
+  double prior_weight = 1.0;
+  bool magic_clip = true;
+  double gamma_fraction = 0.1;  // gamma(n) = min(ceil(gamma_fraction * n), gamma_max)
+  int gamma_max = 25;
+  std::optional<Space> space;
+};
+
+class TpeSampler final : public Sampler {
+ public:
+  explicit TpeSampler(TpeOptions opt = {}) : opt_(std::move(opt)) {}
+  std::string name() const override { return opt_.multivariate ? "tpe-multivariate" : "tpe"; }
+  std::map<std::string, double> sample_relative(const History& history, const FrozenTrial& trial) override;
+  double sample_independent(const History& history, const FrozenTrial& trial, const std::string& name,
+                            const Distribution& dist) override;
+
+ private:
+  // Proposes values for `names`/`dists` jointly from the finished trials that have all of them.
+  std::optional<std::vector<double>> propose(const History& history, int64_t trial_number, uint64_t stream,
+                                             const std::vector<std::string>& names,
+                                             const std::vector<Distribution>& dists, bool multivariate) const;
+  TpeOptions opt_;
+};
+
+// The parameters (and distributions) that every complete trial shares: the search space a
+// joint model can use when no Space was given.
+std::vector<std::pair<std::string, Distribution>> intersection_space(const History& history);
+
+}  // namespace ember::hpo

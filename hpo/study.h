@@ -1,0 +1,91 @@
+// Study: the ask/tell core of hpo. ask() starts a trial, tell() finishes it; optimize() is a
+// thin loop over both that runs the objective on n_jobs threads, marks a trial failed when the
+// objective throws or returns a non-finite value, and keeps going.
+//
+//   auto study = Study(StudyOptions{.name = "lr", .sampler = make_sampler("tpe", {.seed = 1})});
+//   study.optimize([](Trial& t) { return f(t.suggest_float("lr", 1e-5, 1, {.log = true})); },
+//                  {.n_trials = 100});
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hpo/pruner.h"
+#include "hpo/sampler.h"
+#include "hpo/storage/storage.h"
+#include "hpo/trial.h"
+
+namespace ember::hpo {
+
+struct StudyOptions {
+  std::string name = "default";
+  Direction direction = Direction::kMinimize;
+  std::shared_ptr<Sampler> sampler;  // default: random with seed 0
+  std::shared_ptr<Pruner> pruner;    // default: none
+  std::shared_ptr<Storage> storage;  // default: a fresh MemoryStorage
+  bool load_if_exists = true;        // false: an existing study of that name is an error
+};
+
+using Objective = std::function<double(Trial&)>;
+
+struct OptimizeOptions {
+  std::optional<int64_t> n_trials;  // trials to run in this call (unset: until timeout or stop)
+  std::optional<double> timeout_s;
+  int n_jobs = 1;
+  // Called after each finished trial (from the worker thread that ran it, serialized).
+  std::function<void(Study&, const FrozenTrial&)> callback;
+};
+
+class Study {
+ public:
+  explicit Study(StudyOptions opt);
+  Study(const Study&) = delete;
+  Study& operator=(const Study&) = delete;
+
+  Trial ask();
+  void tell(Trial& trial, double value);  // a non-finite value marks the trial failed
+  void tell(Trial& trial, TrialState state, const std::string& message = {});
+  void optimize(const Objective& objective, const OptimizeOptions& opt);
+  void stop() { stop_requested_ = true; }
+
+  // Adds a trial whose parameters are fixed to these values (validated when suggested).
+  void enqueue(const std::map<std::string, ParamValue>& params);
+
+  const std::string& name() const { return name_; }
+  int64_t id() const { return study_id_; }
+  Direction direction() const { return direction_; }
+  Sampler& sampler() { return *sampler_; }
+  Storage& storage() { return *storage_; }
+  std::vector<TrialPtr> trials() const;
+  History history() const;
+  std::optional<FrozenTrial> best_trial() const;  // none until a trial completes
+  int64_t count(TrialState state) const;
+
+ private:
+  friend class Trial;
+  double suggest(Trial& trial, const std::string& name, const Distribution& dist);
+  bool should_prune(Trial& trial);
+  void finish(Trial& trial, TrialState state, std::optional<double> value, const std::string& message);
+  void run_one(const Objective& objective, const OptimizeOptions& opt);
+
+  std::string name_;
+  Direction direction_;
+  std::shared_ptr<Sampler> sampler_;
+  std::shared_ptr<Pruner> pruner_;
+  std::shared_ptr<Storage> storage_;
+  int64_t study_id_ = -1;
+  std::mutex sampler_mu_;   // one sampler call at a time
+  std::mutex callback_mu_;  // one callback at a time
+  std::atomic<bool> stop_requested_{false};
+};
+
+// Export every trial: CSV (number,state,value,params...,time) and JSON (an array of objects).
+std::string trials_to_csv(const std::vector<TrialPtr>& trials);
+std::string trials_to_json(const std::string& study_name, Direction direction, const std::vector<TrialPtr>& trials);
+
+}  // namespace ember::hpo

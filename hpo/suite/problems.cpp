@@ -1,0 +1,138 @@
+#include "hpo/suite/problems.h"
+
+#include <cmath>
+
+#include "tensor/error.h"
+
+namespace ember::hpo::suite {
+
+double branin(double x1, double x2) {
+  const double b = 5.1 / (4.0 * M_PI * M_PI), c = 5.0 / M_PI, r = 6.0, s = 10.0, t = 1.0 / (8.0 * M_PI);
+  const double a = x2 - b * x1 * x1 + c * x1 - r;
+  return a * a + s * (1.0 - t) * std::cos(x1) + s;
+}
+
+double hartmann6(const std::array<double, 6>& x) {
+  static const double alpha[4] = {1.0, 1.2, 3.0, 3.2};
+  static const double A[4][6] = {{10, 3, 17, 3.5, 1.7, 8},
+                                 {0.05, 10, 17, 0.1, 8, 14},
+                                 {3, 3.5, 1.7, 10, 17, 8},
+                                 {17, 8, 0.05, 10, 0.1, 14}};
+  static const double P[4][6] = {{1312, 1696, 5569, 124, 8283, 5886},
+                                 {2329, 4135, 8307, 3736, 1004, 9991},
+                                 {2348, 1451, 3522, 2883, 3047, 6650},
+                                 {4047, 8828, 8732, 5743, 1091, 381}};
+  double f = 0.0;
+  for (int i = 0; i < 4; ++i) {
+    double s = 0.0;
+    for (int j = 0; j < 6; ++j) s += A[i][j] * (x[j] - 1e-4 * P[i][j]) * (x[j] - 1e-4 * P[i][j]);
+    f -= alpha[i] * std::exp(-s);
+  }
+  return f;
+}
+
+double rosenbrock(const std::vector<double>& x) {
+  double f = 0.0;
+  for (size_t i = 0; i + 1 < x.size(); ++i)
+    f += 100.0 * (x[i + 1] - x[i] * x[i]) * (x[i + 1] - x[i] * x[i]) + (1.0 - x[i]) * (1.0 - x[i]);
+  return f;
+}
+
+double ackley(const std::vector<double>& x) {
+  double sq = 0.0, cs = 0.0;
+  for (double v : x) {
+    sq += v * v;
+    cs += std::cos(2.0 * M_PI * v);
+  }
+  const double n = static_cast<double>(x.size());
+  return -20.0 * std::exp(-0.2 * std::sqrt(sq / n)) - std::exp(cs / n) + 20.0 + M_E;
+}
+
+double mixed(double lr, int64_t n, int cat) {
+  static const double mu[4] = {-3.5, -2.5, -1.5, -4.0}, m[4] = {8, 23, 40, 55}, off[4] = {0.40, 0.0, 0.15, 0.80};
+  const double u = std::log10(lr) - mu[cat], v = (static_cast<double>(n) - m[cat]) / 16.0;
+  return off[cat] + 0.25 * u * u + v * v + 0.1 * (1.0 - std::cos(2.0 * M_PI * u)) + 0.05 * u * v;
+}
+
+double lc4_final(const std::array<double, 4>& x) {
+  static const double c[4] = {0.3, 0.7, 0.5, 0.2};
+  double s = 0.0;
+  for (int i = 0; i < 4; ++i) s += (x[i] - c[i]) * (x[i] - c[i]);
+  return 0.05 + 0.9 * s / 4.0;
+}
+
+double lc4_tau(const std::array<double, 4>& x) { return 3.0 + 40.0 * x[0]; }
+
+double lc4_curve(const std::array<double, 4>& x, int t, double noise) {
+  const double fin = lc4_final(x);
+  return fin + (1.0 - fin) * std::exp(-static_cast<double>(t) / lc4_tau(x)) + noise;
+}
+
+namespace {
+
+std::vector<Problem> build() {
+  std::vector<Problem> ps;
+  {
+    Problem p{"branin", {}, nullptr, 0.397887357729739};
+    p.space.add_float("x1", -5, 10).add_float("x2", 0, 15);
+    p.f = [](const auto& v) { return branin(v.at("x1"), v.at("x2")); };
+    ps.push_back(std::move(p));
+  }
+  {
+    Problem p{"hartmann6", {}, nullptr, -3.32236801141551};
+    for (int i = 0; i < 6; ++i) p.space.add_float(fmt::format("x{}", i), 0, 1);
+    p.f = [](const auto& v) {
+      std::array<double, 6> x;
+      for (int i = 0; i < 6; ++i) x[i] = v.at(fmt::format("x{}", i));
+      return hartmann6(x);
+    };
+    ps.push_back(std::move(p));
+  }
+  {
+    Problem p{"rosenbrock4", {}, nullptr, 0.0};
+    for (int i = 0; i < 4; ++i) p.space.add_float(fmt::format("x{}", i), -5, 10);
+    p.f = [](const auto& v) {
+      std::vector<double> x;
+      for (int i = 0; i < 4; ++i) x.push_back(v.at(fmt::format("x{}", i)));
+      return rosenbrock(x);
+    };
+    ps.push_back(std::move(p));
+  }
+  {
+    Problem p{"ackley5", {}, nullptr, 0.0};
+    for (int i = 0; i < 5; ++i) p.space.add_float(fmt::format("x{}", i), -32.768, 32.768);
+    p.f = [](const auto& v) {
+      std::vector<double> x;
+      for (int i = 0; i < 5; ++i) x.push_back(v.at(fmt::format("x{}", i)));
+      return ackley(x);
+    };
+    ps.push_back(std::move(p));
+  }
+  {
+    Problem p{"mixed", {}, nullptr, 0.0};
+    p.space.add_float("lr", 1e-5, 1, {.log = true}).add_int("n", 1, 64).add_categorical("cat", {"a", "b", "c", "d"});
+    p.f = [](const auto& v) { return mixed(v.at("lr"), std::llround(v.at("n")), static_cast<int>(v.at("cat"))); };
+    ps.push_back(std::move(p));
+  }
+  return ps;
+}
+
+}  // namespace
+
+const std::vector<Problem>& problems() {
+  static const std::vector<Problem> ps = build();
+  return ps;
+}
+
+const Problem& problem(const std::string& id) {
+  for (const auto& p : problems())
+    if (p.id == id) return p;
+  EMBER_CHECK(false, "suite: unknown objective '{}' (expected branin, hartmann6, rosenbrock4, ackley5 or mixed)", id);
+  return problems().front();
+}
+
+Objective objective(const Problem& p) {
+  return [&p](Trial& trial) { return p.f(p.space.suggest_all(trial)); };
+}
+
+}  // namespace ember::hpo::suite

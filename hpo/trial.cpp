@@ -1,0 +1,103 @@
+// FrozenTrial helpers, History queries and the Trial handle (which forwards to its Study).
+#include "hpo/trial.h"
+
+#include <cmath>
+
+#include "hpo/study.h"
+#include "tensor/error.h"
+
+namespace ember::hpo {
+
+std::string to_string(Direction d) { return d == Direction::kMinimize ? "minimize" : "maximize"; }
+
+std::string to_string(TrialState s) {
+  switch (s) {
+    case TrialState::kRunning: return "running";
+    case TrialState::kComplete: return "complete";
+    case TrialState::kPruned: return "pruned";
+    case TrialState::kFailed: return "failed";
+    case TrialState::kWaiting: return "waiting";
+  }
+  return "?";
+}
+
+Direction direction_from_string(const std::string& s) {
+  if (s == "minimize") return Direction::kMinimize;
+  if (s == "maximize") return Direction::kMaximize;
+  EMBER_CHECK(false, "study: unknown direction '{}' (expected minimize or maximize)", s);
+  return Direction::kMinimize;
+}
+
+TrialState trial_state_from_string(const std::string& s) {
+  for (auto st : {TrialState::kRunning, TrialState::kComplete, TrialState::kPruned, TrialState::kFailed,
+                  TrialState::kWaiting})
+    if (to_string(st) == s) return st;
+  EMBER_CHECK(false, "trial: unknown state '{}'", s);
+  return TrialState::kFailed;
+}
+
+std::optional<double> FrozenTrial::last_intermediate() const {
+  if (intermediate.empty()) return std::nullopt;
+  return intermediate.rbegin()->second;
+}
+
+ParamValue FrozenTrial::param(const std::string& name) const {
+  const auto it = params.find(name);
+  EMBER_CHECK(it != params.end(), "trial {}: has no parameter '{}'", number, name);
+  return distributions.at(name).to_param_value(it->second);
+}
+
+std::string FrozenTrial::param_string(const std::string& name) const {
+  const auto it = params.find(name);
+  if (it == params.end()) return "";
+  return distributions.at(name).format_value(it->second);
+}
+
+std::vector<TrialPtr> History::with_state(TrialState s) const {
+  std::vector<TrialPtr> out;
+  for (const auto& t : trials_)
+    if (t->state == s) out.push_back(t);
+  return out;
+}
+
+TrialPtr History::best() const {
+  TrialPtr best;
+  for (const auto& t : trials_) {
+    if (t->state != TrialState::kComplete || !t->value.has_value()) continue;
+    if (best == nullptr || loss(*t->value) < loss(*best->value)) best = t;
+  }
+  return best;
+}
+
+// ---- Trial ----
+
+double Trial::suggest_float(const std::string& name, double low, double high, FloatOptions opt) {
+  return suggest(name, Distribution::make_float(name, low, high, opt));
+}
+
+int64_t Trial::suggest_int(const std::string& name, int64_t low, int64_t high, IntOptions opt) {
+  return std::llround(suggest(name, Distribution::make_int(name, low, high, opt)));
+}
+
+std::string Trial::suggest_categorical(const std::string& name, std::vector<std::string> choices) {
+  const auto dist = Distribution::make_categorical(name, std::move(choices));
+  return std::get<std::string>(dist.to_param_value(suggest(name, dist)));
+}
+
+double Trial::suggest(const std::string& name, const Distribution& dist) {
+  EMBER_CHECK(record_.state == TrialState::kRunning, "trial {}: suggest '{}' after the trial finished",
+              record_.number, name);
+  return study_->suggest(*this, name, dist);
+}
+
+void Trial::report(int64_t step, double value) {
+  EMBER_CHECK(record_.state == TrialState::kRunning, "trial {}: report after the trial finished", record_.number);
+  EMBER_CHECK(step >= 0, "trial {}: report step must be >= 0 (got {})", record_.number, step);
+  if (record_.intermediate.count(step)) return;  // first report of a step wins (like optuna)
+  record_.intermediate[step] = value;
+  study_->storage().set_intermediate(record_.id, step, value);
+}
+
+bool Trial::should_prune() { return study_->should_prune(*this); }
+
+}  // namespace ember::hpo
