@@ -1,0 +1,120 @@
+// Tensor's method sugar (declared in tensor/tensor.h): thin forwards to the free functions of
+// autograd/ops.h, plus the in-place ops used by optimizers and initialisation.
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+
+namespace ember {
+
+Tensor Tensor::reshape(const Shape& shape) const { return ember::reshape(*this, shape); }
+Tensor Tensor::view(const Shape& shape) const { return ember::view(*this, shape); }
+Tensor Tensor::permute(const std::vector<int64_t>& dims) const { return ember::permute(*this, dims); }
+Tensor Tensor::transpose(int64_t d0, int64_t d1) const { return ember::transpose(*this, d0, d1); }
+Tensor Tensor::t() const {
+  EMBER_CHECK(dim() <= 2, "t: expects a tensor with <= 2 dims, got {}", shape_str(shape()));
+  return dim() < 2 ? *this : ember::transpose(*this, 0, 1);
+}
+Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const { return ember::narrow(*this, d, start, length); }
+Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
+  return ember::slice(*this, d, start, end, step);
+}
+Tensor Tensor::select(int64_t d, int64_t index) const { return ember::select(*this, d, index); }
+Tensor Tensor::squeeze() const { return ember::squeeze(*this); }
+Tensor Tensor::squeeze(int64_t d) const { return ember::squeeze(*this, d); }
+Tensor Tensor::unsqueeze(int64_t d) const { return ember::unsqueeze(*this, d); }
+Tensor Tensor::expand(const Shape& shape) const { return ember::expand(*this, shape); }
+Tensor Tensor::flatten(int64_t s, int64_t e) const { return ember::flatten(*this, s, e); }
+Tensor Tensor::contiguous() const { return ember::contiguous(*this); }
+Tensor Tensor::clone() const { return ember::clone(*this); }
+Tensor Tensor::to(DType dtype) const { return ember::to_dtype(*this, dtype); }
+Tensor Tensor::to(Device device) const { return ember::to_device(*this, device); }
+Tensor Tensor::sum(const std::vector<int64_t>& dims, bool keepdim) const { return ember::sum(*this, dims, keepdim); }
+Tensor Tensor::mean(const std::vector<int64_t>& dims, bool keepdim) const { return ember::mean(*this, dims, keepdim); }
+Tensor Tensor::matmul(const Tensor& other) const { return ember::matmul(*this, other); }
+Tensor Tensor::pow(double exponent) const { return ember::pow(*this, exponent); }
+Tensor Tensor::exp() const { return ember::exp(*this); }
+Tensor Tensor::log() const { return ember::log(*this); }
+Tensor Tensor::relu() const { return ember::relu(*this); }
+Tensor Tensor::abs() const { return ember::abs(*this); }
+Tensor Tensor::sqrt() const { return ember::sqrt(*this); }
+
+namespace {
+void check_inplace(const Tensor& t, std::string_view op) {
+  EMBER_CHECK(t.defined(), "{}: tensor is undefined", op);
+  EMBER_CHECK(!(GradMode::is_enabled() && t.requires_grad()),
+              "{}: in-place update of a tensor {} that requires grad; wrap it in NoGradGuard", op, shape_str(t.shape()));
+}
+}  // namespace
+
+Tensor& Tensor::zero_() { return fill_(0.0); }
+
+Tensor& Tensor::fill_(double value) {
+  check_inplace(*this, "fill_");
+  backend_of(*this).fill(*this, value);
+  bump_version();
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_inplace(*this, "copy_");
+  check_defined(src, "copy_", "src");
+  Tensor s = src;
+  if (src.shape() != shape()) {
+    Shape b = broadcast_shapes(shape(), src.shape(), "copy_");
+    EMBER_CHECK(b == shape(), "copy_: source {} cannot be broadcast to destination {}", shape_str(src.shape()),
+                shape_str(shape()));
+    s = src.as_strided(shape(), broadcast_strides(src.shape(), src.strides(), shape()), src.offset());
+  }
+  Backend& be = device().is_cpu() ? backend_of(src) : backend_of(*this);
+  be.copy(s, *this);
+  bump_version();
+  return *this;
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_inplace(*this, "add_");
+  check_same_dtype(*this, other, "add_");
+  Shape b = broadcast_shapes(shape(), other.shape(), "add_");
+  EMBER_CHECK(b == shape(), "add_: operand {} cannot be broadcast to {}", shape_str(other.shape()), shape_str(shape()));
+  Tensor o = other.as_strided(shape(), broadcast_strides(other.shape(), other.strides(), shape()), other.offset());
+  Backend& be = backend_of(*this);
+  if (alpha != 1.0) {
+    Tensor scaled = Tensor::empty(shape(), options());
+    be.unary(UnaryOp::mul_scalar, o, scaled, {.alpha = alpha});
+    o = scaled;
+  }
+  be.binary(BinaryOp::add, *this, o, *this);
+  bump_version();
+  return *this;
+}
+
+Tensor& Tensor::mul_(double value) {
+  check_inplace(*this, "mul_");
+  backend_of(*this).unary(UnaryOp::mul_scalar, *this, *this, {.alpha = value});
+  bump_version();
+  return *this;
+}
+
+Tensor& Tensor::mul_(const Tensor& other) {
+  check_inplace(*this, "mul_");
+  check_same_dtype(*this, other, "mul_");
+  Shape b = broadcast_shapes(shape(), other.shape(), "mul_");
+  EMBER_CHECK(b == shape(), "mul_: operand {} cannot be broadcast to {}", shape_str(other.shape()), shape_str(shape()));
+  Tensor o = other.as_strided(shape(), broadcast_strides(other.shape(), other.strides(), shape()), other.offset());
+  backend_of(*this).binary(BinaryOp::mul, *this, o, *this);
+  bump_version();
+  return *this;
+}
+
+Tensor& Tensor::uniform_(double lo, double hi, Generator* gen) {
+  check_inplace(*this, "uniform_");
+  copy_(Tensor::rand(shape(), options(), gen) * (hi - lo) + lo);
+  return *this;
+}
+
+Tensor& Tensor::normal_(double mean, double std, Generator* gen) {
+  check_inplace(*this, "normal_");
+  copy_(Tensor::randn(shape(), options(), gen) * std + mean);
+  return *this;
+}
+
+}  // namespace ember

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what ember needs on a fresh Debian machine (only the packages that are missing),
+# then configures and builds into ./build (or $EMBER_BUILD_DIR). Extra arguments go to cmake.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(build-essential cmake ninja-build libgtest-dev libgmock-dev googletest libbenchmark-dev
+      libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev libstb-dev gnuplot-nox
+      libopenblas-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
+fi
+
+# nvcc is not on PATH by default; the CUDA folder is compiled whenever it exists.
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+  export CUDACXX=/usr/local/cuda/bin/nvcc
+fi
+
+build="${EMBER_BUILD_DIR:-build}"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+cmake --build "$build" -j "$(nproc)"

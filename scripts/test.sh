@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set-up + build + the whole test suite, twice: a normal Release build (with the CUDA code compiled
+# when nvcc exists) and an ASan+UBSan build (CPU only, to keep the suite short).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="$(nproc)"
+
+bash scripts/setup.sh
+python3 scripts/sz --check
+(cd build && ctest --output-on-failure -j "$jobs")
+
+EMBER_BUILD_DIR=build-san bash scripts/setup.sh -DEMBER_SANITIZE=ON -DEMBER_CUDA=OFF \
+  -DEMBER_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+(cd build-san && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j "$jobs")

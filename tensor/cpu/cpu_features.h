@@ -1,0 +1,16 @@
+// Runtime CPU feature detection and the ISA the CPU kernels dispatch to. The choice can be forced
+// (tests run every path the machine supports) with set_isa() or EMBER_CPU_ISA=avx512|avx2|scalar.
+#pragma once
+
+#include <string_view>
+
+namespace ember::cpu {
+
+enum class Isa { scalar, avx2, avx512 };
+
+Isa best_isa();                 // what this CPU supports
+Isa active_isa();               // what kernels use now
+void set_isa(Isa isa);          // throws if the CPU lacks it
+std::string_view isa_name(Isa isa);
+
+}  // namespace ember::cpu

@@ -1,0 +1,195 @@
+// CPU reductions: sum/prod/max/min over any set of dims, and max/min with indices along one dim.
+// Legend: K = number of kept output elements, R = number of reduced elements per output.
+// Two strategies, picked by where the innermost (last) dim of x goes:
+//  * inner: the last dim is reduced -> each output element reduces its R inputs (rows of x),
+//    with 8 partial accumulators so the contiguous case vectorizes; parallel over K.
+//  * outer: the last dim is kept -> for each reduced index, whole output rows are updated
+//    (out[k] op= x[k, r]) with unit-stride loops; parallel over kept rows (no write sharing).
+#include <cmath>
+#include <limits>
+
+#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/loops.h"
+
+namespace ember::cpu {
+namespace {
+
+template <typename T>
+T identity_of(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::sum: return T(0);
+    case ReduceOp::prod: return T(1);
+    case ReduceOp::max:
+      return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
+                                                  : std::numeric_limits<T>::lowest();
+    case ReduceOp::min:
+      return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
+  }
+  return T(0);
+}
+
+// max/min propagate NaN, like PyTorch.
+template <typename T>
+T combine(ReduceOp op, T acc, T v) {
+  switch (op) {
+    case ReduceOp::sum: return T(acc + v);
+    case ReduceOp::prod: return T(acc * v);
+    case ReduceOp::max: return (v > acc || v != v) ? v : acc;
+    case ReduceOp::min: return (v < acc || v != v) ? v : acc;
+  }
+  return acc;
+}
+
+struct Split {
+  Shape kept_shape, red_shape;
+  Strides kept_x, kept_out, red_x;
+};
+
+Split split_dims(const Tensor& x, const std::vector<int64_t>& dims, const Tensor& out) {
+  Split s;
+  size_t j = 0;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (j < dims.size() && dims[j] == d) {
+      s.red_shape.push_back(x.size(d));
+      s.red_x.push_back(x.stride(d));
+      ++j;
+    } else {
+      s.kept_shape.push_back(x.size(d));
+      s.kept_x.push_back(x.stride(d));
+      s.kept_out.push_back(out.stride(d));
+    }
+  }
+  return s;
+}
+
+// Offsets (relative to x's first element) of every reduced position, row-major.
+std::vector<int64_t> reduced_offsets(const Split& s) {
+  std::vector<int64_t> offs;
+  offs.reserve(size_t(numel_of(s.red_shape)));
+  StridedLoop<1> red(s.red_shape, {s.red_x});
+  red.run_rows(0, red.rows(), [&](const std::array<int64_t, 1>& off, int64_t n, const std::array<int64_t, 1>& st) {
+    for (int64_t i = 0; i < n; ++i) offs.push_back(off[0] + i * st[0]);
+  });
+  return offs;
+}
+
+template <typename T>
+void reduce_inner(ReduceOp op, const Tensor& x, const Split& s, const Tensor& out) {
+  const T* xp = x.data<T>();
+  T* outp = out.data<T>();
+  StridedLoop<1> red(s.red_shape, {s.red_x});
+  int64_t k_total = numel_of(s.kept_shape), r = numel_of(s.red_shape);
+  const int nd = static_cast<int>(s.kept_shape.size());
+  parallel_for(k_total, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(r, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      // Offsets of kept element k in x and in out (row-major index -> strided offsets).
+      int64_t rem = k, xoff = 0, ooff = 0;
+      for (int d = nd - 1; d >= 0; --d) {
+        int64_t i = rem % s.kept_shape[d];
+        rem /= s.kept_shape[d];
+        xoff += i * s.kept_x[d];
+        ooff += i * s.kept_out[d];
+      }
+      const T* base = xp + xoff;
+      T acc[8];
+      for (auto& a : acc) a = identity_of<T>(op);
+      red.run_rows(0, red.rows(), [&](const std::array<int64_t, 1>& ro, int64_t m, const std::array<int64_t, 1>& rs) {
+        const T* p = base + ro[0];
+        if (rs[0] == 1) {
+          int64_t i = 0;
+          for (; i + 8 <= m; i += 8)
+            for (int l = 0; l < 8; ++l) acc[l] = combine(op, acc[l], p[i + l]);
+          for (; i < m; ++i) acc[0] = combine(op, acc[0], p[i]);
+        } else {
+          for (int64_t i = 0; i < m; ++i) acc[0] = combine(op, acc[0], p[i * rs[0]]);
+        }
+      });
+      T total = acc[0];
+      for (int l = 1; l < 8; ++l) total = combine(op, total, acc[l]);
+      outp[ooff] = total;
+    }
+  });
+}
+
+template <typename T>
+void reduce_outer(ReduceOp op, const Tensor& x, const Split& s, const Tensor& out) {
+  const T* xp = x.data<T>();
+  T* op_ = out.data<T>();
+  StridedLoop<2> kept(s.kept_shape, {s.kept_x, s.kept_out});
+  std::vector<int64_t> red = reduced_offsets(s);
+  const T init = identity_of<T>(op);
+  int64_t row_grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(kept.inner() * int64_t(red.size()), 1));
+  parallel_for(kept.rows(), row_grain, [&](int64_t b, int64_t e) {
+    kept.run_rows(b, e, [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& st) {
+      T* o = op_ + off[1];
+      for (int64_t i = 0; i < n; ++i) o[i * st[1]] = init;
+    });
+    for (int64_t roff : red) {
+      kept.run_rows(b, e, [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& st) {
+        const T* p = xp + off[0] + roff;
+        T* o = op_ + off[1];
+        if (st[0] == 1 && st[1] == 1 && op == ReduceOp::sum) {
+          for (int64_t i = 0; i < n; ++i) o[i] += p[i];
+        } else {
+          for (int64_t i = 0; i < n; ++i) o[i * st[1]] = combine(op, o[i * st[1]], p[i * st[0]]);
+        }
+      });
+    }
+  });
+}
+
+}  // namespace
+
+void CpuBackend::reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims, const Tensor& out) {
+  EMBER_ASSERT(out.dim() == x.dim(), "reduce: out {} must keep the dims of x {}", shape_str(out.shape()),
+               shape_str(x.shape()));
+  if (out.numel() == 0) return;
+  Split s = split_dims(x, dims, out);
+  if (s.red_shape.empty() || x.numel() == 0) {  // nothing to reduce: copy or fill the identity
+    if (x.numel() == 0) {
+      dispatch_all(x.dtype(), "reduce", [&]<typename T>() { fill(out, double(identity_of<T>(op))); });
+    } else {
+      copy(x, out);
+    }
+    return;
+  }
+  bool last_reduced = !dims.empty() && dims.back() == x.dim() - 1;
+  dispatch_all(x.dtype(), "reduce", [&]<typename T>() {
+    if (last_reduced || s.kept_shape.empty())
+      reduce_inner<T>(op, x, s, out);
+    else
+      reduce_outer<T>(op, x, s, out);
+  });
+}
+
+void CpuBackend::arg_reduce(ReduceOp op, const Tensor& x, int64_t dim, const Tensor& values, const Tensor& indices) {
+  EMBER_ASSERT(op == ReduceOp::max || op == ReduceOp::min, "arg_reduce: only max/min");
+  int64_t n = x.size(dim), xs = x.stride(dim);
+  Split s = split_dims(x, {dim}, values);
+  StridedLoop<3> kept(s.kept_shape, {s.kept_x, s.kept_out, s.kept_out});
+  dispatch_all(x.dtype(), "arg_reduce", [&]<typename T>() {
+    const T* xp = x.data<T>();
+    T* vp = values.data<T>();
+    int64_t* ip = indices.data<int64_t>();
+    kept.run(std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n, 1)),
+             [&](const std::array<int64_t, 3>& off, int64_t m, const std::array<int64_t, 3>& st) {
+      for (int64_t i = 0; i < m; ++i) {
+        const T* p = xp + off[0] + i * st[0];
+        T best = p[0];
+        int64_t arg = 0;
+        for (int64_t k = 1; k < n && best == best; ++k) {
+          T v = p[k * xs];
+          bool better = op == ReduceOp::max ? (v > best || v != v) : (v < best || v != v);
+          if (better) {
+            best = v;
+            arg = k;
+          }
+        }
+        vp[off[1] + i * st[1]] = best;
+        ip[off[2] + i * st[2]] = arg;
+      }
+    });
+  });
+}
+
+}  // namespace ember::cpu
