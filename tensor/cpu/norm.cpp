@@ -1,0 +1,225 @@
+// CPU layer norm and RMS norm over the last dim, forward and backward.
+//
+// Legend: N rows (all leading dims flattened), D normalised features. x, y, grad_y, grad_x are
+// contiguous [N, D]; weight, bias, grad_weight, grad_bias are contiguous [D] or undefined;
+// mean and rstd are contiguous [N] in x's dtype. All outputs are written with `=`.
+// Threads: the row passes split N over parallel_for (about 32K elements per chunk); the column
+// reductions for grad_weight / grad_bias split D instead, each thread walking all rows over its
+// own contiguous column block, so no partial buffers are needed and results are deterministic.
+// Numerics: per-row statistics (mean, variance, mean square, the two backward dot products)
+// accumulate in double, also for f32; variance is two-pass (sum (x - mean)^2), never E[x^2]-E[x]^2.
+// The kernels are the plain loops, so they are their own reference (STYLE "Reference first").
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tensor/cpu/cpu_backend.h"
+#include "tensor/parallel.h"
+
+namespace ember::cpu {
+namespace {
+
+int64_t row_grain(int64_t d) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(d, 1)); }
+
+template <typename T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+template <typename T>
+T* mut_ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+// ---- layer norm ----
+// mean = sum_j x_j / D, var = sum_j (x_j - mean)^2 / D, rstd = 1 / sqrt(var + eps)
+// y_j = (x_j - mean) * rstd * w_j + b_j
+template <typename T>
+void layer_norm_fwd_rows(const T* x, const T* w, const T* b, double eps, T* y, T* mean, T* rstd, int64_t n,
+                         int64_t d) {
+  parallel_for(n, row_grain(d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * d;
+      T* yr = y + r * d;
+      double s = 0;
+      for (int64_t j = 0; j < d; ++j) s += xr[j];
+      const double m = s / static_cast<double>(d);
+      double ss = 0;
+      for (int64_t j = 0; j < d; ++j) {
+        const double c = xr[j] - m;
+        ss += c * c;
+      }
+      const double rs = 1.0 / std::sqrt(ss / static_cast<double>(d) + eps);
+      mean[r] = static_cast<T>(m);
+      rstd[r] = static_cast<T>(rs);
+      const T mt = static_cast<T>(m), rt = static_cast<T>(rs);
+      for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] - mt) * rt;
+      if (w)
+        for (int64_t j = 0; j < d; ++j) yr[j] *= w[j];
+      if (b)
+        for (int64_t j = 0; j < d; ++j) yr[j] += b[j];
+    }
+  });
+}
+
+// With xhat = (x - mean) * rstd and g = grad_y * w (or grad_y without weight):
+//   grad_x = rstd * (g - mean_j(g) - xhat * mean_j(g * xhat))
+// (differentiate y = xhat * w through mean and rstd: d mean/dx_k = 1/D,
+//  d rstd/dx_k = -rstd^3 (x_k - mean) / D; the two terms collect into the means above).
+//   grad_w_j = sum_rows grad_y_j * xhat_j,   grad_b_j = sum_rows grad_y_j.
+template <typename T>
+void layer_norm_bwd_rows(const T* x, const T* w, const T* mean, const T* rstd, const T* gy, T* gx, int64_t n,
+                         int64_t d) {
+  parallel_for(n, row_grain(d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * d;
+      const T* gr = gy + r * d;
+      T* out = gx + r * d;
+      const T m = mean[r], rs = rstd[r];
+      double sg = 0, sgx = 0;  // sum g, sum g * xhat
+      for (int64_t j = 0; j < d; ++j) {
+        const T g = w ? gr[j] * w[j] : gr[j];
+        sg += g;
+        sgx += static_cast<double>(g) * ((xr[j] - m) * rs);
+      }
+      const T mg = static_cast<T>(sg / static_cast<double>(d));
+      const T mgx = static_cast<T>(sgx / static_cast<double>(d));
+      for (int64_t j = 0; j < d; ++j) {
+        const T g = w ? gr[j] * w[j] : gr[j];
+        out[j] = rs * (g - mg - (xr[j] - m) * rs * mgx);
+      }
+    }
+  });
+}
+
+// Column sums over rows: gw_j = sum_r gy_rj * xhat_rj (xhat from mean/rstd, or x * rstd when
+// mean is null, for RMS norm), gb_j = sum_r gy_rj. Either output may be null.
+template <typename T>
+void affine_grads(const T* x, const T* mean, const T* rstd, const T* gy, T* gw, T* gb, int64_t n, int64_t d) {
+  if (!gw && !gb) return;
+  parallel_for(d, std::max<int64_t>(64, 32768 / std::max<int64_t>(n, 1)), [&](int64_t c0, int64_t c1) {
+    const int64_t len = c1 - c0;
+    std::vector<double> aw(gw ? len : 0, 0.0), ab(gb ? len : 0, 0.0);
+    for (int64_t r = 0; r < n; ++r) {
+      const T* xr = x + r * d + c0;
+      const T* gr = gy + r * d + c0;
+      const T m = mean ? mean[r] : T(0), rs = rstd[r];
+      if (gw)
+        for (int64_t j = 0; j < len; ++j) aw[j] += static_cast<double>(gr[j] * ((xr[j] - m) * rs));
+      if (gb)
+        for (int64_t j = 0; j < len; ++j) ab[j] += static_cast<double>(gr[j]);
+    }
+    for (int64_t j = 0; j < len; ++j) {
+      if (gw) gw[c0 + j] = static_cast<T>(aw[j]);
+      if (gb) gb[c0 + j] = static_cast<T>(ab[j]);
+    }
+  });
+}
+
+// ---- RMS norm ----
+// rstd = 1 / sqrt(mean_j x_j^2 + eps),   y_j = x_j * rstd * w_j
+template <typename T>
+void rms_norm_fwd_rows(const T* x, const T* w, double eps, T* y, T* rstd, int64_t n, int64_t d) {
+  parallel_for(n, row_grain(d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * d;
+      T* yr = y + r * d;
+      double ss = 0;
+      for (int64_t j = 0; j < d; ++j) ss += static_cast<double>(xr[j]) * xr[j];
+      const double rs = 1.0 / std::sqrt(ss / static_cast<double>(d) + eps);
+      rstd[r] = static_cast<T>(rs);
+      const T rt = static_cast<T>(rs);
+      if (w)
+        for (int64_t j = 0; j < d; ++j) yr[j] = xr[j] * rt * w[j];
+      else
+        for (int64_t j = 0; j < d; ++j) yr[j] = xr[j] * rt;
+    }
+  });
+}
+
+// Derivation. With r = (mean_j x_j^2 + eps)^(-1/2) and g_j = grad_y_j * w_j:
+//   d r / d x_k = -1/2 (mean x^2 + eps)^(-3/2) * 2 x_k / D = -r^3 x_k / D
+//   grad_x_k = sum_j g_j d(x_j r)/d x_k = g_k r + sum_j g_j x_j (-r^3 x_k / D)
+//            = r * (g_k - x_k * r^2 * mean_j(g_j x_j))
+//   grad_w_j = sum_rows grad_y_j * x_j * r
+template <typename T>
+void rms_norm_bwd_rows(const T* x, const T* w, const T* rstd, const T* gy, T* gx, int64_t n, int64_t d) {
+  parallel_for(n, row_grain(d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * d;
+      const T* gr = gy + r * d;
+      T* out = gx + r * d;
+      const T rs = rstd[r];
+      double sgx = 0;
+      for (int64_t j = 0; j < d; ++j) {
+        const T g = w ? gr[j] * w[j] : gr[j];
+        sgx += static_cast<double>(g) * xr[j];
+      }
+      const T c = static_cast<T>(static_cast<double>(rs) * rs * (sgx / static_cast<double>(d)));
+      for (int64_t j = 0; j < d; ++j) {
+        const T g = w ? gr[j] * w[j] : gr[j];
+        out[j] = rs * (g - xr[j] * c);
+      }
+    }
+  });
+}
+
+void assert_rows(const Tensor& x, const Tensor& weight, const Tensor& stat, const char* op) {
+  EMBER_ASSERT(x.dim() == 2 && x.is_contiguous(), "{}: x must be contiguous [N, D], got {}", op,
+               shape_str(x.shape()));
+  EMBER_ASSERT(!weight.defined() || (weight.is_contiguous() && weight.numel() == x.size(1)), "{}: bad weight",
+               op);
+  EMBER_ASSERT(stat.is_contiguous() && stat.numel() == x.size(0), "{}: bad row statistics", op);
+}
+
+}  // namespace
+
+void CpuBackend::layer_norm_fwd(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                                const Tensor& y, const Tensor& mean, const Tensor& rstd) {
+  assert_rows(x, weight, mean, "layer_norm_fwd");
+  EMBER_ASSERT(y.is_contiguous() && y.shape() == x.shape() && rstd.numel() == x.size(0), "layer_norm_fwd: bad out");
+  dispatch_float(x.dtype(), "layer_norm", [&]<typename T>() {
+    layer_norm_fwd_rows(x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), eps, y.data<T>(),
+                        mean.data<T>(), rstd.data<T>(), x.size(0), x.size(1));
+  });
+}
+
+void CpuBackend::layer_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& rstd,
+                                const Tensor& grad_y, const Tensor& grad_x, const Tensor& grad_weight,
+                                const Tensor& grad_bias) {
+  assert_rows(x, weight, mean, "layer_norm_bwd");
+  EMBER_ASSERT(grad_y.is_contiguous() && grad_y.shape() == x.shape(), "layer_norm_bwd: bad grad_y");
+  dispatch_float(x.dtype(), "layer_norm", [&]<typename T>() {
+    const int64_t n = x.size(0), d = x.size(1);
+    if (grad_x.defined())
+      layer_norm_bwd_rows(x.data<T>(), ptr_or_null<T>(weight), mean.data<T>(), rstd.data<T>(), grad_y.data<T>(),
+                          grad_x.data<T>(), n, d);
+    affine_grads(x.data<T>(), mean.data<T>(), rstd.data<T>(), grad_y.data<T>(), mut_ptr_or_null<T>(grad_weight),
+                 mut_ptr_or_null<T>(grad_bias), n, d);
+  });
+}
+
+void CpuBackend::rms_norm_fwd(const Tensor& x, const Tensor& weight, double eps, const Tensor& y,
+                              const Tensor& rstd) {
+  assert_rows(x, weight, rstd, "rms_norm_fwd");
+  EMBER_ASSERT(y.is_contiguous() && y.shape() == x.shape(), "rms_norm_fwd: bad out");
+  dispatch_float(x.dtype(), "rms_norm", [&]<typename T>() {
+    rms_norm_fwd_rows(x.data<T>(), ptr_or_null<T>(weight), eps, y.data<T>(), rstd.data<T>(), x.size(0),
+                      x.size(1));
+  });
+}
+
+void CpuBackend::rms_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& rstd, const Tensor& grad_y,
+                              const Tensor& grad_x, const Tensor& grad_weight) {
+  assert_rows(x, weight, rstd, "rms_norm_bwd");
+  EMBER_ASSERT(grad_y.is_contiguous() && grad_y.shape() == x.shape(), "rms_norm_bwd: bad grad_y");
+  dispatch_float(x.dtype(), "rms_norm", [&]<typename T>() {
+    const int64_t n = x.size(0), d = x.size(1);
+    if (grad_x.defined())
+      rms_norm_bwd_rows(x.data<T>(), ptr_or_null<T>(weight), rstd.data<T>(), grad_y.data<T>(), grad_x.data<T>(), n,
+                        d);
+    affine_grads<T>(x.data<T>(), nullptr, rstd.data<T>(), grad_y.data<T>(), mut_ptr_or_null<T>(grad_weight),
+                    nullptr, n, d);
+  });
+}
+
+}  // namespace ember::cpu
