@@ -1,0 +1,48 @@
+// The CPU im2col / col2im kernels (tensor/cpu/conv.cpp) against the scalar references
+// (tensor/cpu/ref/conv.cpp): strides, padding wider than the kernel, dilation, strided inputs.
+#include <gtest/gtest.h>
+
+#include "tensor/backend.h"
+#include "tensor/cpu/ref/conv.h"
+#include "tests/common/expect_close.h"
+
+namespace ember {
+namespace {
+using test::all_close;
+
+void check_geom(Conv2dGeom g, DType dt, bool transposed_input) {
+  Generator gen(42);
+  // x is either contiguous or a [N, C, H, W] view of a [N, C, W, H] buffer (W stride != 1).
+  Tensor x = transposed_input ? Tensor::randn({g.n, g.c, g.w, g.h}, {.dtype = dt}, &gen).transpose(2, 3)
+                              : Tensor::randn({g.n, g.c, g.h, g.w}, {.dtype = dt}, &gen);
+  const Shape cs{g.n, g.c * g.kh * g.kw, g.oh() * g.ow()};
+  Tensor col = Tensor::full(cs, 99, {.dtype = dt}), col_ref = Tensor::full(cs, 99, {.dtype = dt});
+  backend_for(Device::cpu()).im2col(x, g, col);
+  cpu::ref::im2col(x, g, col_ref);
+  EXPECT_TRUE(all_close(col, col_ref, 0, 0));
+
+  // col2im accumulates into x: start both from the same non-zero image
+  Tensor c = Tensor::randn(cs, {.dtype = dt}, &gen);
+  Tensor img = Tensor::full({g.n, g.c, g.h, g.w}, 0.5, {.dtype = dt});
+  Tensor img_ref = img.clone();
+  backend_for(Device::cpu()).col2im(c, g, img);
+  cpu::ref::col2im(c, g, img_ref);
+  const double tol = dt == DType::f32 ? 1e-5 : 1e-12;
+  EXPECT_TRUE(all_close(img, img_ref, tol, tol));
+}
+
+TEST(CpuConv, Im2colCol2imMatchReference) {
+  for (DType dt : {DType::f32, DType::f64})
+    for (bool tr : {false, true}) {
+      check_geom({.n = 2, .c = 3, .h = 5, .w = 7, .kh = 3, .kw = 3, .ph = 1, .pw = 1}, dt, tr);
+      check_geom({.n = 1, .c = 2, .h = 9, .w = 8, .kh = 3, .kw = 2, .sh = 2, .sw = 3, .ph = 1, .pw = 0}, dt, tr);
+      check_geom({.n = 2, .c = 1, .h = 7, .w = 11, .kh = 2, .kw = 3, .ph = 0, .pw = 2, .dh = 3, .dw = 2}, dt, tr);
+      // padding wider than the kernel: whole rows and columns of col are padding
+      check_geom({.n = 1, .c = 2, .h = 3, .w = 2, .kh = 2, .kw = 2, .sh = 1, .sw = 2, .ph = 3, .pw = 4}, dt, tr);
+      check_geom({.n = 3, .c = 2, .h = 1, .w = 13, .kh = 1, .kw = 5, .sw = 2, .pw = 2, .dw = 3}, dt, tr);
+      check_geom({.n = 1, .c = 1, .h = 4, .w = 4, .kh = 1, .kw = 1}, dt, tr);
+    }
+}
+
+}  // namespace
+}  // namespace ember
