@@ -25,20 +25,20 @@ namespace ember::hpo {
 struct StudyOptions {
   std::string name = "default";
   Direction direction = Direction::kMinimize;
-  std::shared_ptr<Sampler> sampler;  // default: random with seed 0
-  std::shared_ptr<Pruner> pruner;    // default: none
-  std::shared_ptr<Storage> storage;  // default: a fresh MemoryStorage
+  std::shared_ptr<Sampler> sampler{};  // default: random with seed 0
+  std::shared_ptr<Pruner> pruner{};    // default: none
+  std::shared_ptr<Storage> storage{};  // default: a fresh MemoryStorage
   bool load_if_exists = true;        // false: an existing study of that name is an error
 };
 
 using Objective = std::function<double(Trial&)>;
 
 struct OptimizeOptions {
-  std::optional<int64_t> n_trials;  // trials to run in this call (unset: until timeout or stop)
-  std::optional<double> timeout_s;
+  std::optional<int64_t> n_trials{};  // trials to run in this call (unset: until timeout or stop)
+  std::optional<double> timeout_s{};
   int n_jobs = 1;
   // Called after each finished trial (from the worker thread that ran it, serialized).
-  std::function<void(Study&, const FrozenTrial&)> callback;
+  std::function<void(Study&, const FrozenTrial&)> callback{};
 };
 
 class Study {

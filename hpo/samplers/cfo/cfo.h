@@ -18,7 +18,7 @@ namespace ember::hpo {
 
 struct CfoOptions {
   uint64_t seed = 0;
-  std::optional<Space> space;  // without it, the parameters of the first trial are learned
+  std::optional<Space> space{};  // without it, the parameters of the first trial are learned
   int explore_every = 4;       // every n-th proposal goes to a non-leading arm
 };
 

@@ -18,7 +18,7 @@ namespace ember::hpo {
 struct GpOptions {
   uint64_t seed = 0;
   int n_startup_trials = 10;
-  std::optional<Space> space;
+  std::optional<Space> space{};
   int n_candidates = 1024;  // random pool size for the acquisition search
   int n_local_starts = 6;   // how many pool points are refined by L-BFGS
   bool log_warp = true;     // model log(y - min y + eps) instead of y (heavy-tailed objectives)

@@ -24,7 +24,7 @@ struct TpeOptions {
   bool magic_clip = true;
   double gamma_fraction = 0.1;  // gamma(n) = min(ceil(gamma_fraction * n), gamma_max)
   int gamma_max = 25;
-  std::optional<Space> space;
+  std::optional<Space> space{};
 };
 
 class TpeSampler final : public Sampler {

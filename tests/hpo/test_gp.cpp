@@ -1,0 +1,102 @@
+// GP building blocks: Cholesky and solves against hand-checked values, L-BFGS on known
+// minima (with bounds), and the GP model interpolating a smooth function.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "hpo/rng.h"
+#include "hpo/samplers/gp/gp_model.h"
+#include "hpo/samplers/gp/linalg.h"
+
+using namespace ember::hpo;
+using namespace ember::hpo::gp;
+
+TEST(Linalg, CholeskyOfAKnownMatrix) {
+  // A = L L^T with L = [[2,0,0],[1,3,0],[-1,2,4]] (chosen by hand).
+  std::vector<double> a = {4, 2, -2, 2, 10, 5, -2, 5, 21};
+  ASSERT_TRUE(cholesky(a, 3));
+  const std::vector<double> l = {2, 0, 0, 1, 3, 0, -1, 2, 4};
+  for (int i = 0; i < 9; ++i) {
+    EXPECT_NEAR(a[i], l[i], 1e-12);
+  }
+  // Solve A x = b for x = (1, -1, 2): b = A x.
+  double b[3] = {4 - 2 - 4, 2 - 10 + 10, -2 - 5 + 42};
+  solve_lower(a, 3, b);
+  solve_lower_t(a, 3, b);
+  EXPECT_NEAR(b[0], 1, 1e-12);
+  EXPECT_NEAR(b[1], -1, 1e-12);
+  EXPECT_NEAR(b[2], 2, 1e-12);
+  const auto inv = cholesky_inverse(a, 3);
+  const std::vector<double> orig = {4, 2, -2, 2, 10, 5, -2, 5, 21};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      double s = 0;
+      for (int k = 0; k < 3; ++k) s += orig[i * 3 + k] * inv[k * 3 + j];
+      EXPECT_NEAR(s, i == j ? 1.0 : 0.0, 1e-12);
+    }
+  std::vector<double> not_pd = {1, 2, 2, 1};
+  EXPECT_FALSE(cholesky(not_pd, 2));
+}
+
+TEST(Linalg, LbfgsFindsRosenbrockMinimumAndRespectsBounds) {
+  auto rosen = [](const std::vector<double>& x, std::vector<double>& g) {
+    const double a = x[1] - x[0] * x[0], b = 1 - x[0];
+    g[0] = -400 * a * x[0] - 2 * b;
+    g[1] = 200 * a;
+    return 100 * a * a + b * b;
+  };
+  std::vector<double> x = {-1.2, 1.0};
+  LbfgsOptions opt;
+  opt.max_iter = 500;
+  opt.grad_tol = 1e-9;
+  opt.f_tol = 0;
+  lbfgs_minimize(rosen, x, opt);
+  EXPECT_NEAR(x[0], 1.0, 1e-4);
+  EXPECT_NEAR(x[1], 1.0, 1e-4);
+  // Bounded: minimum of (x-3)^2 on [0, 2] is at the bound 2.
+  std::vector<double> y = {0.5};
+  LbfgsOptions bo;
+  bo.lower = {0.0};
+  bo.upper = {2.0};
+  lbfgs_minimize([](const std::vector<double>& v, std::vector<double>& g) {
+    g[0] = 2 * (v[0] - 3);
+    return (v[0] - 3) * (v[0] - 3);
+  }, y, bo);
+  EXPECT_DOUBLE_EQ(y[0], 2.0);
+}
+
+TEST(GpModel, InterpolatesAndIsUncertainAwayFromData) {
+  Rng rng(1);
+  std::vector<double> x, y;
+  for (int i = 0; i < 30; ++i) {
+    const double a = rng.uniform(), b = rng.uniform();
+    x.push_back(a);
+    x.push_back(b);
+    y.push_back(std::sin(3 * a) + std::cos(2 * b));
+  }
+  double mean = 0;
+  for (double v : y) mean += v / 30;
+  for (auto& v : y) v -= mean;
+  GpModel m;
+  m.fit(x, y, {false, false}, {}, 100);
+  double mu, var;
+  double gm[2], gv[2];
+  for (int i = 0; i < 30; ++i) {
+    m.predict(&x[i * 2], mu, var, nullptr, nullptr);
+    EXPECT_NEAR(mu, y[i], 0.02);
+  }
+  const double p[2] = {0.37, 0.61};
+  m.predict(p, mu, var, gm, gv);
+  EXPECT_NEAR(mu + mean, std::sin(3 * 0.37) + std::cos(2 * 0.61), 0.05);
+  // Gradient of the mean matches central differences.
+  for (int k = 0; k < 2; ++k) {
+    double q1[2] = {p[0], p[1]}, q2[2] = {p[0], p[1]};
+    q1[k] += 1e-6;
+    q2[k] -= 1e-6;
+    double m1, m2, v1, v2;
+    m.predict(q1, m1, v1, nullptr, nullptr);
+    m.predict(q2, m2, v2, nullptr, nullptr);
+    EXPECT_NEAR(gm[k], (m1 - m2) / 2e-6, 1e-4);
+    EXPECT_NEAR(gv[k], (v1 - v2) / 2e-6, 1e-4);
+  }
+}

@@ -1,0 +1,159 @@
+// Study: ask/tell, optimize (failures, NaN, threads, timeout), enqueue, best trial, export.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "hpo/study.h"
+#include "tensor/error.h"
+
+using namespace ember::hpo;
+
+TEST(Study, AskTellAndBestTrial) {
+  Study study(StudyOptions{.name = "s", .direction = Direction::kMaximize,
+                           .sampler = make_sampler("random", {.seed = 1})});
+  for (int i = 0; i < 5; ++i) {
+    Trial t = study.ask();
+    EXPECT_EQ(t.number(), i);
+    const double x = t.suggest_float("x", 0, 1);
+    EXPECT_EQ(t.suggest_float("x", 0, 1), x);  // repeated suggestion returns the same value
+    EXPECT_THROW(t.suggest_float("x", 0, 2), ember::Error);
+    study.tell(t, x);
+    EXPECT_THROW(study.tell(t, 1.0), ember::Error);  // told twice
+  }
+  const auto best = study.best_trial();
+  ASSERT_TRUE(best.has_value());
+  for (const auto& t : study.trials()) {
+    EXPECT_LE(*t->value, *best->value);
+  }
+}
+
+TEST(Study, NoBestTrialBeforeAnyCompletes) {
+  Study study(StudyOptions{.name = "empty"});
+  EXPECT_FALSE(study.best_trial().has_value());
+}
+
+TEST(Study, FailuresNaNAndBadRangesBecomeFailedTrials) {
+  Study study(StudyOptions{.name = "f"});
+  int i = 0;
+  study.optimize(
+      [&](Trial& t) -> double {
+        const int k = i++ % 4;
+        if (k == 0) throw std::runtime_error("boom");
+        if (k == 1) return NAN;
+        if (k == 2) t.suggest_float("lr", 0.0, 1.0, {.log = true});  // invalid range
+        return t.suggest_float("x", 0, 1);
+      },
+      {.n_trials = 12});
+  EXPECT_EQ(study.count(TrialState::kFailed), 9);
+  EXPECT_EQ(study.count(TrialState::kComplete), 3);
+  const auto trials = study.trials();
+  EXPECT_EQ(trials[0]->message, "boom");
+  EXPECT_EQ(trials[1]->message, "objective returned nan");
+  EXPECT_NE(trials[2]->message.find("'lr' is log-scaled but low = 0"), std::string::npos);
+}
+
+TEST(Study, ZeroIsARealResult) {
+  Study study(StudyOptions{.name = "zero"});
+  study.optimize([](Trial& t) { return t.suggest_int("n", 0, 3) == 0 ? 0.0 : 1.0; }, {.n_trials = 30});
+  ASSERT_TRUE(study.best_trial().has_value());
+  EXPECT_EQ(*study.best_trial()->value, 0.0);
+}
+
+TEST(Study, ParallelJobsRunEveryTrialOnce) {
+  Study study(StudyOptions{.name = "p", .sampler = make_sampler("tpe", {.seed = 3})});
+  std::atomic<int> calls{0};
+  study.optimize(
+      [&](Trial& t) {
+        ++calls;
+        return std::pow(t.suggest_float("x", -1, 1), 2);
+      },
+      {.n_trials = 40, .n_jobs = 4});
+  EXPECT_EQ(calls.load(), 40);
+  const auto trials = study.trials();
+  ASSERT_EQ(trials.size(), 40u);
+  for (size_t i = 0; i < trials.size(); ++i) {
+    EXPECT_EQ(trials[i]->number, static_cast<int64_t>(i));
+  }
+}
+
+TEST(Study, TimeoutStops) {
+  Study study(StudyOptions{.name = "t"});
+  study.optimize(
+      [](Trial& t) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return t.suggest_float("x", 0, 1);
+      },
+      {.timeout_s = 0.2});
+  EXPECT_GT(study.count(TrialState::kComplete), 2);
+  EXPECT_LT(study.count(TrialState::kComplete), 30);
+}
+
+TEST(Study, EnqueuedConfigurationIsUsedFirst) {
+  Study study(StudyOptions{.name = "e"});
+  study.enqueue({{"lr", 0.01}, {"opt", std::string("adam")}, {"n", int64_t{7}}});
+  study.enqueue({{"opt", std::string("rmsprop")}});  // not a choice: that trial fails clearly
+  study.optimize(
+      [](Trial& t) {
+        const double lr = t.suggest_float("lr", 1e-4, 1, {.log = true});
+        const auto opt = t.suggest_categorical("opt", {"sgd", "adam"});
+        return lr + static_cast<double>(t.suggest_int("n", 1, 10)) + (opt == "adam" ? 0.0 : 1.0);
+      },
+      {.n_trials = 3});
+  const auto trials = study.trials();
+  ASSERT_EQ(trials.size(), 3u);
+  EXPECT_EQ(trials[0]->param_string("opt"), "adam");
+  EXPECT_DOUBLE_EQ(trials[0]->params.at("lr"), 0.01);
+  EXPECT_DOUBLE_EQ(*trials[0]->value, 7.01);
+  EXPECT_EQ(trials[1]->state, TrialState::kFailed);
+  EXPECT_NE(trials[1]->message.find("'rmsprop' is not one of its choices"), std::string::npos);
+  EXPECT_EQ(trials[2]->state, TrialState::kComplete);
+}
+
+TEST(Study, ExistingStudyWithOtherDirectionIsAnError) {
+  auto storage = open_storage("memory");
+  Study a(StudyOptions{.name = "x", .storage = storage});
+  EXPECT_THROW(Study(StudyOptions{.name = "x", .direction = Direction::kMaximize, .storage = storage}), ember::Error);
+  EXPECT_THROW(Study(StudyOptions{.name = "x", .storage = storage, .load_if_exists = false}), ember::Error);
+}
+
+TEST(Study, PrunedTrialsKeepTheirLastValue) {
+  Study study(StudyOptions{.name = "pr", .pruner = make_pruner("median")});
+  study.optimize(
+      [](Trial& t) {
+        const double x = t.suggest_float("x", 0, 1);
+        for (int s = 1; s <= 10; ++s) {
+          t.report(s, x + 1.0 / s);
+          if (t.should_prune()) throw TrialPruned();
+        }
+        return x;
+      },
+      {.n_trials = 30});
+  EXPECT_GT(study.count(TrialState::kPruned), 0);
+  for (const auto& t : study.trials())
+    if (t->state == TrialState::kPruned) {
+      EXPECT_EQ(t->value, t->last_intermediate());
+    }
+}
+
+TEST(Study, ExportCsvAndJson) {
+  Study study(StudyOptions{.name = "exp"});
+  study.optimize(
+      [](Trial& t) {
+        const auto c = t.suggest_categorical("c", {"a,b", "q\"t"});
+        return t.suggest_float("x", 0, 1) + (c == "a,b");
+      },
+      {.n_trials = 6});
+  const std::string csv = trials_to_csv(study.trials());
+  EXPECT_EQ(csv.rfind("number,state,value,params_c,params_x,duration_s,message\n", 0), 0u);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 7);
+  const auto j = nlohmann::json::parse(trials_to_json(study.name(), study.direction(), study.trials()));
+  EXPECT_EQ(j["study"], "exp");
+  ASSERT_EQ(j["trials"].size(), 6u);
+  EXPECT_TRUE(j["trials"][0]["params"]["c"].is_string());
+  EXPECT_TRUE(j["trials"][0]["params"]["x"].is_number());
+}
