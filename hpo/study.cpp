@@ -22,13 +22,21 @@ Study::Study(StudyOptions opt)
   EMBER_CHECK(!name_.empty(), "study: the name must not be empty");
   if (!sampler_) sampler_ = make_sampler("random", {});
   if (!storage_) storage_ = std::make_shared<MemoryStorage>();
-  if (auto info = storage_->find_study(name_)) {
+  auto info = storage_->find_study(name_);
+  if (!info) {
+    try {
+      study_id_ = storage_->create_study(name_, direction_);
+    } catch (const Error&) {
+      // Another process may have created it between find and create: load that one.
+      info = storage_->find_study(name_);
+      if (!info) throw;
+    }
+  }
+  if (info) {
     EMBER_CHECK(opt.load_if_exists, "study: '{}' already exists in the storage", name_);
     EMBER_CHECK(info->direction == direction_, "study: '{}' exists with direction {}, asked for {}", name_,
                 to_string(info->direction), to_string(direction_));
     study_id_ = info->id;
-  } else {
-    study_id_ = storage_->create_study(name_, direction_);
   }
   sampler_->attach(storage_.get(), study_id_);
 }

@@ -14,14 +14,15 @@ HyperbandPruner::HyperbandPruner(HyperbandOptions opt) : opt_(opt) {
   const double rf = opt.reduction_factor;
   const int n = static_cast<int>(std::floor(std::log(static_cast<double>(opt.max_resource) / opt.min_resource) /
                                             std::log(rf) + 1e-9)) + 1;
-  // Budget of bracket b (optuna): ceil(n / (b + 1)) * rf^(n - 1 - b) trials' worth.
+  // Budget of bracket b (optuna): with s = n - 1 - b, ceil(n * rf^s / (s + 1)) trials' worth.
   double total = 0.0;
   std::vector<double> budgets;
   for (int b = 0; b < n; ++b) {
     brackets_.emplace_back(SuccessiveHalvingOptions{.min_resource = opt.min_resource,
                                                     .reduction_factor = opt.reduction_factor,
                                                     .min_early_stopping_rate = b});
-    budgets.push_back(std::ceil(static_cast<double>(n) / (b + 1)) * std::pow(rf, n - 1 - b));
+    const int sb = n - 1 - b;
+    budgets.push_back(std::ceil(static_cast<double>(n) * std::pow(rf, sb) / (sb + 1)));
     total += budgets.back();
   }
   double acc = 0.0;
