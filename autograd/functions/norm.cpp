@@ -174,7 +174,8 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
   EMBER_CHECK(eps >= 0, "{}: eps must be >= 0, got {}", op, eps);
   check_affine(x, weight, {c}, op, "weight");
   check_affine(x, bias, {c}, op, "bias");
-  const int64_t m = x.numel() == 0 ? 0 : x.numel() / (n * num_groups);
+  int64_t m = c / num_groups;  // elements per row: C/G channels times every spatial position
+  for (int64_t i = 2; i < x.dim(); ++i) m *= x.size(i);
   Tensor rows = x.reshape({n * num_groups, m});
   Tensor y = layer_norm_impl(rows, m, {m}, {}, {}, eps).reshape(x.shape());
   return channel_affine(y, weight, bias);

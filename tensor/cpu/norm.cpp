@@ -163,6 +163,7 @@ void rms_norm_bwd_rows(const T* x, const T* w, const T* rstd, const T* gy, T* gx
   });
 }
 
+// Empty inputs (N = 0 or D = 0) have nothing to compute and may carry any strides.
 void assert_rows(const Tensor& x, const Tensor& weight, const Tensor& stat, const char* op) {
   EMBER_ASSERT(x.dim() == 2 && x.is_contiguous(), "{}: x must be contiguous [N, D], got {}", op,
                shape_str(x.shape()));
@@ -175,6 +176,7 @@ void assert_rows(const Tensor& x, const Tensor& weight, const Tensor& stat, cons
 
 void CpuBackend::layer_norm_fwd(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
                                 const Tensor& y, const Tensor& mean, const Tensor& rstd) {
+  if (x.numel() == 0) return;
   assert_rows(x, weight, mean, "layer_norm_fwd");
   EMBER_ASSERT(y.is_contiguous() && y.shape() == x.shape() && rstd.numel() == x.size(0), "layer_norm_fwd: bad out");
   dispatch_float(x.dtype(), "layer_norm", [&]<typename T>() {
@@ -186,6 +188,7 @@ void CpuBackend::layer_norm_fwd(const Tensor& x, const Tensor& weight, const Ten
 void CpuBackend::layer_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& rstd,
                                 const Tensor& grad_y, const Tensor& grad_x, const Tensor& grad_weight,
                                 const Tensor& grad_bias) {
+  if (x.numel() == 0) return;
   assert_rows(x, weight, mean, "layer_norm_bwd");
   EMBER_ASSERT(grad_y.is_contiguous() && grad_y.shape() == x.shape(), "layer_norm_bwd: bad grad_y");
   dispatch_float(x.dtype(), "layer_norm", [&]<typename T>() {
@@ -200,6 +203,7 @@ void CpuBackend::layer_norm_bwd(const Tensor& x, const Tensor& weight, const Ten
 
 void CpuBackend::rms_norm_fwd(const Tensor& x, const Tensor& weight, double eps, const Tensor& y,
                               const Tensor& rstd) {
+  if (x.numel() == 0) return;
   assert_rows(x, weight, rstd, "rms_norm_fwd");
   EMBER_ASSERT(y.is_contiguous() && y.shape() == x.shape(), "rms_norm_fwd: bad out");
   dispatch_float(x.dtype(), "rms_norm", [&]<typename T>() {
@@ -210,6 +214,7 @@ void CpuBackend::rms_norm_fwd(const Tensor& x, const Tensor& weight, double eps,
 
 void CpuBackend::rms_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& rstd, const Tensor& grad_y,
                               const Tensor& grad_x, const Tensor& grad_weight) {
+  if (x.numel() == 0) return;
   assert_rows(x, weight, rstd, "rms_norm_bwd");
   EMBER_ASSERT(grad_y.is_contiguous() && grad_y.shape() == x.shape(), "rms_norm_bwd: bad grad_y");
   dispatch_float(x.dtype(), "rms_norm", [&]<typename T>() {

@@ -149,6 +149,7 @@ void assert_targets(const int64_t* target, int64_t n, int64_t c, int64_t ignore_
 }  // namespace
 
 void CpuBackend::softmax(const Tensor& x, const Tensor& out, bool log) {
+  if (x.numel() == 0) return;  // empty tensors may carry any strides
   EMBER_ASSERT(x.is_contiguous() && out.is_contiguous() && x.shape() == out.shape(), "softmax: bad layout");
   const int64_t d = x.dim() == 0 ? 1 : x.size(-1);
   const int64_t rows = d == 0 ? 0 : x.numel() / d;
@@ -158,6 +159,7 @@ void CpuBackend::softmax(const Tensor& x, const Tensor& out, bool log) {
 }
 
 void CpuBackend::softmax_backward(const Tensor& y, const Tensor& grad_y, const Tensor& grad_x, bool log) {
+  if (y.numel() == 0) return;
   EMBER_ASSERT(y.is_contiguous() && grad_y.is_contiguous() && grad_x.is_contiguous() &&
                    y.shape() == grad_y.shape() && y.shape() == grad_x.shape(),
                "softmax_backward: bad layout");
@@ -170,6 +172,7 @@ void CpuBackend::softmax_backward(const Tensor& y, const Tensor& grad_y, const T
 
 void CpuBackend::cross_entropy_fwd(const Tensor& logits, const Tensor& target, int64_t ignore_index,
                                    double label_smoothing, const Tensor& loss, const Tensor& lse) {
+  if (logits.numel() == 0) return;  // N = 0 (C = 0 is rejected by the op layer)
   EMBER_ASSERT(logits.dim() == 2 && logits.is_contiguous() && target.is_contiguous() && loss.is_contiguous() &&
                    lse.is_contiguous() && target.numel() == logits.size(0),
                "cross_entropy_fwd: bad layout");
@@ -184,6 +187,7 @@ void CpuBackend::cross_entropy_fwd(const Tensor& logits, const Tensor& target, i
 void CpuBackend::cross_entropy_bwd(const Tensor& logits, const Tensor& target, const Tensor& lse,
                                    const Tensor& grad_loss, int64_t ignore_index, double label_smoothing,
                                    const Tensor& grad_logits) {
+  if (logits.numel() == 0) return;
   EMBER_ASSERT(logits.dim() == 2 && logits.is_contiguous() && target.is_contiguous() && lse.is_contiguous() &&
                    grad_loss.is_contiguous() && grad_logits.is_contiguous() && grad_logits.shape() == logits.shape(),
                "cross_entropy_bwd: bad layout");

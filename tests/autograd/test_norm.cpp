@@ -50,19 +50,27 @@ TEST(LayerNorm, F32KernelMatchesF64) {
   Tensor y64 = layer_norm(x, {1000}, w, b);
   Tensor y32 = layer_norm(x.to(DType::f32), {1000}, w.to(DType::f32), b.to(DType::f32));
   EXPECT_TRUE(all_close(y32, y64, 1e-3, 1e-3));  // f32 rounding of x + 100 itself is ~4e-6 relative
-  // Backward too: weight/bias grads are column sums over rows.
-  Tensor xa = rand64({33, 65}, 12, -2, 2).detach();
-  Tensor wa = rand64({65}, 13).detach(), ba = rand64({65}, 14).detach();
-  Tensor g = rand64({33, 65}, 15).detach();
+  // Backward too: weight/bias grads are column sums over rows. 130 x 517 is above the kernels'
+  // grain, so the row split and the column split both run multi-threaded.
+  Tensor xa = rand64({130, 517}, 12, -2, 2).detach();
+  Tensor wa = rand64({517}, 13).detach(), ba = rand64({517}, 14).detach();
+  Tensor g = rand64({130, 517}, 15).detach();
   std::vector<Tensor> grads[2];
   for (int k = 0; k < 2; ++k) {
     DType dt = k == 0 ? DType::f64 : DType::f32;
     Tensor xi = xa.to(dt).detach().requires_grad_(), wi = wa.to(dt).detach().requires_grad_(),
            bi = ba.to(dt).detach().requires_grad_();
-    sum(layer_norm(xi, {65}, wi, bi) * g.to(dt)).backward();
+    sum(layer_norm(xi, {517}, wi, bi) * g.to(dt)).backward();
     grads[k] = {xi.grad(), wi.grad(), bi.grad()};
   }
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(all_close(grads[1][i], grads[0][i], 1e-4, 1e-4)) << "grad " << i;
+}
+
+TEST(LayerNorm, EmptyBatch) {
+  Tensor x = Tensor::zeros({0, 3, 4}, {.dtype = DType::f64});
+  EXPECT_EQ(layer_norm(x, {4}).shape(), (Shape{0, 3, 4}));
+  EXPECT_EQ(rms_norm(x).shape(), (Shape{0, 3, 4}));
+  EXPECT_EQ(group_norm(x, 3).shape(), (Shape{0, 3, 4}));
 }
 
 TEST(LayerNorm, Errors) {
@@ -86,8 +94,18 @@ TEST(RmsNorm, GradcheckAndF32) {
   EXPECT_TRUE(grad_ok([](const Ins& in) { return rms_norm(in[0], in[1]); }, {x, w}));
   EXPECT_TRUE(grad_ok([](const Ins& in) { return rms_norm(in[0].transpose(1, 2), {}, 1e-3); },
                       {rand64({2, 7, 3}, 23)}));
-  Tensor xb = rand64({9, 257}, 24, -5, 5).detach(), wb = rand64({257}, 25).detach();
-  EXPECT_TRUE(all_close(rms_norm(xb.to(DType::f32), wb.to(DType::f32)), rms_norm(xb, wb), 1e-5, 1e-5));
+  // f32 vs f64, forward and backward, at a size that runs multi-threaded.
+  Tensor xb = rand64({200, 257}, 24, -5, 5).detach(), wb = rand64({257}, 25).detach();
+  Tensor gb = rand64({200, 257}, 26).detach();
+  std::vector<Tensor> out[2];
+  for (int k = 0; k < 2; ++k) {
+    DType dt = k == 0 ? DType::f64 : DType::f32;
+    Tensor xi = xb.to(dt).detach().requires_grad_(), wi = wb.to(dt).detach().requires_grad_();
+    Tensor y = rms_norm(xi, wi);
+    sum(y * gb.to(dt)).backward();
+    out[k] = {y, xi.grad(), wi.grad()};
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(all_close(out[1][i], out[0][i], 1e-4, 1e-4)) << "output " << i;
 }
 
 TEST(RmsNorm, Errors) {

@@ -57,6 +57,11 @@ TEST(Softmax, ZeroDimAndSingleElement) {
   EXPECT_TRUE(all_close(softmax(f64({5, -2}, {2, 1}), 1), {1.0, 1.0}));
 }
 
+TEST(Softmax, EmptyTensors) {
+  EXPECT_EQ(softmax(Tensor::zeros({0, 4}, {.dtype = DType::f64})).shape(), (Shape{0, 4}));
+  EXPECT_EQ(log_softmax(Tensor::zeros({3, 0}, {.dtype = DType::f64}), 0).shape(), (Shape{3, 0}));
+}
+
 TEST(Softmax, GradcheckEveryDim) {
   Tensor x = rand64({2, 3, 5}, 11, -2, 2);
   for (int64_t d : {0, 1, 2, -1}) {
@@ -74,12 +79,22 @@ TEST(Softmax, GradcheckNonContiguousInputAndZeroDim) {
 }
 
 TEST(Softmax, F32MatchesF64) {
-  Tensor x = rand64({37, 129}, 14, -8, 8).detach();
+  Tensor x = rand64({301, 129}, 14, -8, 8).detach();  // above the grain: multi-threaded
   for (bool lg : {false, true}) {
     Tensor y64 = lg ? log_softmax(x) : softmax(x);
     Tensor y32 = lg ? log_softmax(x.to(DType::f32)) : softmax(x.to(DType::f32));
     EXPECT_EQ(y32.dtype(), DType::f32);
     EXPECT_TRUE(all_close(y32, y64, 1e-5, 1e-6)) << (lg ? "log_softmax" : "softmax");
+    // Backward (softmax_backward) in f32 vs f64 with the same cotangent.
+    Tensor g = rand64(x.shape(), 16).detach();
+    Tensor gx[2];
+    for (int k = 0; k < 2; ++k) {
+      DType dt = k == 0 ? DType::f64 : DType::f32;
+      Tensor xi = x.to(dt).detach().requires_grad_();
+      sum((lg ? log_softmax(xi, 0) : softmax(xi, 0)) * g.to(dt)).backward();
+      gx[k] = xi.grad();
+    }
+    EXPECT_TRUE(all_close(gx[1], gx[0], 1e-4, 1e-5)) << (lg ? "log_softmax" : "softmax") << " backward";
   }
 }
 
