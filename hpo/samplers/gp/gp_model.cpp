@@ -126,8 +126,8 @@ void GpModel::fit(const std::vector<double>& x, const std::vector<double>& y, co
       }
   LbfgsOptions opt;
   opt.max_iter = max_iter;
-  opt.grad_tol = 1e-4;
-  opt.f_tol = 1e-7;
+  opt.grad_tol = 1e-3;
+  opt.f_tol = 1e-6;
   gp_theta_bounds(d, opt.lower, opt.upper);
   auto f = [&](const std::vector<double>& th, std::vector<double>& g) { return neg_log_posterior(th, g); };
   // Start from the warm start or the default, whichever scores better.

@@ -6,14 +6,30 @@
 
 namespace ember::hpo::gp {
 
+namespace {
+// Dot product with four partial sums: without -ffast-math the compiler keeps a single sum in
+// order, which makes these reductions (the inner loops of Cholesky and the solves) scalar.
+inline double dot4(const double* a, const double* b, int n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  int k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += a[k] * b[k];
+    s1 += a[k + 1] * b[k + 1];
+    s2 += a[k + 2] * b[k + 2];
+    s3 += a[k + 3] * b[k + 3];
+  }
+  for (; k < n; ++k) s0 += a[k] * b[k];
+  return (s0 + s1) + (s2 + s3);
+}
+}  // namespace
+
 bool cholesky(std::vector<double>& a, int n) {
   // Row-oriented Cholesky-Banachiewicz: L[i][j] = (A[i][j] - sum_k<j L[i][k] L[j][k]) / L[j][j].
   for (int i = 0; i < n; ++i) {
     double* li = &a[static_cast<size_t>(i) * n];
     for (int j = 0; j <= i; ++j) {
       const double* lj = &a[static_cast<size_t>(j) * n];
-      double s = li[j];
-      for (int k = 0; k < j; ++k) s -= li[k] * lj[k];
+      const double s = li[j] - dot4(li, lj, j);
       if (i == j) {
         if (!(s > 0.0) || !std::isfinite(s)) return false;
         li[i] = std::sqrt(s);
@@ -29,9 +45,7 @@ bool cholesky(std::vector<double>& a, int n) {
 void solve_lower(const std::vector<double>& l, int n, double* b) {
   for (int i = 0; i < n; ++i) {
     const double* li = &l[static_cast<size_t>(i) * n];
-    double s = b[i];
-    for (int k = 0; k < i; ++k) s -= li[k] * b[k];
-    b[i] = s / li[i];
+    b[i] = (b[i] - dot4(li, b, i)) / li[i];
   }
 }
 
@@ -49,15 +63,17 @@ std::vector<double> cholesky_inverse(const std::vector<double>& l, int n) {
   // Linv = L^{-1} (lower), then A^{-1} = Linv^T Linv.
   std::vector<double> linv(static_cast<size_t>(n) * n, 0.0);
   for (int i = 0; i < n; ++i) {
+    // Row i of Linv: -(sum_{m<i} L[i][m] Linv[m][:]) / L[i][i], accumulated row by row (unit stride).
     const double* li = &l[static_cast<size_t>(i) * n];
     double* ri = &linv[static_cast<size_t>(i) * n];
-    ri[i] = 1.0 / li[i];
-    for (int k = 0; k < i; ++k) {
-      // row i of Linv: -(sum_{k<=m<i} L[i][m] Linv[m][k]) / L[i][i]
-      double s = 0.0;
-      for (int m = k; m < i; ++m) s += li[m] * linv[static_cast<size_t>(m) * n + k];
-      ri[k] = -s / li[i];
+    for (int m = 0; m < i; ++m) {
+      const double a = li[m];
+      const double* rm = &linv[static_cast<size_t>(m) * n];
+      for (int k = 0; k <= m; ++k) ri[k] += a * rm[k];
     }
+    const double inv_d = 1.0 / li[i];
+    for (int k = 0; k < i; ++k) ri[k] = -ri[k] * inv_d;
+    ri[i] = inv_d;
   }
   std::vector<double> inv(static_cast<size_t>(n) * n, 0.0);
   for (int m = 0; m < n; ++m) {

@@ -24,8 +24,9 @@ struct ParzenOptions {
 
 class ParzenEstimator {
  public:
-  // obs[i][d]: internal value of dim d in observation i; weights[i]: its weight (> 0).
-  ParzenEstimator(const std::vector<Distribution>& dims, const std::vector<std::vector<double>>& obs,
+  // obs[i * D + d]: internal value of dim d in observation i (row-major, n = weights.size()
+  // observations); weights[i]: its weight (> 0).
+  ParzenEstimator(const std::vector<Distribution>& dims, const std::vector<double>& obs,
                   const std::vector<double>& weights, const ParzenOptions& opt);
 
   // A point drawn from the mixture, as internal values (legal for each distribution).

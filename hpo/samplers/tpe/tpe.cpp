@@ -50,57 +50,91 @@ std::vector<std::pair<std::string, Distribution>> intersection_space(const Histo
   return out;
 }
 
-std::optional<std::vector<double>> TpeSampler::propose(const History& history, int64_t trial_number, uint64_t stream,
-                                                       const std::vector<std::string>& names,
-                                                       const std::vector<Distribution>& dists,
-                                                       bool multivariate) const {
-  // Rank the finished trials that carry every parameter: complete by loss, then pruned by depth
-  // and last value; failed and running trials carry no information.
-  struct Obs {
-    std::tuple<int, double, double> key;
-    int64_t number;
-    std::vector<double> x;
-  };
-  std::vector<Obs> obs;
+int TpeSampler::name_id(const std::string& name) {
+  const auto it = name_ids_.find(name);
+  if (it != name_ids_.end()) return it->second;
+  const int id = static_cast<int>(name_ids_.size());
+  name_ids_.emplace(name, id);
+  return id;
+}
+
+const std::vector<TrialPtr>& TpeSampler::ranked(const History& history, int64_t trial_number) {
+  if (cache_trial_ == trial_number && cache_history_size_ == history.trials().size()) return ranked_;
+  // Complete trials by loss, then pruned ones by depth (deeper first) and last value; failed
+  // and running trials carry no information.
+  std::vector<std::pair<std::tuple<int, double, double>, TrialPtr>> keyed;
   for (const auto& t : history.trials()) {
-    std::tuple<int, double, double> key;
     if (t->state == TrialState::kComplete && t->value.has_value()) {
-      key = {0, history.loss(*t->value), 0.0};
+      keyed.push_back({{0, history.loss(*t->value), 0.0}, t});
     } else if (t->state == TrialState::kPruned) {
       const auto last = t->last_intermediate();
       if (last.has_value() && std::isfinite(*last))
-        key = {1, -static_cast<double>(t->intermediate.rbegin()->first), history.loss(*last)};
+        keyed.push_back({{1, -static_cast<double>(t->intermediate.rbegin()->first), history.loss(*last)}, t});
       else
-        key = {2, 0.0, 0.0};
-    } else {
-      continue;
+        keyed.push_back({{2, 0.0, 0.0}, t});
     }
-    std::vector<double> x;
-    bool ok = true;
-    for (size_t d = 0; d < names.size() && ok; ++d) {
-      const auto it = t->params.find(names[d]);
-      ok = it != t->params.end() && dists[d].contains(it->second);
-      if (ok) x.push_back(it->second);
-    }
-    if (ok) obs.push_back({key, t->number, std::move(x)});
   }
-  if (obs.size() < 2) return std::nullopt;
-  std::stable_sort(obs.begin(), obs.end(), [](const Obs& a, const Obs& b) { return a.key < b.key; });
+  std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  ranked_.clear();
+  ranked_flat_.clear();
+  for (auto& [k, t] : keyed) {
+    // A finished trial never changes, so its flattened parameters are cached by id.
+    auto it = flat_cache_.find(t->id);
+    if (it == flat_cache_.end()) {
+      FlatTrial f{t->number, {}};
+      for (const auto& [name, v] : t->params) f.values.emplace_back(name_id(name), v);
+      it = flat_cache_.emplace(t->id, std::move(f)).first;
+    }
+    ranked_flat_.push_back(it->second);
+    ranked_.push_back(std::move(t));
+  }
+  cache_trial_ = trial_number;
+  cache_history_size_ = history.trials().size();
+  return ranked_;
+}
+
+std::optional<std::vector<double>> TpeSampler::propose(const History& history, int64_t trial_number, uint64_t stream,
+                                                       const std::vector<std::string>& names,
+                                                       const std::vector<Distribution>& dists,
+                                                       bool multivariate) {
+  // Split all finished trials into the best gamma(n) ("below", l(x)) and the rest ("above",
+  // g(x)) first, then keep those that carry every parameter (optuna's rule, so a conditional
+  // parameter is judged against the whole study).
+  const auto& order = ranked(history, trial_number);
+  const size_t d = names.size();
+  std::vector<int> name_ids;
+  for (const auto& n : names) name_ids.push_back(name_id(n));
   const size_t n_below = std::min<size_t>(
-      static_cast<size_t>(std::ceil(opt_.gamma_fraction * static_cast<double>(obs.size()))),
+      static_cast<size_t>(std::ceil(opt_.gamma_fraction * static_cast<double>(order.size()))),
       static_cast<size_t>(opt_.gamma_max));
-  auto build = [&](size_t from, size_t to) {
-    std::vector<const Obs*> part;
-    for (size_t i = from; i < to; ++i) part.push_back(&obs[i]);
-    std::sort(part.begin(), part.end(), [](const Obs* a, const Obs* b) { return a->number < b->number; });
-    std::vector<std::vector<double>> xs;
-    for (const Obs* o : part) xs.push_back(o->x);
+  std::vector<std::pair<int64_t, size_t>> below_idx, above_idx;  // (trial number, row in xs)
+  std::vector<double> xs;
+  std::vector<double> row(d);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const FlatTrial& t = ranked_flat_[i];
+    bool ok = true;
+    for (size_t k = 0; k < d && ok; ++k) {
+      const auto v = t.find(name_ids[k]);
+      ok = v.has_value() && dists[k].contains(*v);
+      if (ok) row[k] = *v;
+    }
+    if (!ok) continue;
+    (i < n_below ? below_idx : above_idx).emplace_back(t.number, xs.size() / std::max<size_t>(d, 1));
+    xs.insert(xs.end(), row.begin(), row.end());
+  }
+  if (below_idx.size() + above_idx.size() < 2) return std::nullopt;
+  auto build = [&](std::vector<std::pair<int64_t, size_t>>& idx) {
+    std::sort(idx.begin(), idx.end());  // oldest first, for the weight ramp
+    std::vector<double> obs;
+    obs.reserve(idx.size() * d);
+    for (const auto& [num, r] : idx)
+      obs.insert(obs.end(), xs.begin() + static_cast<long>(r * d), xs.begin() + static_cast<long>((r + 1) * d));
     const tpe::ParzenOptions po{.prior_weight = opt_.prior_weight, .magic_clip = opt_.magic_clip,
                                 .multivariate = multivariate};
-    return tpe::ParzenEstimator(dists, xs, ramp_weights(xs.size()), po);
+    return tpe::ParzenEstimator(dists, obs, ramp_weights(idx.size()), po);
   };
-  const auto below = build(0, n_below);
-  const auto above = build(n_below, obs.size());
+  const auto below = build(below_idx);
+  const auto above = build(above_idx);
   Rng rng(mix_seed(opt_.seed, static_cast<uint64_t>(trial_number), stream));
   std::vector<double> best;
   double best_score = -INFINITY;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <optional>
+#include <unordered_map>
 
 #include "hpo/sampler.h"
 
@@ -39,8 +40,30 @@ class TpeSampler final : public Sampler {
   // Proposes values for `names`/`dists` jointly from the finished trials that have all of them.
   std::optional<std::vector<double>> propose(const History& history, int64_t trial_number, uint64_t stream,
                                              const std::vector<std::string>& names,
-                                             const std::vector<Distribution>& dists, bool multivariate) const;
+                                             const std::vector<Distribution>& dists, bool multivariate);
+  // Finished trials best first; cached for the trial being sampled (all its parameters share it).
+  const std::vector<TrialPtr>& ranked(const History& history, int64_t trial_number);
+
+  // A finished trial's parameters as (name id, value) pairs: scanning a few contiguous pairs is
+  // much cheaper than a std::map lookup in each of a thousand trials.
+  struct FlatTrial {
+    int64_t number;
+    std::vector<std::pair<int, double>> values;
+    std::optional<double> find(int id) const {
+      for (const auto& [k, v] : values)
+        if (k == id) return v;
+      return std::nullopt;
+    }
+  };
+  int name_id(const std::string& name);
+
   TpeOptions opt_;
+  std::vector<TrialPtr> ranked_;
+  std::vector<FlatTrial> ranked_flat_;
+  std::unordered_map<int64_t, FlatTrial> flat_cache_;  // trial id -> flattened params
+  std::unordered_map<std::string, int> name_ids_;
+  int64_t cache_trial_ = -1;
+  size_t cache_history_size_ = 0;
 };
 
 // The parameters (and distributions) that every complete trial shares: the search space a
