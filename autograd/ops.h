@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "tensor/backend.h"
+#include "autograd/grad_mode.h"
 #include "tensor/generator.h"
+#include "tensor/parallel.h"
 #include "tensor/tensor.h"
 
 namespace ember {

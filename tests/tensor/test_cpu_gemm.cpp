@@ -1,0 +1,112 @@
+// CPU GEMM against the scalar reference: awkward shapes, every transpose combination (through
+// strides), batch broadcasting with zero strides, accumulate mode, each ISA path the machine
+// supports, and sentinels around the output to catch out-of-bounds writes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "autograd/ops.h"
+#include "tensor/cpu/cpu_features.h"
+#include "tensor/cpu/ref/gemm.h"
+#include "tests/common/expect_close.h"
+
+namespace ember {
+namespace {
+
+struct Case {
+  int64_t bt, m, n, k;
+};
+
+// A [bt, m, k] operand, optionally stored transposed ([bt, k, m] in memory viewed through strides).
+Tensor operand(int64_t bt, int64_t rows, int64_t cols, bool transposed, Generator& g) {
+  if (!transposed) return Tensor::rand({bt, rows, cols}, {}, &g) - 0.5;
+  Tensor t = Tensor::rand({bt, cols, rows}, {}, &g) - 0.5;
+  return t.as_strided({bt, rows, cols}, {rows * cols, 1, rows}, 0);
+}
+
+void check_case(const Case& c, bool ta, bool tb, bool accumulate) {
+  Generator g(c.m * 131 + c.n * 17 + c.k);
+  Tensor a = operand(c.bt, c.m, c.k, ta, g), b = operand(c.bt, c.k, c.n, tb, g);
+  // Output sits between canaries: one buffer, the middle part is the real output.
+  const int64_t guard = 64, size = c.bt * c.m * c.n;
+  Tensor buf = Tensor::full({size + 2 * guard}, 12345.0);
+  Tensor out = buf.as_strided({c.bt, c.m, c.n}, {c.m * c.n, c.n, 1}, guard);
+  Tensor init = Tensor::rand({c.bt, c.m, c.n}, {}, &g);
+  if (accumulate) out.copy_(init);
+  backend_for(Device::cpu()).gemm(a, b, out, accumulate);
+  Tensor ref = Tensor::empty({c.bt, c.m, c.n}, {.dtype = DType::f64});
+  if (accumulate) ref.copy_(init);
+  cpu::ref::gemm(a.to(DType::f64), b.to(DType::f64), ref, accumulate);
+  // f32 rounding: each of the K products and partial sums (|terms| <= 0.25, partial sums a few
+  // units) adds at most ~eps * |partial| — a worst-case bound of about K * 1.2e-7.
+  double tol = 1.2e-7 * double(c.k + 1) + 1e-6;
+  EXPECT_TRUE(test::all_close(out, ref, 1e-5, tol))
+      << "bt=" << c.bt << " m=" << c.m << " n=" << c.n << " k=" << c.k << " ta=" << ta << " tb=" << tb
+      << " acc=" << accumulate;
+  auto v = buf.to_vector<float>();
+  for (int64_t i = 0; i < guard; ++i) {
+    ASSERT_EQ(v[size_t(i)], 12345.0f) << "canary before the output overwritten at " << i;
+    ASSERT_EQ(v[size_t(size + guard + i)], 12345.0f) << "canary after the output overwritten at " << i;
+  }
+}
+
+const Case kCases[] = {{1, 1, 1, 1},   {1, 7, 5, 3},     {2, 13, 31, 17},  {1, 127, 33, 65},
+                       {3, 12, 32, 256}, {1, 97, 130, 300}, {1, 300, 7, 513}, {1, 1, 1000, 37},
+                       {2, 64, 64, 0}};
+
+class GemmIsa : public ::testing::TestWithParam<cpu::Isa> {
+ protected:
+  void SetUp() override {
+    if (static_cast<int>(GetParam()) > static_cast<int>(cpu::best_isa()))
+      GTEST_SKIP() << "this CPU lacks " << cpu::isa_name(GetParam());
+    saved_ = cpu::active_isa();
+    cpu::set_isa(GetParam());
+  }
+  void TearDown() override {
+    if (!IsSkipped()) cpu::set_isa(saved_);
+  }
+  cpu::Isa saved_ = cpu::Isa::scalar;
+};
+
+TEST_P(GemmIsa, MatchesReferenceForEveryTransposeCombination) {
+  for (const Case& c : kCases)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) check_case(c, ta, tb, false);
+}
+
+TEST_P(GemmIsa, AccumulateAddsIntoOutput) {
+  check_case({1, 29, 45, 70}, false, true, true);
+  check_case({2, 12, 32, 300}, true, false, true);
+}
+
+TEST_P(GemmIsa, LargeMultithreadedShape) {
+  set_num_threads(2);
+  check_case({1, 200, 520, 300}, false, false, false);
+  check_case({1, 520, 100, 64}, true, true, false);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cpu, GemmIsa, ::testing::Values(cpu::Isa::scalar, cpu::Isa::avx2, cpu::Isa::avx512),
+                         [](const auto& info) { return std::string(cpu::isa_name(info.param)); });
+
+TEST(Gemm, BroadcastBatchWithZeroStride) {
+  Generator g(9);
+  Tensor a = Tensor::rand({4, 9, 11}, {}, &g), w = Tensor::rand({11, 6}, {}, &g);
+  Tensor b = w.as_strided({4, 11, 6}, {0, 6, 1}, 0);  // one matrix shared by every batch item
+  Tensor out = Tensor::empty({4, 9, 6});
+  backend_for(Device::cpu()).gemm(a, b, out, false);
+  Tensor ref = Tensor::empty({4, 9, 6}, {.dtype = DType::f64});
+  cpu::ref::gemm(a.to(DType::f64), b.to(DType::f64), ref, false);
+  EXPECT_TRUE(test::all_close(out, ref, 1e-5, 1e-5));
+}
+
+TEST(Gemm, F64PathMatchesReference) {
+  Generator g(4);
+  Tensor a = Tensor::rand({2, 33, 47}, {.dtype = DType::f64}, &g), b = Tensor::rand({2, 47, 19}, {.dtype = DType::f64}, &g);
+  Tensor out = Tensor::empty({2, 33, 19}, {.dtype = DType::f64}), ref = Tensor::empty({2, 33, 19}, {.dtype = DType::f64});
+  backend_for(Device::cpu()).gemm(a, b, out, false);
+  cpu::ref::gemm(a, b, ref, false);
+  EXPECT_TRUE(test::all_close(out, ref, 1e-12, 1e-12));
+}
+
+}  // namespace
+}  // namespace ember
