@@ -23,7 +23,8 @@ class NopPruner final : public Pruner {
   bool prune(const History&, const FrozenTrial&) override { return false; }
 };
 
-// Builds a pruner by name with default settings: none, median, asha (successive halving), hyperband.
+// Builds a pruner by name with default settings: none, median, asha (successive halving),
+// hyperband, curve (learning-curve extrapolation, pruners/curve.h).
 std::shared_ptr<Pruner> make_pruner(const std::string& name);
 
 }  // namespace ember::hpo

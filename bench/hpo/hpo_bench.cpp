@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "hpo/pruners/curve.h"
 #include "hpo/pruners/hyperband.h"
 #include "hpo/pruners/median.h"
 #include "hpo/pruners/successive_halving.h"
@@ -202,6 +203,7 @@ Lc4Result run_lc4(const std::string& sampler, const std::string& pruner, uint64_
   else if (pruner == "asha") pr = std::make_shared<SuccessiveHalvingPruner>(SuccessiveHalvingOptions{.reduction_factor = 4});
   else if (pruner == "hyperband")
     pr = std::make_shared<HyperbandPruner>(HyperbandOptions{.min_resource = 1, .max_resource = 100, .reduction_factor = 3});
+  else if (pruner == "curve") pr = make_pruner("curve");
   Study study(StudyOptions{.name = "lc4", .sampler = make_sampler(sampler, {.seed = seed}), .pruner = pr});
   Lc4Result r{0, INFINITY, INFINITY, {}};
   const std::vector<int64_t> marks = {1000, 2000, 5000, 10000};
@@ -242,7 +244,7 @@ void bench_pruning(int seeds, int threads) {
   fmt::print("| sampler | pruner | epochs | best y(100) | regret of best | best @1000 ep | best @2000 ep |\n");
   fmt::print("|---|---|---|---|---|---|---|\n");
   const std::vector<std::string> samplers = {"random", "tpe"};
-  const std::vector<std::string> pruners = {"none", "median", "median-warmup", "asha", "hyperband"};
+  const std::vector<std::string> pruners = {"none", "median", "median-warmup", "asha", "hyperband", "curve"};
   for (const auto& s : samplers)
     for (const auto& pr : pruners) {
       std::vector<Lc4Result> res(static_cast<size_t>(seeds));

@@ -1,4 +1,5 @@
 // make_pruner: pruners by name with default settings.
+#include "hpo/pruners/curve.h"
 #include "hpo/pruners/hyperband.h"
 #include "hpo/pruners/median.h"
 #include "hpo/pruners/successive_halving.h"
@@ -11,7 +12,8 @@ std::shared_ptr<Pruner> make_pruner(const std::string& name) {
   if (name == "median") return std::make_shared<MedianPruner>();
   if (name == "asha" || name == "successive_halving") return std::make_shared<SuccessiveHalvingPruner>();
   if (name == "hyperband") return std::make_shared<HyperbandPruner>();
-  EMBER_CHECK(false, "make_pruner: unknown pruner '{}' (expected none, median, asha or hyperband)", name);
+  if (name == "curve") return std::make_shared<CurvePruner>();
+  EMBER_CHECK(false, "make_pruner: unknown pruner '{}' (expected none, median, asha, hyperband or curve)", name);
   return nullptr;
 }
 

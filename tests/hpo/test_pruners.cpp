@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "hpo/pruners/curve.h"
 #include "hpo/pruners/hyperband.h"
 #include "hpo/pruners/median.h"
 #include "hpo/pruners/successive_halving.h"
@@ -15,18 +16,21 @@ using namespace ember::hpo;
 
 namespace {
 
-// A study where trial i's curve is (i % 5) + 1/step: trials with i % 5 == 0 are the best.
+// A study where trial i's curve is (i % 5) + exp(-step / 5), and its value the last report:
+// trials with i % 5 == 0 are the best.
 std::shared_ptr<Study> curves_study(std::shared_ptr<Pruner> pruner, int n_trials, int steps) {
   auto study = std::make_shared<Study>(StudyOptions{.name = "c", .pruner = std::move(pruner)});
   study->optimize(
       [&](Trial& t) {
         const double level = static_cast<double>(t.number() % 5);
         t.suggest_float("x", 0, 1);
+        double y = 0.0;
         for (int s = 1; s <= steps; ++s) {
-          t.report(s, level + 1.0 / s);
+          y = level + std::exp(-s / 5.0);
+          t.report(s, y);
           if (s < steps && t.should_prune()) throw TrialPruned();
         }
-        return level;
+        return y;
       },
       {.n_trials = n_trials});
   return study;
@@ -62,7 +66,7 @@ TEST_P(PrunerConformance, PrunesLosersKeepsLeadersDeterministically) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllPruners, PrunerConformance, ::testing::Values("none", "median", "asha", "hyperband"));
+INSTANTIATE_TEST_SUITE_P(AllPruners, PrunerConformance, ::testing::Values("none", "median", "asha", "hyperband", "curve"));
 
 TEST(Pruners, UnknownNameAndBadOptionsAreClearErrors) {
   EXPECT_THROW(make_pruner("bogus"), ember::Error);
@@ -96,6 +100,20 @@ TEST(SuccessiveHalving, WaitsForAFirstCompleteTrialInAutoMode) {
   EXPECT_FALSE(p.prune(History(Direction::kMinimize, {other}), t));
   other->state = TrialState::kComplete;
   EXPECT_TRUE(p.prune(History(Direction::kMinimize, {other}), t));
+}
+
+TEST(CurvePruner, OptimisticFinalOfAnExponentialCurve) {
+  // y = 0.2 + 0.8 exp(-t / 10), observed at t = 1..15 without noise: the extrapolation to
+  // t = 100 recovers ~0.2 (0.2 + 0.8 e^-10 = 0.200036).
+  std::vector<double> t, y;
+  for (int s = 1; s <= 15; ++s) {
+    t.push_back(s);
+    y.push_back(0.2 + 0.8 * std::exp(-s / 10.0));
+  }
+  EXPECT_NEAR(CurvePruner::extrapolate(t, y, 100.0, 9.0).optimistic, 0.2, 0.02);
+  // A flat curve stays flat.
+  std::vector<double> flat(t.size(), 0.5);
+  EXPECT_NEAR(CurvePruner::extrapolate(t, flat, 100.0, 9.0).optimistic, 0.5, 1e-9);
 }
 
 TEST(Hyperband, BracketsAreDeterministicAndAllUsed) {
@@ -135,4 +153,5 @@ TEST(LearningCurve, PruningSavesEpochsOnLc4) {
   EXPECT_EQ(run(make_pruner("none")), 4000);
   EXPECT_LT(run(make_pruner("median")), 4000);
   EXPECT_LT(run(make_pruner("hyperband")), 4000);
+  EXPECT_LT(run(make_pruner("curve")), 4000);
 }

@@ -18,7 +18,7 @@ TEST(Suite, KnownOptima) {
   EXPECT_NEAR(mixed(std::pow(10.0, -2.5), 23, 1), 0.0, 1e-12);
   EXPECT_NEAR(mixed(std::pow(10.0, -1.5), 40, 2), 0.15, 1e-12);
   EXPECT_NEAR(lc4_final({0.3, 0.7, 0.5, 0.2}), 0.05, 1e-15);
-  EXPECT_DOUBLE_EQ(lc4_tau({0.3, 0, 0, 0}), 15.0);
+  EXPECT_DOUBLE_EQ(lc4_tau({0.3, 0.7, 0.5, 0.2}), 31.0);  // "the optimum converges slowly, tau = 31"
 }
 
 TEST(Suite, MixedBruteForceOptimumIsCategoryB) {

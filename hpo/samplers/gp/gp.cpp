@@ -132,14 +132,15 @@ std::map<std::string, double> GpSampler::sample_relative(const History& history,
     return decode(u);
   }
 
-  // Targets: optionally log-warped (emphasizes the region near the best), then standardized.
+  // Targets: log-warped (see GpOptions::warp_eps; a small eps made one point an isolated spike
+  // and the fit collapsed to short lengthscales), then standardized.
   std::vector<double> y(losses);
   const double y_min = *std::min_element(y.begin(), y.end());
-  if (opt_.log_warp) {
+  if (opt_.warp_eps > 0) {
     std::vector<double> sorted(y);
     std::sort(sorted.begin(), sorted.end());
     const double spread = sorted[sorted.size() / 2] - y_min;
-    const double eps = std::max(1e-3 * spread, 1e-12 * std::max(1.0, std::fabs(y_min)));
+    const double eps = std::max(opt_.warp_eps * spread, 1e-12 * std::max(1.0, std::fabs(y_min)));
     for (auto& v : y) v = std::log(v - y_min + eps);
   }
   const double mean = std::accumulate(y.begin(), y.end(), 0.0) / n;

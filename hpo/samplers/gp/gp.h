@@ -21,7 +21,9 @@ struct GpOptions {
   std::optional<Space> space{};
   int n_candidates = 1024;  // random pool size for the acquisition search
   int n_local_starts = 6;   // how many pool points are refined by L-BFGS
-  bool log_warp = true;     // model log(y - min y + eps) instead of y (heavy-tailed objectives)
+  // Model log(y - min y + eps) with eps = warp_eps * (median y - min y) instead of y: tames
+  // heavy tails (Rosenbrock) and sharpens the region near the best. <= 0 turns it off.
+  double warp_eps = 2.0;
 };
 
 class GpSampler final : public Sampler {

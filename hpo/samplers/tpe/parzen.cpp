@@ -93,7 +93,8 @@ ParzenEstimator::ParzenEstimator(const std::vector<Distribution>& dims, const st
       auto& table = cat_log_[d];
       table.assign(K * nc, 0.0);
       for (size_t k = 0; k < K; ++k) {
-        std::vector<double> p(nc, k < n ? opt.prior_weight / static_cast<double>(nc) : 1.0);
+        // optuna: an observation's kernel is prior_weight / K on every choice plus 1 on its own.
+        std::vector<double> p(nc, k < n ? opt.prior_weight / static_cast<double>(K) : 1.0);
         if (k < n) p[static_cast<size_t>(obs[k * D + d])] += 1.0;
         const double s = std::accumulate(p.begin(), p.end(), 0.0);
         for (size_t c = 0; c < nc; ++c) table[k * nc + c] = std::log(p[c] / s);
@@ -139,6 +140,30 @@ ParzenEstimator::ParzenEstimator(const std::vector<Distribution>& dims, const st
       log_norm_[d].push_back(-std::log(sigma[k]) - kLogSqrt2Pi - log_z_[d][k]);
     }
   }
+  // Only worth it for many components of one continuous dim.
+  if (D == 1 && dims[0].kind != ParamKind::kCategorical && !is_discrete(dims[0]) && K > 64) build_window();
+}
+
+void ParzenEstimator::build_window() {
+  const size_t K = log_w_.size();
+  std::vector<size_t> idx;
+  for (size_t k = 0; k < K; ++k) {
+    const double lw = log_w_[k] + log_norm_[0][k];
+    if (sigma_[0][k] <= kNarrow) {
+      idx.push_back(k);
+    } else {
+      wide_mu_.push_back(mu_[0][k]);
+      wide_inv_sigma_.push_back(inv_sigma_[0][k]);
+      wide_lw_.push_back(lw);
+    }
+  }
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return mu_[0][a] < mu_[0][b]; });
+  for (size_t k : idx) {
+    win_mu_.push_back(mu_[0][k]);
+    win_inv_sigma_.push_back(inv_sigma_[0][k]);
+    win_lw_.push_back(log_w_[k] + log_norm_[0][k]);
+  }
+  windowed_ = true;
 }
 
 std::vector<double> ParzenEstimator::sample(Rng& rng) const {
@@ -175,6 +200,27 @@ std::vector<double> ParzenEstimator::sample(Rng& rng) const {
 
 double ParzenEstimator::log_pdf(const std::vector<double>& x) const {
   const size_t K = log_w_.size();
+  if (windowed_) {
+    // Components with |u - mu| > 9 sigma sit e^-40 below their peak: skipped (see the header).
+    const double u = dims_[0].to_unit(x[0]);
+    thread_local std::vector<double> lw;
+    lw.clear();
+    const auto lo = std::lower_bound(win_mu_.begin(), win_mu_.end(), u - 9.0 * kNarrow) - win_mu_.begin();
+    const auto hi = std::upper_bound(win_mu_.begin(), win_mu_.end(), u + 9.0 * kNarrow) - win_mu_.begin();
+    for (auto k = lo; k < hi; ++k) {
+      const double z = (u - win_mu_[k]) * win_inv_sigma_[k];
+      lw.push_back(win_lw_[k] - 0.5 * z * z);
+    }
+    for (size_t k = 0; k < wide_mu_.size(); ++k) {
+      const double z = (u - wide_mu_[k]) * wide_inv_sigma_[k];
+      lw.push_back(wide_lw_[k] - 0.5 * z * z);
+    }
+    const double m = *std::max_element(lw.begin(), lw.end());
+    double sum = 0.0;
+    for (double v : lw)
+      if (v > m - 36.0) sum += exp_nonpositive(v - m);
+    return m + std::log(sum);
+  }
   // Per-component log density, summed over dims, then log-sum-exp over components.
   thread_local std::vector<double> lp;
   lp.assign(log_w_.begin(), log_w_.end());

@@ -35,6 +35,9 @@ class ParzenEstimator {
   double log_pdf(const std::vector<double>& x) const;
 
  private:
+  static constexpr double kNarrow = 0.02;
+  void build_window();
+
   std::vector<Distribution> dims_;
   std::vector<double> log_w_;                 // [K] log mixture weights (K = observations + prior)
   std::vector<double> w_cum_;                 // [K] cumulative weights for sampling
@@ -44,6 +47,11 @@ class ParzenEstimator {
   std::vector<std::vector<double>> inv_sigma_;  // [D][K] 1 / sigma
   std::vector<std::vector<double>> log_norm_;   // [D][K] -log(sigma) - log(sqrt(2 pi)) - log_z
   std::vector<std::vector<double>> cat_log_;  // [D][K * n] categorical log probabilities
+  // Univariate continuous fast path: narrow components (sigma <= kNarrow) sorted by centre, so
+  // a point only visits those within 9 sigma; wide ones are always visited.
+  bool windowed_ = false;
+  std::vector<double> win_mu_, win_inv_sigma_, win_lw_;  // narrow, sorted by mu; lw = log_w + log_norm
+  std::vector<double> wide_mu_, wide_inv_sigma_, wide_lw_;
 };
 
 }  // namespace ember::hpo::tpe

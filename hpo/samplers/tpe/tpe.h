@@ -1,7 +1,8 @@
 // TpeSampler: the Tree-structured Parzen Estimator (Bergstra et al. 2011), following optuna's
-// choices where they are known to work: n_startup random trials, gamma(n) = min(ceil(0.1 n), 25)
+// choices where they are known to work: n_startup random trials, gamma(n) = min(ceil(0.15 n), 25)
 // "good" trials, older trials down-weighted past 25, a prior component, magic clipping of the
-// bandwidths, 24 candidates drawn from l(x) and the one maximizing log l(x) - log g(x) kept.
+// bandwidths, 64 candidates drawn from l(x) and the one maximizing log l(x) - log g(x) kept
+// (optuna uses 0.1 n and 24; bench/hpo measured 0.15 and 64 better on the suite).
 // Pruned trials rank after complete ones, deeper (more steps) first, then by their last value.
 //
 // Independent mode models each parameter on its own (conditional spaces work naturally).
@@ -19,11 +20,11 @@ namespace ember::hpo {
 struct TpeOptions {
   uint64_t seed = 0;
   int n_startup_trials = 10;
-  int n_ei_candidates = 24;
+  int n_ei_candidates = 64;  // optuna: 24; more candidates exploit l/g harder (bench: better)
   bool multivariate = false;
   double prior_weight = 1.0;
   bool magic_clip = true;
-  double gamma_fraction = 0.1;  // gamma(n) = min(ceil(gamma_fraction * n), gamma_max)
+  double gamma_fraction = 0.15;  // gamma(n) = min(ceil(gamma_fraction * n), gamma_max); optuna: 0.1
   int gamma_max = 25;
   std::optional<Space> space{};
 };
