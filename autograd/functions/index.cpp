@@ -12,12 +12,6 @@ namespace ember {
 namespace {
 using namespace autograd;
 
-// Row-major values of an i64 tensor (any strides), read on the host.
-std::vector<int64_t> host_indices(const Tensor& index) {
-  Tensor host = index.device().is_cpu() ? index : to_device(index, Device::cpu());
-  return host.to_vector<int64_t>();
-}
-
 void check_index_tensor(const Tensor& index, const Tensor& x, std::string_view op) {
   check_defined(index, op, "index");
   EMBER_CHECK(index.dtype() == DType::i64, "{}: index must have dtype i64, got {} (index {})", op, index.dtype(),
@@ -28,7 +22,8 @@ void check_index_tensor(const Tensor& index, const Tensor& x, std::string_view o
 // Every index value must lie in [0, size): "op: index 7 is out of range for dim 0 with size 5 (...)".
 void check_index_values(const Tensor& index, int64_t dim, const Tensor& x, std::string_view op) {
   const int64_t size = x.size(dim);
-  for (int64_t v : host_indices(index))
+  Tensor host = index.device().is_cpu() ? index : to_device(index, Device::cpu());
+  for (int64_t v : host.to_vector<int64_t>())
     EMBER_CHECK(v >= 0 && v < size, "{}: index {} is out of range for dim {} with size {} (input {})", op, v, dim, size,
                 shape_str(x.shape()));
 }
@@ -147,10 +142,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
   check_floating(weight, "embedding");
   check_index_tensor(indices, weight, "embedding");
   EMBER_CHECK(weight.dim() == 2, "embedding: weight must be 2-D [V, D] (weight {})", shape_str(weight.shape()));
-  for (int64_t v : host_indices(indices))
-    EMBER_CHECK(v >= 0 && v < weight.size(0),
-                "embedding: index {} is out of range for dim 0 with size {} (weight {}, indices {})", v, weight.size(0),
-                shape_str(weight.shape()), shape_str(indices.shape()));
+  check_index_values(indices, 0, weight, "embedding");
   // [...] indices -> [N] rows of weight -> [..., D]
   Tensor flat = reshape(indices, {indices.numel()});
   Shape out_shape = indices.shape();
