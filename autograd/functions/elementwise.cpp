@@ -130,7 +130,7 @@ Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, std::string_view
   Tensor out = Tensor::empty(bc.shape, {.dtype = out_dtype, .device = a.device()});
   backend_of(a).binary(op, bc.a, bc.b, out);
   if (!is_comparison(op) && is_floating(a.dtype()))
-    record<BinaryBackward>({a, b}, {out}, op, a, b, out, op == BinaryOp::pow);
+    record<BinaryBackward>({a, b}, {out}, op, a, b, out.detach(), op == BinaryOp::pow);  // detached: no cycle
   return out;
 }
 

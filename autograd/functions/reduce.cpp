@@ -100,7 +100,7 @@ Tensor reduce_op(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims_
                                                  contiguous_strides(squeezed_shape(x.shape(), dims)), 0);
   if (is_floating(x.dtype())) {
     if (op == ReduceOp::sum) record<SumBackward>({x}, {result}, x.shape(), keep);
-    if (op == ReduceOp::max || op == ReduceOp::min) record<AmaxBackward>({x}, {result}, x, out);
+    if (op == ReduceOp::max || op == ReduceOp::min) record<AmaxBackward>({x}, {result}, x, out.detach());  // detached: no cycle
   }
   return result;
 }

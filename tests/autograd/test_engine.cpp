@@ -124,5 +124,24 @@ TEST(Engine, IntermediateTensorsGetNoGrad) {
   EXPECT_TRUE(all_close(x.grad(), {6.0}));
 }
 
+TEST(Engine, GraphsWithoutBackwardAreFreed) {
+  // Nodes that save their own output must not keep it alive through a cycle.
+  std::vector<std::function<Tensor(const Tensor&)>> fns = {
+      [](const Tensor& x) { return pow(x, x); },
+      [](const Tensor& x) { return amax(x, {0}, true); },
+      [](const Tensor& x) { return softmax(x, 0); },
+      [](const Tensor& x) { return max(x, 0).values; },
+  };
+  for (auto& f : fns) {
+    std::weak_ptr<TensorImpl> out;
+    {
+      Tensor x = leaf({0.5, 1.5});
+      Tensor y = f(x);
+      out = y.impl_ptr();
+    }
+    EXPECT_TRUE(out.expired());
+  }
+}
+
 }  // namespace
 }  // namespace ember
