@@ -83,7 +83,7 @@ void add_tune_command(CLI::App& app) {
   auto args = std::make_shared<TuneArgs>();
   auto* cmd = app.add_subcommand("tune", "optimize a benchmark objective (HPO-SUITE.md)");
   cmd->add_option("--objective", args->objective, "branin | hartmann6 | rosenbrock4 | ackley5 | mixed")->required();
-  cmd->add_option("--sampler", args->sampler, "random | grid | tpe | tpe-multivariate | gp | cfo")
+  cmd->add_option("--sampler", args->sampler, "random | grid | tpe | tpe-independent | gp | cfo")
       ->capture_default_str();
   cmd->add_option("--trials", args->trials, "total number of trials (a resumed study counts its complete ones)")
       ->capture_default_str();

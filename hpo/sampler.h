@@ -50,8 +50,7 @@ class SearchExhausted : public std::exception {
 
 struct SamplerOptions {
   uint64_t seed = 0;
-  std::optional<Space> space{};  // required by grid; optional for TPE (multivariate), GP and CFO
-  bool multivariate = false;   // TPE
+  std::optional<Space> space{};  // required by grid; optional for TPE, GP and CFO
   int n_startup_trials = -1;   // -1: the sampler's default
   std::map<std::string, std::vector<ParamValue>> grid_values{};  // grid: explicit values per parameter
   int grid_budget = 0;  // grid: if > 0 and no explicit values, the cell-centred grid of HPO-SUITE.md

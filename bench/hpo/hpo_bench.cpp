@@ -269,7 +269,7 @@ void bench_pruning(int seeds, int threads) {
 int main(int argc, char** argv) {
   int seeds = 10, threads = 2;
   std::string only;
-  std::vector<std::string> samplers = {"random", "grid", "tpe", "tpe-multivariate", "gp", "cfo"};
+  std::vector<std::string> samplers = {"random", "grid", "tpe", "tpe-independent", "gp", "cfo"};
   std::vector<std::string> problems = {"branin", "hartmann6", "rosenbrock4", "ackley5", "mixed"};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];

@@ -66,26 +66,32 @@ std::vector<double> CfoSampler::random_start() {
 }
 
 size_t CfoSampler::pick_arm() {
-  // Exploration rounds: every arm gets 2 (d + 1) proposals before any is preferred.
-  const int64_t warm = 2 * (static_cast<int64_t>(num_dists_.size()) + 1);
-  size_t least = 0;
-  for (size_t i = 1; i < arms_.size(); ++i)
-    if (arms_[i].n_proposed < arms_[least].n_proposed) least = i;
-  if (arms_.size() == 1 || arms_[least].n_proposed < warm) return least;
-  size_t best = 0;
-  for (size_t i = 1; i < arms_.size(); ++i) {
-    const auto& a = arms_[i].best_loss;
-    const auto& b = arms_[best].best_loss;
-    if (a.has_value() && (!b.has_value() || *a < *b)) best = i;
-  }
-  if (opt_.explore_every > 0 && n_proposals_ % opt_.explore_every == 0) {
-    // The least-visited of the other arms.
-    size_t pick = best == 0 ? 1 : 0;
+  // Successive halving over the arms: the surviving arms take turns until each has had
+  // `round` proposals, then the worse half (by incumbent loss) is dropped and `round` doubles.
+  // Every arm gets at least 3 (d + 1) proposals, so one that starts in a poor region of its
+  // basin is not judged on a handful of points (FLAML's CFO can lock onto the first category
+  // that looks good).
+  if (round_ == 0) round_ = 3 * (static_cast<int64_t>(num_dists_.size()) + 1);
+  for (;;) {
+    size_t pick = arms_.size();
     for (size_t i = 0; i < arms_.size(); ++i)
-      if (i != best && arms_[i].n_proposed < arms_[pick].n_proposed) pick = i;
-    return pick;
+      if (arms_[i].alive && arms_[i].n_proposed < round_ && (pick == arms_.size() || arms_[i].n_proposed < arms_[pick].n_proposed))
+        pick = i;
+    if (pick < arms_.size()) return pick;
+    std::vector<size_t> alive;
+    for (size_t i = 0; i < arms_.size(); ++i)
+      if (arms_[i].alive) alive.push_back(i);
+    if (alive.size() == 1) return alive[0];
+    // Rank by incumbent loss (an arm without a result yet ranks last) and drop the worse half.
+    std::stable_sort(alive.begin(), alive.end(), [&](size_t x, size_t y) {
+      const auto& a = arms_[x].best_loss;
+      const auto& b = arms_[y].best_loss;
+      if (a.has_value() != b.has_value()) return a.has_value();
+      return a.has_value() && *a < *b;
+    });
+    for (size_t k = (alive.size() + 1) / 2; k < alive.size(); ++k) arms_[alive[k]].alive = false;
+    round_ *= 2;
   }
-  return best;
 }
 
 std::map<std::string, double> CfoSampler::sample_relative(const History& history, const FrozenTrial& trial) {

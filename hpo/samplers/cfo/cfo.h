@@ -1,10 +1,10 @@
 // CfoSampler: cost-frugal optimization (FLAML's CFO) on top of Flow2 (flow2.h).
 // Numeric parameters are searched by Flow2 in the unit cube, restarting from a fresh random
 // point whenever the local search converges. Categorical parameters take a separate path:
-// each combination of choices (up to 16) is an "arm" with its own Flow2, every arm is
-// explored for a few rounds, then the arm with the best incumbent gets most proposals while a
-// fixed share keeps visiting the others. This is what keeps CFO out of the wrong category's
-// basin (FLAML's CFO treats a category like one more coordinate and can lock onto it).
+// each combination of choices (up to 16) is an "arm" with its own Flow2, and the arms play a
+// successive-halving tournament (equal turns, then the worse half drops out, turns double).
+// This is what keeps CFO out of the wrong category's basin (FLAML's CFO treats a category like
+// one more coordinate and can lock onto the first that looks good).
 #pragma once
 
 #include <memory>
@@ -19,7 +19,6 @@ namespace ember::hpo {
 struct CfoOptions {
   uint64_t seed = 0;
   std::optional<Space> space{};  // without it, the parameters of the first trial are learned
-  int explore_every = 4;       // every n-th proposal goes to a non-leading arm
 };
 
 class CfoSampler final : public Sampler {
@@ -37,6 +36,7 @@ class CfoSampler final : public Sampler {
     std::unique_ptr<cfo::Flow2> search;
     std::optional<double> best_loss;
     int64_t n_proposed = 0;
+    bool alive = true;
   };
   void init_space(const std::vector<std::pair<std::string, Distribution>>& params);
   std::vector<double> random_start();
@@ -50,6 +50,7 @@ class CfoSampler final : public Sampler {
   double step_lb_ = 1e-4;
   std::vector<Arm> arms_;
   int64_t n_proposals_ = 0;
+  int64_t round_ = 0;  // proposals per arm before the next halving
   std::map<int64_t, size_t> arm_of_trial_;  // trial number -> arm
 };
 

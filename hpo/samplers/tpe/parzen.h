@@ -20,6 +20,7 @@ struct ParzenOptions {
   double prior_weight = 1.0;
   bool magic_clip = true;
   bool multivariate = false;
+  double bandwidth_factor = 0.2;  // multivariate: Scott's rule constant
 };
 
 class ParzenEstimator {

@@ -129,8 +129,10 @@ std::optional<std::vector<double>> TpeSampler::propose(const History& history, i
     obs.reserve(idx.size() * d);
     for (const auto& [num, r] : idx)
       obs.insert(obs.end(), xs.begin() + static_cast<long>(r * d), xs.begin() + static_cast<long>((r + 1) * d));
+    const bool wide = opt_.wide_every > 0 && trial_number % opt_.wide_every == opt_.wide_every - 1;
     const tpe::ParzenOptions po{.prior_weight = opt_.prior_weight, .magic_clip = opt_.magic_clip,
-                                .multivariate = multivariate};
+                                .multivariate = multivariate,
+                                .bandwidth_factor = wide ? 0.2 : opt_.bandwidth_factor};
     return tpe::ParzenEstimator(dists, obs, ramp_weights(idx.size()), po);
   };
   const auto below = build(below_idx);
