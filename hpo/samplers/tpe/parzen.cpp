@@ -127,11 +127,26 @@ ParzenEstimator::ParzenEstimator(const std::vector<Distribution>& dims, const st
     for (auto& s : sigma) s = std::clamp(s, min_sigma, 1.0);
     mu.push_back(0.5);  // prior
     sigma.push_back(1.0);
+    double log_sigma = 0.0, last_sigma = -1.0;
     for (size_t k = 0; k < K; ++k) {
-      log_z_[d].push_back(log_ndtr_diff((0.0 - mu[k]) / sigma[k], (1.0 - mu[k]) / sigma[k]));
+      // A kernel more than 8.5 sigma inside both ends loses < 1e-16 of its mass: log Z = 0.
+      const double lo = (0.0 - mu[k]) / sigma[k], hi = (1.0 - mu[k]) / sigma[k];
+      log_z_[d].push_back(lo < -8.5 && hi > 8.5 ? 0.0 : log_ndtr_diff(lo, hi));
+      if (sigma[k] != last_sigma) last_sigma = sigma[k], log_sigma = std::log(sigma[k]);  // often shared
       inv_sigma_[d].push_back(1.0 / sigma[k]);
-      log_norm_[d].push_back(-std::log(sigma[k]) - kLogSqrt2Pi - log_z_[d][k]);
+      log_norm_[d].push_back(-log_sigma - kLogSqrt2Pi - log_z_[d][k]);
     }
+  }
+  if (D >= 2 && std::all_of(dims.begin(), dims.end(), [](const Distribution& x) {
+        return x.kind != ParamKind::kCategorical && !is_discrete(x);
+      })) {
+    component_major_ = true;
+    for (size_t k = 0; k < K; ++k)
+      for (size_t d = 0; d < D; ++d) {
+        cm_mu_.push_back(mu_[d][k]);
+        cm_inv_sigma_.push_back(inv_sigma_[d][k]);
+        cm_log_norm_.push_back(log_norm_[d][k]);
+      }
   }
   // Only worth it for many components of one continuous dim.
   if (D == 1 && dims[0].kind != ParamKind::kCategorical && !is_discrete(dims[0]) && K > 64) build_window();
@@ -217,7 +232,24 @@ double ParzenEstimator::log_pdf(const std::vector<double>& x) const {
   // Per-component log density, summed over dims, then log-sum-exp over components.
   thread_local std::vector<double> lp;
   lp.assign(log_w_.begin(), log_w_.end());
-  for (size_t d = 0; d < dims_.size(); ++d) {
+  const size_t D = dims_.size();
+  if (component_major_) {
+    thread_local std::vector<double> u;
+    u.resize(D);
+    for (size_t d = 0; d < D; ++d) u[d] = dims_[d].to_unit(x[d]);
+    for (size_t k = 0; k < K; ++k) {
+      const double* mu = &cm_mu_[k * D];
+      const double* is = &cm_inv_sigma_[k * D];
+      const double* ln = &cm_log_norm_[k * D];
+      double acc = lp[k];
+      for (size_t d = 0; d < D; ++d) {
+        const double z = (u[d] - mu[d]) * is[d];
+        acc += ln[d] - 0.5 * z * z;
+      }
+      lp[k] = acc;
+    }
+  }
+  for (size_t d = 0; d < D && !component_major_; ++d) {
     const Distribution& dist = dims_[d];
     if (dist.kind == ParamKind::kCategorical) {
       const size_t nc = dist.n_choices(), c = static_cast<size_t>(x[d]);

@@ -53,6 +53,10 @@ class ParzenEstimator {
   bool windowed_ = false;
   std::vector<double> win_mu_, win_inv_sigma_, win_lw_;  // narrow, sorted by mu; lw = log_w + log_norm
   std::vector<double> wide_mu_, wide_inv_sigma_, wide_lw_;
+  // Several continuous dims: component-major copies [K][D] so one pass keeps a component's
+  // sum in a register instead of streaming the [K] partial sums through memory D times.
+  bool component_major_ = false;
+  std::vector<double> cm_mu_, cm_inv_sigma_, cm_log_norm_;
 };
 
 }  // namespace ember::hpo::tpe
