@@ -90,9 +90,10 @@ void plot_params(const std::vector<TrialPtr>& trials, const std::string& png_pat
     }
     const std::string file = fmt::format("p{}.dat", i++);
     files.emplace_back(file, data);
-    script += fmt::format("set title {}\nset xlabel {}\nset ylabel 'value'\nunset logscale x\nunset xtics\nset xtics\n",
+    script += fmt::format("set title {}\nset xlabel {}\nset ylabel 'value'\nunset logscale x\nunset xtics\nset xtics\n"
+                          "set format x '% g'\n",
                           quote(name), quote(name));
-    if (dist && dist->log) script += "set logscale x\n";
+    if (dist && dist->log) script += "set logscale x\nset format x '%.0e'\n";
     if (dist && dist->kind == ParamKind::kCategorical) {
       script += "set xtics (";
       for (size_t c = 0; c < dist->n_choices(); ++c)
