@@ -10,7 +10,7 @@ python3 scripts/sz --check
 (cd build && ctest --output-on-failure -j "$jobs")
 
 # -O0 without -g keeps the instrumented build quick on 2 cores (-O1 compiles 2.5-4.5x slower here);
-# ASan still reports file:line through the symbolizer.
+# ASan/UBSan reports then name functions but not lines; rebuild with -g to dig in.
 EMBER_BUILD_DIR=build-san bash scripts/setup.sh -DEMBER_SANITIZE=ON -DEMBER_CUDA=OFF \
   -DEMBER_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O0
 (cd build-san && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
