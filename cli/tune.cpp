@@ -39,7 +39,8 @@ void run_tune(const TuneArgs& a) {
   EMBER_CHECK(a.trials >= 1, "tune: --trials must be >= 1 (got {})", a.trials);
   EMBER_CHECK(a.jobs >= 1, "tune: --jobs must be >= 1 (got {})", a.jobs);
   auto sampler = hpo::make_sampler(
-      a.sampler, {.seed = a.seed, .space = problem.space, .grid_budget = static_cast<int>(a.trials)});
+      a.sampler, {.seed = a.seed, .space = problem.space, .deterministic = true,  // suite objectives are exact
+                  .grid_budget = static_cast<int>(a.trials)});
   auto storage = hpo::open_storage(a.storage);
   const std::string name = a.study.empty() ? fmt::format("{}-{}-{}", a.objective, a.sampler, a.seed) : a.study;
   hpo::Study study(hpo::StudyOptions{.name = name, .sampler = sampler, .storage = storage});

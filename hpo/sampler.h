@@ -52,6 +52,7 @@ struct SamplerOptions {
   uint64_t seed = 0;
   std::optional<Space> space{};  // required by grid; optional for TPE, GP and CFO
   int n_startup_trials = -1;   // -1: the sampler's default
+  bool deterministic = false;  // GP: the objective has no noise (see GpOptions::deterministic)
   std::map<std::string, std::vector<ParamValue>> grid_values{};  // grid: explicit values per parameter
   int grid_budget = 0;  // grid: if > 0 and no explicit values, the cell-centred grid of HPO-SUITE.md
 };

@@ -85,7 +85,9 @@ std::vector<double> run_regret(const suite::Problem& p, const std::string& sampl
     }
     return out;
   }
-  Study study(StudyOptions{.name = "r", .sampler = make_sampler(sampler, {.seed = seed, .space = p.space})});
+  // The suite objectives are deterministic (GP: GpOptions::deterministic).
+  Study study(StudyOptions{.name = "r", .sampler = make_sampler(sampler, {.seed = seed, .space = p.space,
+                                                                          .deterministic = true})});
   std::optional<double> best;
   int n = 0;
   size_t next = 0;
@@ -165,7 +167,8 @@ void bench_overhead(const std::vector<std::string>& samplers) {
     if (s == "grid") continue;
     std::vector<int> points = {100, 200, 500, 1000};
     if (s == "gp") points = {100, 200};
-    Study study(StudyOptions{.name = "o", .sampler = make_sampler(s, {.seed = 1, .space = p.space})});
+    Study study(StudyOptions{.name = "o", .sampler = make_sampler(s, {.seed = 1, .space = p.space,
+                                                                      .deterministic = true})});
     fmt::print("| {} |", s);
     int done = 0;
     for (int n : points) {

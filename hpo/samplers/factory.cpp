@@ -21,7 +21,7 @@ std::shared_ptr<Sampler> make_sampler(const std::string& name, SamplerOptions op
     return std::make_shared<TpeSampler>(t);
   }
   if (name == "gp") {
-    GpOptions g{.seed = opt.seed, .space = opt.space};
+    GpOptions g{.seed = opt.seed, .space = opt.space, .deterministic = opt.deterministic};
     if (opt.n_startup_trials >= 0) g.n_startup_trials = opt.n_startup_trials;
     return std::make_shared<GpSampler>(g);
   }

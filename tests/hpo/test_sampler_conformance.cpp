@@ -42,8 +42,11 @@ double score(const std::map<std::string, double>& v) {
 std::vector<std::map<std::string, double>> run(const std::string& sampler, uint64_t seed, int n, bool check) {
   const bool cond = sampler != "grid";
   const Space space = conformance_space(cond);
-  SamplerOptions so{.seed = seed, .n_startup_trials = 5, .grid_budget = 200};
-  if (sampler != "tpe" && sampler != "tpe-independent") so.space = space;  // TPE learns the space
+  const bool learns_space = sampler == "tpe" || sampler == "tpe-independent";  // TPE learns the space
+  const SamplerOptions so{.seed = seed,
+                          .space = learns_space ? std::nullopt : std::optional<Space>(space),
+                          .n_startup_trials = 5,
+                          .grid_budget = 200};
   Study study(StudyOptions{.name = "conf", .sampler = make_sampler(sampler, so)});
   std::vector<std::map<std::string, double>> params;
   study.optimize(

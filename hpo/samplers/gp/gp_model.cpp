@@ -33,13 +33,13 @@ double log_prior(const std::vector<double>& th, int d, std::vector<double>& grad
 
 }  // namespace
 
-void gp_theta_bounds(int d, std::vector<double>& lower, std::vector<double>& upper) {
+void gp_theta_bounds(int d, double max_noise, std::vector<double>& lower, std::vector<double>& upper) {
   lower.assign(d + 2, std::log(0.005));
   upper.assign(d + 2, std::log(50.0));
   lower[d] = std::log(0.05);
   upper[d] = std::log(20.0);
   lower[d + 1] = std::log(1e-6);
-  upper[d + 1] = std::log(0.5);
+  upper[d + 1] = std::log(std::max(max_noise, 2e-6));
 }
 
 std::vector<double> gp_theta_default(int d) {
@@ -108,7 +108,7 @@ double GpModel::neg_log_posterior(const std::vector<double>& theta, std::vector<
 }
 
 void GpModel::fit(const std::vector<double>& x, const std::vector<double>& y, const std::vector<bool>& is_cat,
-                  const std::vector<double>& theta0, int max_iter) {
+                  const std::vector<double>& theta0, int max_iter, double max_noise) {
   n_ = static_cast<int>(y.size());
   d_ = static_cast<int>(is_cat.size());
   x_ = x;
@@ -128,10 +128,11 @@ void GpModel::fit(const std::vector<double>& x, const std::vector<double>& y, co
   opt.max_iter = max_iter;
   opt.grad_tol = 1e-3;
   opt.f_tol = 1e-6;
-  gp_theta_bounds(d, opt.lower, opt.upper);
+  gp_theta_bounds(d, max_noise, opt.lower, opt.upper);
   auto f = [&](const std::vector<double>& th, std::vector<double>& g) { return neg_log_posterior(th, g); };
   // Start from the warm start or the default, whichever scores better.
   std::vector<double> start = gp_theta_default(d), grad(d + 2);
+  for (size_t k = 0; k < start.size(); ++k) start[k] = std::clamp(start[k], opt.lower[k], opt.upper[k]);
   if (static_cast<int>(theta0.size()) == d + 2) {
     std::vector<double> g2(d + 2);
     if (f(theta0, g2) < f(start, grad)) start = theta0;

@@ -16,8 +16,10 @@ namespace ember::hpo::gp {
 class GpModel {
  public:
   // x: n*D row-major; y: n standardized targets. `theta0` (if non-empty) warm-starts the fit.
+  // `max_noise` bounds the noise variance (standardized units): 0.5 in general, about 1e-3 for
+  // a deterministic objective, where it keeps the model from explaining structure as noise.
   void fit(const std::vector<double>& x, const std::vector<double>& y, const std::vector<bool>& is_cat,
-           const std::vector<double>& theta0, int max_iter);
+           const std::vector<double>& theta0, int max_iter, double max_noise = 0.5);
 
   // Posterior mean and variance (latent, noise excluded) at one point; with `grad_mean` and
   // `grad_var` non-null, also their gradients in every dim (0 for categorical dims).
@@ -42,7 +44,7 @@ class GpModel {
 };
 
 // Lower and upper bounds of theta for D dims.
-void gp_theta_bounds(int d, std::vector<double>& lower, std::vector<double>& upper);
+void gp_theta_bounds(int d, double max_noise, std::vector<double>& lower, std::vector<double>& upper);
 std::vector<double> gp_theta_default(int d);
 
 }  // namespace ember::hpo::gp
