@@ -150,7 +150,7 @@ std::map<std::string, double> GpSampler::sample_relative(const History& history,
   for (auto& v : y) v = (v - mean) / sd;
 
   gp::GpModel model;
-  model.fit(xs, y, enc.is_cat, theta_, theta_.empty() ? 100 : 20, opt_.deterministic ? 1e-3 : 0.5);
+  model.fit(xs, y, enc.is_cat, theta_, theta_.empty() ? 100 : 20, opt_.deterministic ? 3e-4 : 0.5);
   theta_ = model.theta();
   const Acquisition acq{model, *std::min_element(y.begin(), y.end())};
 

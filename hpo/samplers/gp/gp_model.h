@@ -16,7 +16,7 @@ namespace ember::hpo::gp {
 class GpModel {
  public:
   // x: n*D row-major; y: n standardized targets. `theta0` (if non-empty) warm-starts the fit.
-  // `max_noise` bounds the noise variance (standardized units): 0.5 in general, about 1e-3 for
+  // `max_noise` bounds the noise variance (standardized units): 0.5 in general, about 3e-4 for
   // a deterministic objective, where it keeps the model from explaining structure as noise.
   void fit(const std::vector<double>& x, const std::vector<double>& y, const std::vector<bool>& is_cat,
            const std::vector<double>& theta0, int max_iter, double max_noise = 0.5);
