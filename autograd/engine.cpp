@@ -26,6 +26,28 @@ Tensor SavedTensor::unpack(const Node& owner) const {
   return t_;
 }
 
+// Dropping the last reference to a long chain would destroy node after node recursively (each
+// ~Node releasing its edges). Instead the outermost ~Node on a thread collects the edges of every
+// node that dies while it runs and releases them one at a time.
+Node::~Node() {
+  thread_local std::vector<std::shared_ptr<Node>>* pending = nullptr;
+  if (pending) {
+    for (Edge& e : next_edges)
+      if (e.fn) pending->push_back(std::move(e.fn));
+    return;
+  }
+  std::vector<std::shared_ptr<Node>> local;
+  for (Edge& e : next_edges)
+    if (e.fn) local.push_back(std::move(e.fn));
+  pending = &local;
+  while (!local.empty()) {
+    std::shared_ptr<Node> n = std::move(local.back());
+    local.pop_back();
+    n.reset();  // may append the edges of nodes that die now
+  }
+  pending = nullptr;
+}
+
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   std::shared_ptr<TensorImpl> leaf = leaf_.lock();
   if (!leaf || !grads[0].defined()) return {};

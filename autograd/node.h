@@ -42,7 +42,8 @@ struct OutputMeta {
 
 class Node : public std::enable_shared_from_this<Node> {
  public:
-  virtual ~Node() = default;
+  // Releases the upstream graph iteratively (a chain of 10^5 nodes must not recurse per node).
+  virtual ~Node();
   // grads[i] is d(loss)/d(output i), always defined (the engine fills zeros for unused outputs).
   // Returns one gradient per next edge; an entry may be undefined when that edge needs none.
   virtual std::vector<Tensor> apply(std::vector<Tensor>&& grads) = 0;

@@ -103,9 +103,13 @@ TEST(Engine, InPlaceOnTensorRequiringGradNeedsNoGrad) {
 TEST(Engine, DeepChainDoesNotOverflowTheStack) {
   Tensor x = leaf({1.0});
   Tensor y = x;
-  for (int i = 0; i < 20000; ++i) y = y * 1.0;
+  for (int i = 0; i < 50000; ++i) y = y * 1.0;
   y.sum().backward();
   EXPECT_TRUE(all_close(x.grad(), {1.0}));
+  // Building and dropping a deep graph without backward must not recurse either.
+  Tensor z = x;
+  for (int i = 0; i < 50000; ++i) z = z * 1.0;
+  z = Tensor();
 }
 
 TEST(Engine, UnusedOutputOfMultiOutputOpGetsZeroGradient) {
