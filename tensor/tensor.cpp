@@ -118,22 +118,26 @@ static uint64_t blocks_for(int64_t n, DType dtype) {
   return (uint64_t(n) + per - 1) / per * 2;  // x2 leaves room for Box-Muller pairs
 }
 
-Tensor Tensor::rand(const Shape& shape, TensorOptions opts, Generator* gen) {
-  EMBER_CHECK(is_floating(opts.dtype), "rand: expected a floating dtype, got {}", opts.dtype);
+// Uniform [0,1) or standard normal fill from `gen` (or the default generator).
+static Tensor random_float(const Shape& shape, TensorOptions opts, Generator* gen, bool normal) {
+  EMBER_CHECK(is_floating(opts.dtype), "{}: expected a floating dtype, got {}", normal ? "randn" : "rand", opts.dtype);
   Generator& g = gen ? *gen : default_generator();
   Tensor t = make_tensor(shape, opts.dtype, opts.device);
   uint64_t off = g.take(blocks_for(t.numel(), opts.dtype));
-  backend_for(opts.device).random_uniform(t, 0.0, 1.0, g.seed(), off);
+  Backend& be = backend_for(opts.device);
+  if (normal)
+    be.random_normal(t, 0.0, 1.0, g.seed(), off);
+  else
+    be.random_uniform(t, 0.0, 1.0, g.seed(), off);
   return finish(t, opts);
 }
 
+Tensor Tensor::rand(const Shape& shape, TensorOptions opts, Generator* gen) {
+  return random_float(shape, opts, gen, false);
+}
+
 Tensor Tensor::randn(const Shape& shape, TensorOptions opts, Generator* gen) {
-  EMBER_CHECK(is_floating(opts.dtype), "randn: expected a floating dtype, got {}", opts.dtype);
-  Generator& g = gen ? *gen : default_generator();
-  Tensor t = make_tensor(shape, opts.dtype, opts.device);
-  uint64_t off = g.take(blocks_for(t.numel(), opts.dtype));
-  backend_for(opts.device).random_normal(t, 0.0, 1.0, g.seed(), off);
-  return finish(t, opts);
+  return random_float(shape, opts, gen, true);
 }
 
 Tensor Tensor::randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opts, Generator* gen) {
