@@ -43,6 +43,15 @@ void check_inplace(const Tensor& t, std::string_view op) {
   EMBER_CHECK(!(GradMode::is_enabled() && t.requires_grad()),
               "{}: in-place update of a tensor {} that requires grad; wrap it in NoGradGuard", op, shape_str(t.shape()));
 }
+// `src` viewed at dst's shape (zero strides on broadcast dims); throws when it does not broadcast
+// to exactly that shape (an in-place op cannot grow its destination).
+Tensor broadcast_into(const Tensor& src, const Tensor& dst, std::string_view op) {
+  if (src.shape() == dst.shape()) return src;
+  Shape b = broadcast_shapes(dst.shape(), src.shape(), op);
+  EMBER_CHECK(b == dst.shape(), "{}: operand {} cannot be broadcast to {}", op, shape_str(src.shape()),
+              shape_str(dst.shape()));
+  return src.as_strided(dst.shape(), broadcast_strides(src.shape(), src.strides(), dst.shape()), src.offset());
+}
 }  // namespace
 
 Tensor& Tensor::zero_() { return fill_(0.0); }
@@ -57,13 +66,7 @@ Tensor& Tensor::fill_(double value) {
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_");
   check_defined(src, "copy_", "src");
-  Tensor s = src;
-  if (src.shape() != shape()) {
-    Shape b = broadcast_shapes(shape(), src.shape(), "copy_");
-    EMBER_CHECK(b == shape(), "copy_: source {} cannot be broadcast to destination {}", shape_str(src.shape()),
-                shape_str(shape()));
-    s = src.as_strided(shape(), broadcast_strides(src.shape(), src.strides(), shape()), src.offset());
-  }
+  Tensor s = broadcast_into(src, *this, "copy_");
   Backend& be = device().is_cpu() ? backend_of(src) : backend_of(*this);
   be.copy(s, *this);
   bump_version();
@@ -73,9 +76,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_inplace(*this, "add_");
   check_same_dtype(*this, other, "add_");
-  Shape b = broadcast_shapes(shape(), other.shape(), "add_");
-  EMBER_CHECK(b == shape(), "add_: operand {} cannot be broadcast to {}", shape_str(other.shape()), shape_str(shape()));
-  Tensor o = other.as_strided(shape(), broadcast_strides(other.shape(), other.strides(), shape()), other.offset());
+  Tensor o = broadcast_into(other, *this, "add_");
   Backend& be = backend_of(*this);
   if (alpha != 1.0) {
     Tensor scaled = Tensor::empty(shape(), options());
@@ -97,9 +98,7 @@ Tensor& Tensor::mul_(double value) {
 Tensor& Tensor::mul_(const Tensor& other) {
   check_inplace(*this, "mul_");
   check_same_dtype(*this, other, "mul_");
-  Shape b = broadcast_shapes(shape(), other.shape(), "mul_");
-  EMBER_CHECK(b == shape(), "mul_: operand {} cannot be broadcast to {}", shape_str(other.shape()), shape_str(shape()));
-  Tensor o = other.as_strided(shape(), broadcast_strides(other.shape(), other.strides(), shape()), other.offset());
+  Tensor o = broadcast_into(other, *this, "mul_");
   backend_of(*this).binary(BinaryOp::mul, *this, o, *this);
   bump_version();
   return *this;
