@@ -149,6 +149,44 @@ class Backend {
   virtual void random_uniform(const Tensor& out, double lo, double hi, uint64_t seed, uint64_t offset) = 0;
   virtual void random_normal(const Tensor& out, double mean, double std, uint64_t seed, uint64_t offset) = 0;
   virtual void random_int(const Tensor& out, int64_t lo, int64_t hi, uint64_t seed, uint64_t offset) = 0;
+
+  // ---- optional fused kernels ----
+  // Each returns false when this backend has no fused kernel for the arguments; the caller then
+  // composes the same result from the primitives above. A backend overrides what pays for it.
+
+  // One Adam/AdamW step over a parameter tensor, in place. param, grad, exp_avg, exp_avg_sq share
+  // shape, dtype (f32/f64) and are contiguous. With g = grad (+ weight_decay * param unless
+  // decoupled) and t = step (1-based):
+  //   decoupled: param *= 1 - lr * weight_decay
+  //   exp_avg    = beta1 * exp_avg    + (1 - beta1) * g
+  //   exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
+  //   param     -= lr / (1 - beta1^t) * exp_avg / (sqrt(exp_avg_sq / (1 - beta2^t)) + eps)
+  struct AdamStep {
+    double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+    bool decoupled = false;  // true: AdamW
+    int64_t step = 1;
+  };
+  virtual bool adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                           const Tensor& exp_avg_sq, const AdamStep& s) {
+    return false;
+  }
+
+  // Fused scaled-dot-product attention (flash style, online softmax). q [B, Hq, T, D],
+  // k [B, Hkv, S, D], v [B, Hkv, S, Dv], all contiguous, Hq % Hkv == 0 (query head h reads kv head
+  // h / (Hq / Hkv); K/V are never repeated). scores = scale * q k^T; causal keeps key s for query t
+  // when s <= t + (S - T) (aligned to the end, as when decoding with a KV cache).
+  // out [B, Hq, T, Dv]; lse [B, Hq, T] (same dtype) = log-sum-exp of each query's kept scores.
+  virtual bool sdpa_fwd(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale,
+                        const Tensor& out, const Tensor& lse) {
+    return false;
+  }
+  // Gradients of sum(grad_out * out) given the forward's out and lse; grad_q/k/v have the shapes
+  // of q/k/v, contiguous, written (`=`).
+  virtual bool sdpa_bwd(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
+                        const Tensor& grad_out, bool causal, double scale, const Tensor& grad_q,
+                        const Tensor& grad_k, const Tensor& grad_v) {
+    return false;
+  }
 };
 
 // The backend for a device; throws when that device is not built in or not present.
