@@ -124,7 +124,11 @@ ValuesIndices arg_reduce_op(ReduceOp op, const Tensor& x, int64_t dim_in, bool k
 
 }  // namespace
 
+// Integer and u8 inputs sum in i64 (PyTorch's promotion), so counting a mask cannot wrap.
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  check_defined(x, "sum", "input");
+  if (!is_floating(x.dtype()) && x.dtype() != DType::i64)
+    return reduce_op(ReduceOp::sum, x.to(DType::i64), dims, keepdim, "sum");
   return reduce_op(ReduceOp::sum, x, dims, keepdim, "sum");
 }
 

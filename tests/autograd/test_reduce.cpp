@@ -28,6 +28,15 @@ TEST(Reduce, SumMeanValues) {
   EXPECT_EQ(sum(x).dim(), 0);
 }
 
+TEST(Reduce, IntegerSumsPromoteToI64) {
+  Tensor mask = Tensor::ones({1000}, {.dtype = DType::u8});  // would wrap at 256 in u8
+  Tensor s = sum(mask);
+  EXPECT_EQ(s.dtype(), DType::i64);
+  EXPECT_EQ(s.item<int64_t>(), 1000);
+  EXPECT_EQ(sum(Tensor::full({3, 700}, 2, {.dtype = DType::i32}), {1}).to_vector<int64_t>(),
+            (std::vector<int64_t>{1400, 1400, 1400}));
+}
+
 TEST(Reduce, VarianceWithCorrection) {
   // Row [1,5,3]: mean 3, squared deviations 4+4+0 = 8 -> unbiased 4, population 8/3.
   Tensor x = m23();
