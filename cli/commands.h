@@ -9,5 +9,7 @@ namespace ember::cli {
 
 void add_tune_command(CLI::App& app);   // tune.cpp: run a study on a suite objective
 void add_study_command(CLI::App& app);  // study.cpp: list / show / best / export / plot a storage
+void add_train_command(CLI::App& app);  // fmnist.cpp (and later zoo files): train a zoo model
+void add_eval_command(CLI::App& app);   // fmnist.cpp: evaluate a zoo checkpoint
 
 }  // namespace ember::cli

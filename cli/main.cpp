@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   ember::cli::add_tune_command(app);
   ember::cli::add_study_command(app);
+  ember::cli::add_train_command(app);
+  ember::cli::add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

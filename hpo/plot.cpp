@@ -12,15 +12,12 @@
 
 namespace ember::hpo {
 
-namespace {
-
-std::string quote(const std::string& s) {
+std::string gnuplot_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
   return out + "'";
 }
 
-// Writes `files` (name -> content) and the script into a fresh temp dir and runs gnuplot.
 void run_gnuplot(const std::string& script, const std::vector<std::pair<std::string, std::string>>& files,
                  const std::string& png_path) {
   EMBER_CHECK(std::system("command -v gnuplot > /dev/null 2>&1") == 0,
@@ -30,7 +27,7 @@ void run_gnuplot(const std::string& script, const std::vector<std::pair<std::str
   const std::filesystem::path dir(tmpl);
   for (const auto& [name, content] : files) std::ofstream(dir / name) << content;
   std::ofstream(dir / "plot.gp") << script;
-  const std::string cmd = fmt::format("cd {} && gnuplot plot.gp > gnuplot.log 2>&1", quote(dir.string()));
+  const std::string cmd = fmt::format("cd {} && gnuplot plot.gp > gnuplot.log 2>&1", gnuplot_quote(dir.string()));
   const int rc = std::system(cmd.c_str());
   std::string log;
   if (rc != 0) {
@@ -38,13 +35,19 @@ void run_gnuplot(const std::string& script, const std::vector<std::pair<std::str
     std::getline(in, log);
   }
   std::error_code ec;
+  if (rc == 0) {
+    // Copy next to the destination, then rename: a reader never sees a half-written PNG.
+    const std::string tmp = fmt::format("{}.tmp.{}", png_path, getpid());
+    std::filesystem::copy_file(dir / "out.png", tmp, std::filesystem::copy_options::overwrite_existing, ec);
+    if (!ec) std::filesystem::rename(tmp, png_path, ec);
+    if (ec) {
+      log = fmt::format("cannot move the plot into place: {}", ec.message());
+      std::filesystem::remove(tmp, ec);
+    }
+  }
   std::filesystem::remove_all(dir, ec);
-  EMBER_CHECK(rc == 0, "plot: gnuplot failed writing '{}': {}", png_path, log);
+  EMBER_CHECK(rc == 0 && log.empty(), "plot: gnuplot failed writing '{}': {}", png_path, log);
 }
-
-std::string abs_path(const std::string& p) { return std::filesystem::absolute(p).string(); }
-
-}  // namespace
 
 void plot_history(const std::vector<TrialPtr>& trials, Direction direction, const std::string& png_path,
                   const std::string& title) {
@@ -62,7 +65,7 @@ void plot_history(const std::vector<TrialPtr>& trials, Direction direction, cons
       "set key top right\nset grid\n"
       "plot 'history.dat' using 1:2 with points pt 7 ps 0.6 title 'value', "
       "'' using 1:3 with steps lw 2 title 'best so far'\n",
-      quote(abs_path(png_path)), quote(title));
+      "'out.png'", gnuplot_quote(title));
   run_gnuplot(script, {{"history.dat", data}}, png_path);
 }
 
@@ -76,7 +79,7 @@ void plot_params(const std::vector<TrialPtr>& trials, const std::string& png_pat
   const int cols = std::min(n, 3), rows = (n + cols - 1) / cols;
   std::vector<std::pair<std::string, std::string>> files;
   std::string script = fmt::format("set terminal pngcairo size {},{}\nset output {}\nset multiplot layout {},{} title {}\n",
-                                   380 * cols, 300 * rows, quote(abs_path(png_path)), rows, cols, quote(title));
+                                   380 * cols, 300 * rows, "'out.png'", rows, cols, gnuplot_quote(title));
   int i = 0;
   for (const auto& name : names) {
     std::string data;
@@ -92,17 +95,17 @@ void plot_params(const std::vector<TrialPtr>& trials, const std::string& png_pat
     files.emplace_back(file, data);
     script += fmt::format("set title {}\nset xlabel {}\nset ylabel 'value'\nunset logscale x\nunset xtics\nset xtics\n"
                           "set format x '% g'\n",
-                          quote(name), quote(name));
+                          gnuplot_quote(name), gnuplot_quote(name));
     if (dist && dist->log) script += "set logscale x\nset format x '%.0e'\n";
     if (dist && dist->kind == ParamKind::kCategorical) {
       script += "set xtics (";
       for (size_t c = 0; c < dist->n_choices(); ++c)
-        script += fmt::format("{}{} {}", c ? ", " : "", quote(dist->choices[c]), c);
+        script += fmt::format("{}{} {}", c ? ", " : "", gnuplot_quote(dist->choices[c]), c);
       script += fmt::format(")\nset xrange [-0.5:{}]\n", dist->n_choices() - 0.5);
     } else {
       script += "set autoscale x\n";
     }
-    script += fmt::format("plot {} using 1:2 with points pt 7 ps 0.6 notitle\n", quote(file));
+    script += fmt::format("plot {} using 1:2 with points pt 7 ps 0.6 notitle\n", gnuplot_quote(file));
   }
   script += "unset multiplot\n";
   run_gnuplot(script, files, png_path);

@@ -10,6 +10,14 @@
 
 namespace ember::hpo {
 
+// Runs a gnuplot `script` in a fresh temporary directory holding `files` (name -> content); the
+// script writes its PNG to 'out.png', which is moved to png_path (temp name + rename). Throws
+// ember::Error naming png_path when gnuplot is missing or fails. Shared by the zoo's curve plots.
+void run_gnuplot(const std::string& script, const std::vector<std::pair<std::string, std::string>>& files,
+                 const std::string& png_path);
+// A gnuplot single-quoted string literal.
+std::string gnuplot_quote(const std::string& s);
+
 void plot_history(const std::vector<TrialPtr>& trials, Direction direction, const std::string& png_path,
                   const std::string& title = "optimization history");
 // One panel per parameter (numeric on its own scale, log axis for log params; categorical by index).

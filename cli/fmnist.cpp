@@ -1,0 +1,84 @@
+// `ember train fmnist` and `ember eval fmnist`: the Fashion-MNIST classifiers of zoo/fmnist.
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "zoo/fmnist/fmnist.h"
+
+namespace ember::cli {
+
+namespace {
+
+namespace fm = zoo::fmnist;
+
+void add_train_fmnist(CLI::App& train) {
+  auto* cmd = train.add_subcommand("fmnist", "train the W1 MLP or the W2 CNN on Fashion-MNIST");
+  auto cfg = std::make_shared<fm::TrainConfig>();
+  auto model = std::make_shared<std::string>("cnn");
+  cmd->add_option("--model", *model, "mlp (W1) or cnn (W2)")->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
+  cmd->add_option("--epochs", cfg->epochs, "epochs (default: cnn 5, mlp 10)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", cfg->batch, "batch size (default: cnn 64, mlp 128)")->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", cfg->lr, "peak Adam learning rate of the cosine schedule (default 1e-3)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", cfg->seed, "seed of the initial weights and the shuffling")->capture_default_str();
+  cmd->add_option("--out", cfg->out, "run folder: checkpoint, metrics, plots")->capture_default_str();
+  cmd->add_flag("--resume", cfg->resume, "continue from the checkpoint in --out");
+  cmd->add_option("--threads", cfg->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--data", cfg->data_dir, "Fashion-MNIST folder (default $EMBER_FMNIST_DIR or the Debian path)");
+  cmd->add_option("--train-limit", cfg->train_limit, "use only the first N training images")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--test-limit", cfg->test_limit, "evaluate on the first N test images")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--stop-after", cfg->stop_after, "stop after N epochs of this run (continue with --resume)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-progress{false}", cfg->progress, "no progress line");
+  cmd->add_flag("--no-plots{false}", cfg->plots, "skip curves.png and predictions.png");
+  cmd->callback([cfg, model] {
+    cfg->arch = fm::parse_arch(*model);
+    fm::TrainResult r = fm::train(*cfg);
+    if (r.history.empty()) return;
+    const auto& last = r.history.back();
+    fmt::print("final: epoch {} test accuracy {:.2f}%, test loss {:.4f}; checkpoint {}\n", last.epoch,
+               100 * last.test_accuracy, last.test_loss, r.checkpoint);
+  });
+}
+
+void add_eval_fmnist(CLI::App& eval) {
+  auto* cmd = eval.add_subcommand("fmnist", "evaluate a Fashion-MNIST checkpoint on the 10,000 test images");
+  struct Args {
+    std::string checkpoint, data_dir;
+    int threads = 0;
+    int64_t limit = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--checkpoint", a->checkpoint, "model.safetensors written by `ember train fmnist`")->required();
+  cmd->add_option("--data", a->data_dir, "Fashion-MNIST folder (default $EMBER_FMNIST_DIR or the Debian path)");
+  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--test-limit", a->limit, "evaluate on the first N test images")->check(CLI::NonNegativeNumber);
+  cmd->callback([a] {
+    if (a->threads > 0) set_num_threads(a->threads);
+    fm::LoadedModel m = fm::load_checkpoint(a->checkpoint);
+    data::FashionMnist test(data::Split::test, a->data_dir);
+    fm::EvalResult r = fm::evaluate(*m.model, test, a->limit);
+    fmt::print("fmnist {} (epoch {}): test accuracy {:.2f}% ({}/{}), test loss {:.4f}\n", fm::arch_name(m.arch),
+               m.epoch, 100 * r.accuracy, r.correct, r.total, r.loss);
+    if (m.recorded_accuracy)
+      fmt::print("recorded at training: {:.2f}% ({})\n", 100 * *m.recorded_accuracy,
+                 *m.recorded_accuracy == r.accuracy ? "identical" : "DIFFERENT");
+  });
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto* train = app.add_subcommand("train", "train a zoo model");
+  train->require_subcommand(1);
+  add_train_fmnist(*train);
+}
+
+void add_eval_command(CLI::App& app) {
+  auto* eval = app.add_subcommand("eval", "evaluate a zoo checkpoint");
+  eval->require_subcommand(1);
+  add_eval_fmnist(*eval);
+}
+
+}  // namespace ember::cli

@@ -1,0 +1,280 @@
+// Fashion-MNIST training loop, evaluation and checkpoints (see fmnist.h for the run folder).
+#include <cmath>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "data/image.h"
+#include "data/loader.h"
+#include "hpo/plot.h"
+#include "nn/layers.h"
+#include "nn/optim/adam.h"
+#include "nn/optim/scheduler.h"
+#include "nn/safetensors.h"
+#include "zoo/common/progress.h"
+#include "zoo/fmnist/fmnist.h"
+
+namespace ember::zoo::fmnist {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int64_t kEvalBatch = 1000;
+constexpr const char* kModelFile = "model.safetensors";
+constexpr const char* kStateFile = "train_state.safetensors";
+
+// Everything that shapes the trajectory; a resumed run must match the checkpoint's.
+struct Resolved {
+  Arch arch;
+  int64_t epochs, batch;
+  double lr;
+  uint64_t seed;
+  int64_t train_limit, test_limit;
+
+  json to_json() const {
+    return {{"model", arch_name(arch)}, {"epochs", epochs}, {"batch", batch}, {"lr", lr},
+            {"seed", seed},             {"train_limit", train_limit},         {"test_limit", test_limit}};
+  }
+};
+
+Resolved resolve(const TrainConfig& c) {
+  Resolved r{c.arch, c.arch == Arch::cnn ? 5 : 10, c.arch == Arch::cnn ? 64 : 128, 1e-3, c.seed, c.train_limit,
+             c.test_limit};
+  if (c.epochs) r.epochs = *c.epochs;
+  if (c.batch) r.batch = *c.batch;
+  if (c.lr) r.lr = *c.lr;
+  EMBER_CHECK(r.epochs >= 1, "train fmnist: --epochs must be >= 1, got {}", r.epochs);
+  EMBER_CHECK(r.batch >= 1, "train fmnist: --batch must be >= 1, got {}", r.batch);
+  EMBER_CHECK(r.lr > 0 && std::isfinite(r.lr), "train fmnist: --lr must be positive, got {}", r.lr);
+  EMBER_CHECK(r.train_limit >= 0 && r.test_limit >= 0, "train fmnist: limits must be >= 0");
+  return r;
+}
+
+json metrics_json(const EpochMetrics& m) {
+  return {{"epoch", m.epoch},     {"train_loss", m.train_loss}, {"test_loss", m.test_loss},
+          {"test_accuracy", m.test_accuracy}, {"lr", m.lr}, {"seconds", m.seconds},
+          {"examples_per_second", m.examples_per_second}};
+}
+
+EpochMetrics metrics_from_json(const json& j) {
+  return {j.at("epoch").get<int64_t>(),   j.at("train_loss").get<double>(), j.at("test_loss").get<double>(),
+          j.at("test_accuracy").get<double>(), j.at("lr").get<double>(),   j.at("seconds").get<double>(),
+          j.at("examples_per_second").get<double>()};
+}
+
+std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
+
+// The first `limit` rows of a dataset as a new in-memory dataset (limit 0: all of it).
+std::shared_ptr<const data::TensorDataset> head(const data::FashionMnist& ds, int64_t limit) {
+  const int64_t n = limit > 0 ? std::min(limit, ds.size()) : ds.size();
+  return std::make_shared<data::TensorDataset>(ds.images().narrow(0, 0, n), ds.labels().narrow(0, 0, n));
+}
+
+void write_metrics(const fs::path& out, const std::vector<EpochMetrics>& history) {
+  std::string lines;
+  for (const auto& m : history) lines += metrics_json(m).dump() + "\n";
+  data::write_file_atomic((out / "metrics.jsonl").string(), bytes_of(lines));
+}
+
+void plot_curves(const fs::path& out, const std::vector<EpochMetrics>& history) {
+  std::string rows;
+  for (const auto& m : history)
+    rows += fmt::format("{} {:.6f} {:.6f} {:.4f}\n", m.epoch, m.train_loss, m.test_loss, 100 * m.test_accuracy);
+  const std::string script =
+      "set terminal pngcairo size 1000,420\nset output 'out.png'\nset multiplot layout 1,2 title "
+      "'Fashion-MNIST training'\nset xlabel 'epoch'\nset grid\nset key top right\nset ylabel 'cross-entropy'\n"
+      "plot 'curves.dat' using 1:2 with linespoints lw 2 title 'train loss', "
+      "'' using 1:3 with linespoints lw 2 title 'test loss'\n"
+      "set ylabel 'test accuracy (%)'\nset key bottom right\n"
+      "plot 'curves.dat' using 1:4 with linespoints lw 2 lc rgb '#2a9d3a' title 'test accuracy'\n"
+      "unset multiplot\n";
+  hpo::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
+}
+
+void plot_predictions(const fs::path& out, const data::FashionMnist& test, const Tensor& predictions) {
+  static constexpr const char* kShort[10] = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                                             "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Boot"};
+  const int64_t n = std::min<int64_t>(64, predictions.numel());
+  const auto pred = predictions.narrow(0, 0, n).to_vector<int64_t>();
+  const auto truth = test.labels().narrow(0, 0, n).to_vector<int64_t>();
+  data::GridOptions grid{.nrow = 8, .padding = 2, .scale = 2};
+  for (int64_t i = 0; i < n; ++i) {
+    grid.captions.push_back(pred[i] == truth[i] ? kShort[pred[i]]
+                                                : fmt::format("{}/{}", kShort[pred[i]], kShort[truth[i]]));
+    grid.caption_colors.push_back(pred[i] == truth[i] ? data::Rgb{90, 220, 90} : data::Rgb{250, 80, 80});
+  }
+  data::save_grid((out / "predictions.png").string(), test.images().narrow(0, 0, n), grid);
+}
+
+}  // namespace
+
+Arch parse_arch(const std::string& name) {
+  if (name == "mlp") return Arch::mlp;
+  if (name == "cnn") return Arch::cnn;
+  EMBER_CHECK(false, "fmnist: unknown model '{}' (expected mlp or cnn)", name);
+  return Arch::cnn;
+}
+
+std::string arch_name(Arch arch) { return arch == Arch::mlp ? "mlp" : "cnn"; }
+
+std::shared_ptr<nn::Sequential> make_model(Arch arch) {
+  using namespace nn;
+  if (arch == Arch::mlp)
+    return std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
+        std::make_shared<Flatten>(), std::make_shared<Linear>(784, 256), std::make_shared<ReLU>(),
+        std::make_shared<Linear>(256, 256), std::make_shared<ReLU>(), std::make_shared<Linear>(256, 10)});
+  return std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
+      std::make_shared<Conv2d>(1, 32, 3, ConvOptions{.padding = 1}), std::make_shared<ReLU>(),
+      std::make_shared<MaxPool2d>(2), std::make_shared<Conv2d>(32, 64, 3, ConvOptions{.padding = 1}),
+      std::make_shared<ReLU>(), std::make_shared<MaxPool2d>(2), std::make_shared<Flatten>(),
+      std::make_shared<Linear>(3136, 128), std::make_shared<ReLU>(), std::make_shared<Linear>(128, 10)});
+}
+
+EvalResult evaluate(nn::Module& model, const data::FashionMnist& test, int64_t limit) {
+  const int64_t n = limit > 0 ? std::min(limit, test.size()) : test.size();
+  const bool was_training = model.is_training();
+  model.eval();
+  NoGradGuard no_grad;
+  EvalResult r;
+  std::vector<Tensor> preds;
+  double loss_sum = 0;
+  for (int64_t start = 0; start < n; start += kEvalBatch) {
+    const int64_t len = std::min(kEvalBatch, n - start);
+    Tensor x = test.images().narrow(0, start, len), y = test.labels().narrow(0, start, len);
+    Tensor logits = model.forward(x);
+    loss_sum += cross_entropy(logits, y, {.reduction = Reduction::sum}).item();
+    Tensor pred = argmax(logits, 1);
+    r.correct += static_cast<int64_t>(sum(eq(pred, y)).item());
+    preds.push_back(pred);
+  }
+  model.train(was_training);
+  r.total = n;
+  r.loss = n > 0 ? loss_sum / static_cast<double>(n) : 0;
+  r.accuracy = n > 0 ? static_cast<double>(r.correct) / static_cast<double>(n) : 0;
+  r.predictions = preds.empty() ? Tensor::empty({0}, {.dtype = DType::i64}) : cat(preds, 0);
+  return r;
+}
+
+LoadedModel load_checkpoint(const std::string& path) {
+  EMBER_CHECK(fs::exists(path), "eval fmnist: checkpoint '{}' does not exist", path);
+  nn::TensorDict dict = nn::load_safetensors(path);
+  auto it = dict.metadata.find("ember.model");
+  const std::string kind = it == dict.metadata.end() ? "" : it->second;
+  EMBER_CHECK(kind == "fmnist-mlp" || kind == "fmnist-cnn",
+              "eval fmnist: '{}' is not a Fashion-MNIST checkpoint (metadata ember.model is '{}')", path, kind);
+  LoadedModel m{parse_arch(kind.substr(7)), nullptr, 0, std::nullopt};
+  m.model = make_model(m.arch);
+  m.model->load_state_dict(dict.tensors);
+  if (auto e = dict.metadata.find("fmnist.epoch"); e != dict.metadata.end()) m.epoch = std::stoll(e->second);
+  if (auto a = dict.metadata.find("fmnist.test_accuracy"); a != dict.metadata.end())
+    m.recorded_accuracy = std::stod(a->second);
+  return m;
+}
+
+TrainResult train(const TrainConfig& config) {
+  const Resolved cfg = resolve(config);
+  if (config.threads > 0) set_num_threads(config.threads);
+  const fs::path out(config.out);
+  fs::create_directories(out);
+
+  data::FashionMnist train_set(data::Split::train, config.data_dir), test_set(data::Split::test, config.data_dir);
+  auto train_data = head(train_set, cfg.train_limit);
+  data::DataLoader loader(train_data, {.batch_size = cfg.batch, .shuffle = true, .seed = cfg.seed});
+  const int64_t steps = loader.size();
+
+  manual_seed(cfg.seed);
+  auto model = make_model(cfg.arch);
+  nn::Adam opt(model->parameters(), {.lr = cfg.lr});
+  const int64_t total_steps = cfg.epochs * steps;
+  nn::CosineWithWarmup sched(opt, {.warmup_steps = std::min<int64_t>(total_steps / 50, total_steps - 1),
+                                   .total_steps = total_steps, .start_factor = 0.1});
+
+  TrainResult result;
+  result.checkpoint = (out / kModelFile).string();
+  int64_t start_epoch = 0;
+  const fs::path state_path = out / kStateFile;
+  if (config.resume && fs::exists(state_path) && fs::exists(result.checkpoint)) {
+    LoadedModel saved = load_checkpoint(result.checkpoint);
+    std::map<std::string, std::string> meta = opt.load(state_path.string());
+    const json saved_cfg = json::parse(meta.at("fmnist.config"));
+    EMBER_CHECK(saved_cfg == cfg.to_json(), "train fmnist --resume: {} was written by a run with {}, not {}",
+                state_path.string(), saved_cfg.dump(), cfg.to_json().dump());
+    start_epoch = std::stoll(meta.at("fmnist.epoch"));
+    EMBER_CHECK(saved.epoch == start_epoch, "train fmnist --resume: {} is from epoch {} but {} from epoch {}",
+                result.checkpoint, saved.epoch, state_path.string(), start_epoch);
+    model->load_state_dict(saved.model->state_dict());
+    sched.load_state_dict(meta);
+    for (const auto& j : json::parse(meta.at("fmnist.history"))) result.history.push_back(metrics_from_json(j));
+    fmt::print("resuming {} from epoch {}/{} ({})\n", arch_name(cfg.arch), start_epoch, cfg.epochs, out.string());
+  } else if (config.resume) {
+    fmt::print("no checkpoint in {}; starting a new run\n", out.string());
+  }
+
+  fmt::print("fmnist {}: {} parameters, {} train / {} test images, {} epochs of {} steps (batch {}), lr {}, seed {}, "
+             "{} threads\n",
+             arch_name(cfg.arch), model->num_parameters(), train_data->size(),
+             cfg.test_limit > 0 ? std::min(cfg.test_limit, test_set.size()) : test_set.size(), cfg.epochs, steps,
+             cfg.batch, cfg.lr, cfg.seed, get_num_threads());
+  int64_t run_epochs = 0;
+  for (int64_t epoch = start_epoch + 1; epoch <= cfg.epochs; ++epoch) {
+    if (config.stop_after > 0 && run_epochs == config.stop_after) {
+      fmt::print("stopping after {} epoch(s) as asked; continue with --resume\n", run_epochs);
+      break;
+    }
+    loader.set_epoch(epoch - 1);
+    Progress progress(fmt::format("epoch {}/{}", epoch, cfg.epochs), steps, cfg.batch, config.progress);
+    double loss_sum = 0;
+    int64_t seen = 0, step = 0;
+    for (data::Batch& b : loader) {
+      opt.zero_grad();
+      Tensor loss = cross_entropy(model->forward(b.input), b.target);
+      loss.backward();
+      opt.step();
+      sched.step();
+      const double l = loss.item();
+      loss_sum += l * static_cast<double>(b.target.numel());
+      seen += b.target.numel();
+      progress.update(++step, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(seen)));
+    }
+    progress.finish();
+    EpochMetrics m;
+    m.epoch = epoch;
+    m.seconds = progress.seconds();
+    m.train_loss = loss_sum / static_cast<double>(seen);
+    m.examples_per_second = static_cast<double>(seen) / m.seconds;
+    m.lr = opt.lr();
+    EvalResult ev = evaluate(*model, test_set, cfg.test_limit);
+    m.test_loss = ev.loss;
+    m.test_accuracy = ev.accuracy;
+    result.history.push_back(m);
+    ++run_epochs;
+
+    // Checkpoint: training state first, then the weights, both stamped with the epoch.
+    json hist = json::array();
+    for (const auto& h : result.history) hist.push_back(metrics_json(h));
+    std::map<std::string, std::string> meta = sched.state_dict();
+    meta["fmnist.epoch"] = std::to_string(epoch);
+    meta["fmnist.history"] = hist.dump();
+    meta["fmnist.config"] = cfg.to_json().dump();
+    opt.save(state_path.string(), meta);
+    nn::save_safetensors(result.checkpoint, model->state_dict(),
+                         {{"ember.model", "fmnist-" + arch_name(cfg.arch)},
+                          {"fmnist.epoch", std::to_string(epoch)},
+                          {"fmnist.test_accuracy", fmt::format("{:.17g}", ev.accuracy)},
+                          {"fmnist.test_loss", fmt::format("{:.17g}", ev.loss)}});
+    write_metrics(out, result.history);
+    fmt::print("epoch {}/{}: train loss {:.4f} | test loss {:.4f} | test accuracy {:.2f}% ({}/{}) | {:.1f} s, "
+               "{:.0f} ex/s\n",
+               epoch, cfg.epochs, m.train_loss, m.test_loss, 100 * m.test_accuracy, ev.correct, ev.total, m.seconds,
+               m.examples_per_second);
+    if (config.plots) {
+      plot_curves(out, result.history);
+      plot_predictions(out, test_set, ev.predictions);
+    }
+  }
+  return result;
+}
+
+}  // namespace ember::zoo::fmnist
