@@ -20,9 +20,9 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   EMBER_CHECK(norm_type > 0, "clip_grad_norm_: norm_type must be > 0 (or inf), got {}", norm_type);
   NoGradGuard no_grad;
   std::vector<Tensor> grads;
-  for (const Tensor& p : params) {
-    EMBER_CHECK(p.defined(), "clip_grad_norm_: parameter {} is undefined", grads.size());
-    Tensor g = p.grad();
+  for (size_t i = 0; i < params.size(); ++i) {
+    EMBER_CHECK(params[i].defined(), "clip_grad_norm_: parameter {} is undefined", i);
+    Tensor g = params[i].grad();
     if (g.defined() && g.numel() > 0) grads.push_back(g);
   }
   if (grads.empty()) return 0.0;
