@@ -1,0 +1,189 @@
+// Images: PNG round trips through real files in a temp dir (u8 and float, gray/RGB/RGBA, [H,W]
+// and [C,H,W]), a JPEG written with stb_image_write and decoded back, layout conversions, atomic
+// writes (no temp file left behind), decoder errors, and grids: layout, scaling, caption pixels.
+#include <gtest/gtest.h>
+#include <stb/stb_image_write.h>
+
+#include <filesystem>
+
+#include "data/image.h"
+#include "temp_dir.h"
+#include "tests/common/expect_close.h"
+
+namespace ember::data {
+namespace {
+
+using test::TempDir;
+using test::throws_with;
+
+// u8 [C,H,W] with a distinct-ish value per pixel and channel.
+Tensor pattern_u8(int64_t c, int64_t h, int64_t w) {
+  std::vector<uint8_t> v(size_t(c * h * w));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = uint8_t((i * 37 + 11) % 256);
+  return Tensor::from_vector(v, {c, h, w}, {.dtype = DType::u8});
+}
+
+std::vector<std::string> leftovers(const TempDir& dir) {
+  std::vector<std::string> out;
+  for (auto& e : std::filesystem::directory_iterator(dir.path()))
+    if (e.path().filename().string().find(".tmp.") != std::string::npos) out.push_back(e.path().string());
+  return out;
+}
+
+TEST(Image, PngRoundTripU8AllChannelCounts) {
+  TempDir dir;
+  for (int64_t c : {1, 3, 4}) {
+    Tensor chw = pattern_u8(c, 5, 7);
+    const std::string path = dir.file("img" + std::to_string(c) + ".png");
+    save_png(path, chw);
+    Tensor hwc = load_image(path);
+    ASSERT_EQ(hwc.shape(), (Shape{5, 7, c}));
+    EXPECT_EQ(hwc.to_vector<uint8_t>(), chw.permute({1, 2, 0}).contiguous().to_vector<uint8_t>()) << "C " << c;
+  }
+  // [H,W] is saved as gray; channels = 3 expands gray to RGB on load.
+  Tensor hw = pattern_u8(1, 4, 6).squeeze(0);
+  save_png(dir.file("gray.png"), hw);
+  Tensor rgb = load_image(dir.file("gray.png"), 3);
+  ASSERT_EQ(rgb.shape(), (Shape{4, 6, 3}));
+  EXPECT_TRUE(test::all_close(rgb.select(2, 1), hw, 0, 0));
+  EXPECT_TRUE(leftovers(dir).empty());
+}
+
+TEST(Image, FloatRoundTripAndClamping) {
+  TempDir dir;
+  // k / 255 for k = 0..47 survive exactly; out-of-range values clamp.
+  Tensor x = Tensor::arange(0, 48).reshape({3, 4, 4}) / 255.0;
+  save_png(dir.file("f.png"), x);
+  Tensor back = image_to_float(load_image(dir.file("f.png")));
+  ASSERT_EQ(back.shape(), (Shape{3, 4, 4}));
+  EXPECT_TRUE(test::all_close(back, x, 0, 1e-7));
+  Tensor wild = Tensor::from_vector<float>({-1.0f, 0.5f, 2.0f, 1.0f}, {1, 2, 2});
+  save_png(dir.file("w.png"), wild);
+  EXPECT_EQ(load_image(dir.file("w.png")).to_vector<uint8_t>(), (std::vector<uint8_t>{0, 128, 255, 255}));
+  // image_from_float / image_to_float are inverse on byte values.
+  Tensor hwc = pattern_u8(3, 2, 5).permute({1, 2, 0}).contiguous();
+  EXPECT_EQ(image_from_float(image_to_float(hwc)).to_vector<uint8_t>(), hwc.to_vector<uint8_t>());
+  EXPECT_EQ(image_from_float(Tensor::full({2, 3}, 0.2)).shape(), (Shape{2, 3, 1}));
+}
+
+TEST(Image, JpegDecodes) {
+  TempDir dir;
+  // A smooth 16x16 RGB gradient, encoded at quality 95 by stb_image_write (in ember_data).
+  std::vector<uint8_t> px(16 * 16 * 3);
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x) {
+      px[size_t((y * 16 + x) * 3 + 0)] = uint8_t(x * 16);
+      px[size_t((y * 16 + x) * 3 + 1)] = uint8_t(y * 16);
+      px[size_t((y * 16 + x) * 3 + 2)] = 128;
+    }
+  const std::string path = dir.file("g.jpg");
+  ASSERT_NE(stbi_write_jpg(path.c_str(), 16, 16, 3, px.data(), 95), 0);
+  Tensor img = load_image(path);
+  ASSERT_EQ(img.shape(), (Shape{16, 16, 3}));
+  auto got = img.to_vector<uint8_t>();
+  int max_err = 0;
+  for (size_t i = 0; i < px.size(); ++i) max_err = std::max(max_err, std::abs(int(got[i]) - int(px[i])));
+  EXPECT_LE(max_err, 24);  // lossy: a smooth gradient at quality 95 stays close
+  EXPECT_EQ(load_image(path, 1).shape(), (Shape{16, 16, 1}));
+}
+
+TEST(Image, ErrorsNameTheFile) {
+  TempDir dir;
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("none.png")); },
+                          {"load_image: " + dir.file("none.png") + ": cannot open (No such file or directory)"}));
+  test::write_bytes(dir.file("text.png"), {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'});
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("text.png")); },
+                          {"load_image: " + dir.file("text.png") + ": cannot decode (", "image"}));
+  // A PNG cut short: stb's reason is passed on.
+  save_png(dir.file("ok.png"), pattern_u8(3, 32, 32));
+  auto bytes = test::read_bytes(dir.file("ok.png"));
+  test::write_bytes(dir.file("cut.png"), std::vector<uint8_t>(bytes.begin(), bytes.begin() + long(bytes.size() / 2)));
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("cut.png")); }, {dir.file("cut.png"), "cannot decode"}));
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("ok.png"), 5); }, {"channels must be 0 (as stored) or 1..4"}));
+  EXPECT_TRUE(throws_with([&] { save_png(dir.file("two.png"), Tensor::zeros({2, 4, 4})); },
+                          {"save_png: " + dir.file("two.png"), "expected 1, 3 or 4 channels", "[2,4,4]"}));
+  EXPECT_TRUE(throws_with([&] { save_png(dir.file("i64.png"), Tensor::zeros({4, 4}).to(DType::i64)); },
+                          {"expected u8 or f32/f64 pixels, got i64"}));
+  const std::string nodir = dir.file("missing_dir/x.png");
+  EXPECT_TRUE(throws_with([&] { save_png(nodir, Tensor::zeros({4, 4})); }, {nodir, "cannot create"}));
+  EXPECT_TRUE(leftovers(dir).empty());
+}
+
+TEST(Image, AtomicWriteReplacesExistingFile) {
+  TempDir dir;
+  const std::string path = dir.file("x.bin");
+  write_file_atomic(path, {1, 2, 3});
+  write_file_atomic(path, {4, 5});
+  EXPECT_EQ(test::read_bytes(path), (std::vector<uint8_t>{4, 5}));
+  EXPECT_TRUE(leftovers(dir).empty());
+}
+
+TEST(Grid, LayoutAndScaling) {
+  // 5 gray 2x3 images, 2 per row, padding 1, scale 2: 3 rows; width 2*(6+2)+2 = 18, height 3*(4+2)+2 = 20.
+  Tensor imgs = Tensor::empty({5, 1, 2, 3});
+  for (int64_t i = 0; i < 5; ++i) imgs.select(0, i).fill_(double(i + 1) / 10.0);
+  Tensor g = make_grid(imgs, {.nrow = 2, .padding = 1, .scale = 2});
+  ASSERT_EQ(g.dtype(), DType::u8);
+  ASSERT_EQ(g.shape(), (Shape{3, 20, 18}));
+  auto at = [&](int64_t c, int64_t y, int64_t x) { return int(g.data<uint8_t>()[(c * 20 + y) * 18 + x]); };
+  EXPECT_EQ(at(0, 0, 0), 0);    // background
+  EXPECT_EQ(at(0, 2, 2), 26);   // image 0 (0.1 * 255 = 25.5 rounds to 26), top-left of its cell
+  EXPECT_EQ(at(2, 5, 7), 26);   // same cell's bottom-right, blue plane too (gray -> RGB)
+  EXPECT_EQ(at(1, 2, 10), 51);  // image 1 in the second column
+  EXPECT_EQ(at(0, 14, 2), 128);  // image 4, third row
+  EXPECT_EQ(at(0, 14, 10), 0);   // the empty sixth cell stays background
+  EXPECT_EQ(at(0, 2, 8), 0);     // padding between columns
+  // u8 RGB input keeps its colours.
+  Tensor rgb = Tensor::zeros({1, 3, 1, 1}, {.dtype = DType::u8});
+  rgb.data<uint8_t>()[0] = 200;
+  rgb.data<uint8_t>()[2] = 90;
+  Tensor g2 = make_grid(rgb, {.padding = 0});
+  EXPECT_EQ(g2.to_vector<uint8_t>(), (std::vector<uint8_t>{200, 0, 90}));
+  EXPECT_TRUE(throws_with([&] { make_grid(Tensor::zeros({2, 2, 4, 4})); }, {"make_grid", "C = 1 or 3", "[2,2,4,4]"}));
+  EXPECT_TRUE(throws_with([&] { make_grid(imgs, {.captions = {"a"}}); }, {"make_grid: 1 captions for 5 images"}));
+}
+
+TEST(Grid, CaptionsAreDrawnInTheirColourUnderTheirCell) {
+  TempDir dir;
+  Tensor imgs = Tensor::full({2, 1, 28, 28}, 0.5);
+  GridOptions opts{.nrow = 2, .padding = 2, .scale = 2, .captions = {"Bag", "Coat"}, .caption_colors = {kGreen, kRed}};
+  Tensor g = make_grid(imgs, opts);
+  const int64_t pad = 4, cell = 56, text_h = 12;
+  ASSERT_EQ(g.shape(), (Shape{3, pad + cell + text_h + pad, 2 * (cell + pad) + pad}));
+  const int64_t h = g.size(1), w = g.size(2);
+  const uint8_t* p = g.data<uint8_t>();
+  // Count caption pixels of each colour inside each cell's text strip, and anywhere else.
+  auto colour_at = [&](int64_t y, int64_t x) { return Rgb{p[y * w + x], p[(h + y) * w + x], p[(2 * h + y) * w + x]}; };
+  auto is = [](Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; };
+  int64_t green_in = 0, red_in = 0, coloured_out = 0;
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      Rgb c = colour_at(y, x);
+      const bool strip = y >= pad + cell && y < pad + cell + text_h;
+      const bool left = x >= pad && x < pad + cell, right = x >= 2 * pad + cell && x < 2 * pad + 2 * cell;
+      if (is(c, kGreen)) (strip && left ? green_in : coloured_out) += 1;
+      if (is(c, kRed)) (strip && right ? red_in : coloured_out) += 1;
+    }
+  EXPECT_GT(green_in, 15);  // "Bag": three glyphs of several segments each
+  EXPECT_GT(red_in, 20);    // "Coat"
+  EXPECT_EQ(coloured_out, 0);
+  // The image pixels are untouched by the text.
+  EXPECT_EQ(int(p[(pad + cell - 1) * w + pad]), 128);
+  // Default colour white; the saved file holds the same pixels; odd characters are tolerated.
+  opts.caption_colors.clear();
+  opts.captions = {"\x01\xff", "a very long caption that gets clipped"};
+  Tensor gw = make_grid(imgs, opts);
+  save_grid(dir.file("grid.png"), imgs, opts);
+  Tensor back = load_image(dir.file("grid.png"));
+  EXPECT_EQ(back.to_vector<uint8_t>(), gw.permute({1, 2, 0}).contiguous().to_vector<uint8_t>());
+  int64_t white = 0;
+  for (int64_t y = pad + cell; y < pad + cell + text_h; ++y)
+    for (int64_t x = 0; x < w; ++x) white += is(Rgb{gw.data<uint8_t>()[y * w + x], gw.data<uint8_t>()[(h + y) * w + x],
+                                                     gw.data<uint8_t>()[(2 * h + y) * w + x]},
+                                                 kWhite);
+  EXPECT_GT(white, 30);
+  EXPECT_TRUE(leftovers(dir).empty());
+}
+
+}  // namespace
+}  // namespace ember::data
