@@ -84,7 +84,7 @@ void plot_curves(const fs::path& out, const std::vector<EpochMetrics>& history) 
     rows += fmt::format("{} {:.6f} {:.6f} {:.4f}\n", m.epoch, m.train_loss, m.test_loss, 100 * m.test_accuracy);
   const std::string script =
       "set terminal pngcairo size 1000,420\nset output 'out.png'\nset multiplot layout 1,2 title "
-      "'Fashion-MNIST training'\nset xlabel 'epoch'\nset grid\nset key top right\nset ylabel 'cross-entropy'\n"
+      "'Fashion-MNIST training'\nset xlabel 'epoch'\nset xtics 1\nset grid\nset key top right\nset ylabel 'cross-entropy'\n"
       "plot 'curves.dat' using 1:2 with linespoints lw 2 title 'train loss', "
       "'' using 1:3 with linespoints lw 2 title 'test loss'\n"
       "set ylabel 'test accuracy (%)'\nset key bottom right\n"
@@ -99,7 +99,7 @@ void plot_predictions(const fs::path& out, const data::FashionMnist& test, const
   const int64_t n = std::min<int64_t>(64, predictions.numel());
   const auto pred = predictions.narrow(0, 0, n).to_vector<int64_t>();
   const auto truth = test.labels().narrow(0, 0, n).to_vector<int64_t>();
-  data::GridOptions grid{.nrow = 8, .padding = 2, .scale = 2};
+  data::GridOptions grid{.nrow = 8, .padding = 2, .scale = 3};
   for (int64_t i = 0; i < n; ++i) {
     grid.captions.push_back(pred[i] == truth[i] ? kShort[pred[i]]
                                                 : fmt::format("{}/{}", kShort[pred[i]], kShort[truth[i]]));

@@ -1,0 +1,75 @@
+// `ember train fmnist` / `ember eval fmnist` as a user runs them (subprocess), and the copyable
+// example script: a short real run end to end, and one clear line plus a non-zero exit for bad
+// flags, bad values, a missing dataset and a missing checkpoint.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "data/fashion_mnist.h"
+#include "tests/common/subprocess.h"
+
+namespace fs = std::filesystem;
+using ember::test::count_lines;
+using ember::test::run_command;
+
+namespace {
+
+class CliFmnist : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(EMBER_CLI_PATH)) GTEST_SKIP() << "ember binary not built";
+    dir_ = fs::temp_directory_path() / fmt::format("ember_cli_fmnist_{}", getpid());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  ember::test::RunResult ember(const std::string& args) {
+    return run_command(fmt::format("cd '{}' && '{}' {}", dir_.string(), EMBER_CLI_PATH, args));
+  }
+  fs::path dir_;
+};
+
+TEST_F(CliFmnist, BadFlagsAndValuesFailWithOneLine) {
+  for (const char* args : {"train fmnist --bogus", "train fmnist --model resnet", "train fmnist --epochs -2",
+                           "train fmnist --lr abc", "eval fmnist", "train"}) {
+    auto r = ember(args);
+    EXPECT_NE(r.rc, 0) << args;
+    EXPECT_LE(count_lines(r.out), 2u) << args << ":\n" << r.out;
+    EXPECT_EQ(r.out.find("terminate"), std::string::npos) << r.out;
+  }
+  auto r = ember("eval fmnist --checkpoint nothing.safetensors");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.out, "ember: error: eval fmnist: checkpoint 'nothing.safetensors' does not exist\n");
+  r = ember("train fmnist --data /nonexistent/fmnist --out run");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(count_lines(r.out), 1u) << r.out;
+  EXPECT_NE(r.out.find("apt-get install dataset-fashion-mnist"), std::string::npos) << r.out;
+}
+
+TEST_F(CliFmnist, TrainThenEvalReproducesAccuracy) {
+  if (!ember::data::FashionMnist::available(ember::data::Split::train)) GTEST_SKIP() << "Fashion-MNIST missing";
+  auto r = ember("train fmnist --model mlp --epochs 1 --batch 50 --train-limit 500 --test-limit 300 --out run "
+                 "--no-progress --no-plots --threads 1");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("epoch 1/1: train loss"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir_ / "run" / "model.safetensors"));
+  r = ember("eval fmnist --checkpoint run/model.safetensors --test-limit 300 --threads 1");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("(identical)"), std::string::npos) << r.out;
+}
+
+TEST(Example, TrainClassifierRunsAFewSteps) {
+  if (!fs::exists(EMBER_EXAMPLE_PATH)) GTEST_SKIP() << "example not built";
+  if (!ember::data::FashionMnist::available(ember::data::Split::train)) GTEST_SKIP() << "Fashion-MNIST missing";
+  const fs::path dir = fs::temp_directory_path() / fmt::format("ember_example_{}", getpid());
+  fs::create_directories(dir);
+  auto r = run_command(fmt::format("cd '{}' && '{}' 5 1", dir.string(), EMBER_EXAMPLE_PATH));
+  fs::remove_all(dir);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("epoch 0 step 5 loss"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("reloads: ok"), std::string::npos) << r.out;
+}
+
+}  // namespace

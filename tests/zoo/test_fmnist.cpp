@@ -1,0 +1,133 @@
+// zoo/fmnist on the real Fashion-MNIST files (small subsets so the suite stays fast): the W1/W2
+// architectures, determinism of a seeded run, resume after an interruption reproducing the
+// uninterrupted run bit for bit, checkpoint reload reproducing the recorded accuracy, the run
+// folder's files, and errors. Skips when the dataset is not installed.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "nn/safetensors.h"
+#include "tests/common/expect_close.h"
+#include "zoo/fmnist/fmnist.h"
+
+namespace ember::zoo::fmnist {
+namespace {
+namespace fs = std::filesystem;
+using test::throws_with;
+
+class Fmnist : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!data::FashionMnist::available(data::Split::train) || !data::FashionMnist::available(data::Split::test))
+      GTEST_SKIP() << "Fashion-MNIST not installed: apt-get install dataset-fashion-mnist";
+    dir_ = fs::temp_directory_path() / ("ember_fmnist_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A small MLP run: 384 training images, 3 epochs of batch 32, 200 test images.
+  TrainConfig small(const std::string& sub) const {
+    TrainConfig c;
+    c.arch = Arch::mlp;
+    c.epochs = 3;
+    c.batch = 32;
+    c.lr = 3e-3;
+    c.seed = 5;
+    c.out = (dir_ / sub).string();
+    c.threads = 1;
+    c.train_limit = 384;
+    c.test_limit = 200;
+    c.progress = c.plots = false;
+    return c;
+  }
+  fs::path dir_;
+};
+
+TEST(FmnistModels, MatchWorkloadParameterCounts) {
+  EXPECT_EQ(make_model(Arch::mlp)->num_parameters(), 269322);  // WORKLOADS.md W1
+  EXPECT_EQ(make_model(Arch::cnn)->num_parameters(), 421642);  // W2
+  Tensor x = Tensor::rand({3, 1, 28, 28});
+  EXPECT_EQ(make_model(Arch::cnn)->forward(x).shape(), (Shape{3, 10}));
+  EXPECT_EQ(make_model(Arch::mlp)->forward(x).shape(), (Shape{3, 10}));
+  EXPECT_TRUE(throws_with([] { parse_arch("resnet"); }, {"unknown model 'resnet'", "mlp or cnn"}));
+}
+
+TEST_F(Fmnist, LearnsAndIsDeterministic) {
+  TrainResult a = train(small("a"));
+  ASSERT_EQ(a.history.size(), 3u);
+  EXPECT_LT(a.history[2].train_loss, a.history[0].train_loss);
+  EXPECT_GT(a.history[2].test_accuracy, 0.5);  // 10 classes: chance is 0.1
+  TrainResult b = train(small("b"));
+  for (size_t e = 0; e < 3; ++e) {
+    EXPECT_EQ(a.history[e].train_loss, b.history[e].train_loss) << "epoch " << e + 1;
+    EXPECT_EQ(a.history[e].test_accuracy, b.history[e].test_accuracy);
+  }
+  auto wa = nn::load_safetensors(a.checkpoint), wb = nn::load_safetensors(b.checkpoint);
+  for (size_t i = 0; i < wa.tensors.size(); ++i)
+    EXPECT_TRUE(test::all_close(wa.tensors[i].second, wb.tensors[i].second, 0, 0)) << wa.tensors[i].first;
+  // The run folder: metrics (one line per epoch) and a checkpoint that names its model.
+  std::ifstream metrics(dir_ / "a" / "metrics.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(metrics, line);) ++lines;
+  EXPECT_EQ(lines, 3);
+  EXPECT_EQ(wa.metadata.at("ember.model"), "fmnist-mlp");
+}
+
+TEST_F(Fmnist, ResumeContinuesExactly) {
+  TrainResult full = train(small("full"));
+  TrainConfig part = small("part");
+  part.stop_after = 1;
+  EXPECT_EQ(train(part).history.size(), 1u);  // "interrupted" after epoch 1
+  part.stop_after = 0;
+  part.resume = true;
+  TrainResult resumed = train(part);
+  ASSERT_EQ(resumed.history.size(), 3u);
+  for (size_t e = 0; e < 3; ++e) EXPECT_EQ(resumed.history[e].train_loss, full.history[e].train_loss);
+  auto wf = nn::load_safetensors(full.checkpoint), wr = nn::load_safetensors(resumed.checkpoint);
+  for (size_t i = 0; i < wf.tensors.size(); ++i)
+    EXPECT_TRUE(test::all_close(wf.tensors[i].second, wr.tensors[i].second, 0, 0)) << wf.tensors[i].first;
+  // Resuming with a different trajectory-shaping setting is refused.
+  TrainConfig other = part;
+  other.batch = 64;
+  EXPECT_TRUE(throws_with([&] { train(other); }, {"--resume", "\"batch\":32"}));
+}
+
+TEST_F(Fmnist, CheckpointReproducesRecordedAccuracy) {
+  TrainConfig cfg = small("cnn");
+  cfg.arch = Arch::cnn;
+  cfg.epochs = 1;
+  cfg.plots = true;
+  TrainResult r = train(cfg);
+  LoadedModel m = load_checkpoint(r.checkpoint);
+  EXPECT_EQ(m.arch, Arch::cnn);
+  EXPECT_EQ(m.epoch, 1);
+  data::FashionMnist test(data::Split::test);
+  EvalResult ev = evaluate(*m.model, test, 200);
+  ASSERT_TRUE(m.recorded_accuracy.has_value());
+  EXPECT_EQ(ev.accuracy, *m.recorded_accuracy);
+  EXPECT_EQ(ev.accuracy, r.history.back().test_accuracy);
+  EXPECT_EQ(ev.total, 200);
+  EXPECT_GT(fs::file_size(dir_ / "cnn" / "curves.png"), 1000u);
+  EXPECT_GT(fs::file_size(dir_ / "cnn" / "predictions.png"), 1000u);
+  for (const auto& e : fs::directory_iterator(dir_ / "cnn"))  // no temp files left behind
+    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+}
+
+TEST_F(Fmnist, BadInputsGiveClearErrors) {
+  EXPECT_TRUE(throws_with([&] { load_checkpoint((dir_ / "none.safetensors").string()); }, {"does not exist"}));
+  fs::create_directories(dir_);
+  const std::string other = (dir_ / "other.safetensors").string();
+  nn::save_safetensors(other, {{"w", Tensor::zeros({2})}}, {{"ember.model", "unet"}});
+  EXPECT_TRUE(throws_with([&] { load_checkpoint(other); }, {"not a Fashion-MNIST checkpoint", "'unet'"}));
+  TrainConfig cfg = small("bad");
+  cfg.data_dir = (dir_ / "nowhere").string();
+  EXPECT_TRUE(throws_with([&] { train(cfg); }, {"Fashion-MNIST not found", "apt-get install dataset-fashion-mnist"}));
+  cfg = small("bad");
+  cfg.epochs = 0;
+  EXPECT_TRUE(throws_with([&] { train(cfg); }, {"--epochs must be >= 1"}));
+}
+
+}  // namespace
+}  // namespace ember::zoo::fmnist
