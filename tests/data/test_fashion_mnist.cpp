@@ -67,15 +67,17 @@ TEST(FashionMnist, TestSplit) {
   const float* px = ds.images().data<float>();
   EXPECT_EQ(px[14 * 28 + 6], 2.0f / 255.0f);
   EXPECT_EQ(px[14 * 28 + 7], 4.0f / 255.0f);
-  double total = 0, lo = 1, hi = 0;
-  for (int64_t i = 0; i < ds.images().numel(); ++i) {
+  const int64_t numel = ds.images().numel();
+  double total = 0;
+  float lo = 1, hi = 0;
+  for (int64_t i = 0; i < numel; ++i) {
     total += px[i];
-    lo = std::min(lo, double(px[i]));
-    hi = std::max(hi, double(px[i]));
+    lo = px[i] < lo ? px[i] : lo;
+    hi = px[i] > hi ? px[i] : hi;
   }
-  EXPECT_EQ(lo, 0.0);
-  EXPECT_EQ(hi, 1.0);
-  EXPECT_NEAR(total / double(ds.images().numel()), 73.14656658 / 255.0, 1e-6);  // mean byte from Python
+  EXPECT_EQ(lo, 0.0f);
+  EXPECT_EQ(hi, 1.0f);
+  EXPECT_NEAR(total / double(numel), 73.14656658 / 255.0, 1e-6);  // mean byte from Python
   // get_batch gathers rows in the order asked.
   Batch b = ds.get_batch({4, 0});
   EXPECT_EQ(b.input.shape(), (Shape{2, 1, 28, 28}));
