@@ -131,7 +131,8 @@ class Loader {
 
   void open() {
     std::error_code ec;
-    EMBER_CHECK(std::filesystem::is_regular_file(path_, ec), "load_safetensors: {}: no such file", path_);
+    if (!std::filesystem::exists(path_, ec)) fail("no such file");
+    if (!std::filesystem::is_regular_file(path_, ec)) fail("not a regular file");
     file_.reset(std::fopen(path_.c_str(), "rb"));
     if (!file_) fail("cannot open ({})", std::strerror(errno));
     if (fseeko(file_.get(), 0, SEEK_END) != 0) fail("cannot seek");

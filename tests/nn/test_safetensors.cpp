@@ -150,6 +150,7 @@ TEST(Safetensors, EmptyHeaderObjectIsAValidEmptyFile) {
 
 TEST(Safetensors, LoadRejectsStructuralErrors) {
   EXPECT_TRUE(throws_with([] { load_safetensors("/nonexistent_dir_ember/none.safetensors"); }, {"no such file"}));
+  EXPECT_TRUE(throws_with([] { load_safetensors(fs::temp_directory_path().string()); }, {"not a regular file"}));
   EXPECT_TRUE(rejects("abcde", {"5 bytes, shorter than the 8-byte header length"}));
   EXPECT_TRUE(rejects(u64_le(100) + "{}      ", {"header length 100 exceeds"}));
   EXPECT_TRUE(rejects(u64_le(uint64_t(1) << 63) + "{}      ", {"exceeds"}));
