@@ -131,7 +131,8 @@ class Loader {
 
   void open() {
     std::error_code ec;
-    EMBER_CHECK(std::filesystem::is_regular_file(path_, ec), "load_safetensors: {}: no such file", path_);
+    if (!std::filesystem::exists(path_, ec)) fail("no such file");
+    if (!std::filesystem::is_regular_file(path_, ec)) fail("not a regular file");
     file_.reset(std::fopen(path_.c_str(), "rb"));
     if (!file_) fail("cannot open ({})", std::strerror(errno));
     if (fseeko(file_.get(), 0, SEEK_END) != 0) fail("cannot seek");
@@ -314,7 +315,6 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::vector<Tensor> host;
   std::set<std::string> names;
-  uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     EMBER_CHECK(!name.empty(), "save_safetensors: {}: tensor names must not be empty", path);
     EMBER_CHECK(name != "__metadata__", "save_safetensors: {}: '__metadata__' is reserved, not a tensor name", path);
@@ -322,11 +322,27 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     EMBER_CHECK(t.defined(), "save_safetensors: {}: tensor '{}' is undefined", path, name);
     Tensor h = t.detach();
     if (!h.device().is_cpu()) h = h.to(Device::cpu());
-    h = h.contiguous();
-    uint64_t nbytes = uint64_t(h.numel()) * h.element_size();
-    header[name] = {{"dtype", std::string(file_dtype_name(h.dtype()))}, {"shape", h.shape()}, {"data_offsets", {offset, offset + nbytes}}};
-    offset += nbytes;
-    host.push_back(std::move(h));
+    host.push_back(h.contiguous());
+  }
+  // Data goes in order of decreasing element size, so every tensor starts at a multiple of its
+  // element size (readers that view the bytes in place, like PyTorch's, need that); the header
+  // keeps the caller's order.
+  std::vector<size_t> order(host.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return host[a].element_size() > host[b].element_size(); });
+  std::vector<uint64_t> begin(host.size());
+  uint64_t offset = 0;
+  for (size_t i : order) {
+    begin[i] = offset;
+    offset += uint64_t(host[i].numel()) * host[i].element_size();
+  }
+  for (size_t i = 0; i < host.size(); ++i) {
+    const Tensor& h = host[i];
+    uint64_t end = begin[i] + uint64_t(h.numel()) * h.element_size();
+    header[tensors[i].first] = {{"dtype", std::string(file_dtype_name(h.dtype()))},
+                                {"shape", h.shape()},
+                                {"data_offsets", {begin[i], end}}};
   }
   std::string text;
   try {
@@ -342,7 +358,8 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   unsigned char len_bytes[8];
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
   bool ok = std::fwrite(len_bytes, 1, 8, f.get()) == 8 && std::fwrite(text.data(), 1, text.size(), f.get()) == text.size();
-  for (const Tensor& h : host) {
+  for (size_t i : order) {
+    const Tensor& h = host[i];
     size_t nbytes = size_t(h.numel()) * h.element_size();
     if (ok && nbytes > 0) ok = std::fwrite(h.raw_data(), 1, nbytes, f.get()) == nbytes;
   }

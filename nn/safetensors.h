@@ -34,8 +34,9 @@ struct TensorDict {
   std::vector<std::string> names() const;
 };
 
-// Writes `tensors` (any device, any strides: each is copied to contiguous CPU memory) in the given
-// order, with `metadata` as "__metadata__" (omitted when empty). The file is written to
+// Writes `tensors` (any device, any strides: each is copied to contiguous CPU memory), listed in
+// the header in the given order, with `metadata` as "__metadata__" (omitted when empty). The data
+// section holds them by decreasing element size, so each starts aligned to its element size. The file is written to
 // "<path>.tmp.<pid>" and renamed over `path`, so readers never see a half-written checkpoint.
 // Throws on an empty or duplicate name, the reserved name "__metadata__", an undefined tensor or
 // an I/O failure.

@@ -36,7 +36,7 @@ class LRScheduler {
   // Closed forms: the lr (momentum) of group g after t steps; momentum_at is nullopt when the
   // schedule leaves momentum alone.
   virtual double lr_at(int64_t t, size_t g) const = 0;
-  virtual std::optional<double> momentum_at(int64_t t, size_t g) const { return std::nullopt; }
+  virtual std::optional<double> momentum_at(int64_t /*t*/, size_t /*g*/) const { return std::nullopt; }
   virtual std::string name() const = 0;
 
   // load_state_dict checks the type and group count, restores step and base lrs, and re-applies

@@ -6,7 +6,8 @@
 
 expected/spec JSON: {"metadata": {str: str}, "tensors": [{"name": str, "dtype": "F32", "shape": [..],
 "values": [numbers, row-major]}, ...]}. `read` checks the layout rules of the Hugging Face format
-(8-byte little-endian header length, header padded to 8 bytes, offsets tiling the data section),
+(8-byte little-endian header length, header padded to 8 bytes, offsets tiling the data section,
+each tensor aligned to its element size),
 then names, header order, dtypes, shapes and exact values. `write` lays the data out in reverse
 header order, so the reader under test cannot assume data order equals header order.
 """
@@ -79,6 +80,8 @@ def read(path, expected_path):
         if got["dtype"] != want["dtype"] or got["shape"] != want["shape"]:
             fail("%s: %s %r != expected %s %r" % (want["name"], got["dtype"], got["shape"], want["dtype"], want["shape"]))
         begin, end = got["data_offsets"]
+        if begin % SIZES[got["dtype"]] != 0:
+            fail("%s: data starts at %d, not aligned to its %d-byte elements" % (want["name"], begin, SIZES[got["dtype"]]))
         if end - begin != numel(got["shape"]) * SIZES[got["dtype"]]:
             fail("%s: data_offsets span %d bytes for shape %r" % (want["name"], end - begin, got["shape"]))
         values = decode(got["dtype"], data[begin:end])

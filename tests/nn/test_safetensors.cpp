@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -116,11 +117,17 @@ TEST(Safetensors, ByteLayoutFollowsTheFormat) {
   std::string header = bytes.substr(8, n);
   EXPECT_EQ(header.front(), '{');
   EXPECT_EQ(header.find("__metadata__"), std::string::npos);  // omitted when empty
-  EXPECT_NE(header.find(R"("a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]})"), std::string::npos) << header;
-  EXPECT_NE(header.find(R"("b":{"dtype":"I64","shape":[2],"data_offsets":[12,28]})"), std::string::npos) << header;
+  // Header in the caller's order; data by decreasing element size (the i64 first, 8-byte aligned).
+  EXPECT_EQ(header.find(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[16,28]},)"
+                        R"("b":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})"),
+            0u)
+      << header;
   float f[3];
-  std::memcpy(f, bytes.data() + 8 + n, 12);
+  std::memcpy(f, bytes.data() + 8 + n + 16, 12);
   EXPECT_EQ(f[2], 3.0f);
+  int64_t i[2];
+  std::memcpy(i, bytes.data() + 8 + n, 16);
+  EXPECT_EQ(i[1], 6);
   // The temporary file was renamed away.
   for (const auto& e : fs::directory_iterator(fs::path(path).parent_path()))
     EXPECT_EQ(e.path().string().find(path + ".tmp"), std::string::npos);
@@ -150,6 +157,7 @@ TEST(Safetensors, EmptyHeaderObjectIsAValidEmptyFile) {
 
 TEST(Safetensors, LoadRejectsStructuralErrors) {
   EXPECT_TRUE(throws_with([] { load_safetensors("/nonexistent_dir_ember/none.safetensors"); }, {"no such file"}));
+  EXPECT_TRUE(throws_with([] { load_safetensors(fs::temp_directory_path().string()); }, {"not a regular file"}));
   EXPECT_TRUE(rejects("abcde", {"5 bytes, shorter than the 8-byte header length"}));
   EXPECT_TRUE(rejects(u64_le(100) + "{}      ", {"header length 100 exceeds"}));
   EXPECT_TRUE(rejects(u64_le(uint64_t(1) << 63) + "{}      ", {"exceeds"}));

@@ -165,6 +165,16 @@ TEST(SGD, TrainsThroughTheAutogradEngine) {
   EXPECT_TRUE(all_close(p, {0.512, -1.024, 2.048}, 1e-6, 1e-6));
 }
 
+TEST(SGD, StepBumpsTheVersionSoStaleGraphsAreCaught) {
+  Tensor p = Tensor::from_vector<float>({1, 2}, {2});
+  p.requires_grad_(true);
+  SGD opt({p}, {.lr = 0.1});
+  Tensor loss = (p * p).sum();  // saves p for backward
+  p.set_grad(Tensor::ones({2}));
+  opt.step();
+  EXPECT_TRUE(throws_with([&] { loss.backward(); }, {"modified in place"}));
+}
+
 TEST(SGD, RejectsBadOptionsAndParams) {
   Tensor p = param({1});
   EXPECT_TRUE(throws_with([&] { SGD({p}, {.lr = -1}); }, {"SGD: lr -1 is outside"}));
