@@ -20,6 +20,9 @@ void add_train_fmnist(CLI::App& train) {
   cmd->add_option("--lr", cfg->lr, "peak Adam learning rate of the cosine schedule (default 1e-3)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", cfg->seed, "seed of the initial weights and the shuffling")->capture_default_str();
+  cmd->add_option("--augment", cfg->augment, "training augmentation: none, flip, crop, flip+crop")
+      ->check(CLI::IsMember({"none", "flip", "crop", "flip+crop"}))
+      ->capture_default_str();
   cmd->add_option("--out", cfg->out, "run folder: checkpoint, metrics, plots")->capture_default_str();
   cmd->add_flag("--resume", cfg->resume, "continue from the checkpoint in --out");
   cmd->add_option("--threads", cfg->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);

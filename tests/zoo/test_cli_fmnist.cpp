@@ -33,7 +33,7 @@ class CliFmnist : public ::testing::Test {
 
 TEST_F(CliFmnist, BadFlagsAndValuesFailWithOneLine) {
   for (const char* args : {"train fmnist --bogus", "train fmnist --model resnet", "train fmnist --epochs -2",
-                           "train fmnist --lr abc", "eval fmnist", "train"}) {
+                           "train fmnist --lr abc", "train fmnist --augment rotate", "eval fmnist", "train"}) {
     auto r = ember(args);
     EXPECT_NE(r.rc, 0) << args;
     EXPECT_LE(count_lines(r.out), 2u) << args << ":\n" << r.out;
@@ -50,7 +50,7 @@ TEST_F(CliFmnist, BadFlagsAndValuesFailWithOneLine) {
 
 TEST_F(CliFmnist, TrainThenEvalReproducesAccuracy) {
   if (!ember::data::FashionMnist::available(ember::data::Split::train)) GTEST_SKIP() << "Fashion-MNIST missing";
-  auto r = ember("train fmnist --model mlp --epochs 1 --batch 50 --train-limit 500 --test-limit 300 --out run "
+  auto r = ember("train fmnist --model mlp --epochs 1 --batch 50 --train-limit 200 --test-limit 300 --out run "
                  "--no-progress --no-plots --threads 1");
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("epoch 1/1: train loss"), std::string::npos) << r.out;

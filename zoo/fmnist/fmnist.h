@@ -1,5 +1,5 @@
 // Fashion-MNIST classifiers: the W1 MLP and the W2 CNN of WORKLOADS.md, their training loop
-// (Adam + cosine schedule with warm-up, seeded shuffling, per-epoch evaluation, checkpoints that
+// (Adam + cosine schedule with warm-up, seeded shuffling and flips, per-epoch evaluation, checkpoints that
 // resume exactly) and evaluation of a saved checkpoint. `ember train fmnist` / `ember eval fmnist`
 // are thin wrappers over train() and evaluate_checkpoint().
 //
@@ -36,6 +36,9 @@ struct TrainConfig {
   std::optional<int64_t> epochs, batch;
   std::optional<double> lr;
   uint64_t seed = 0;
+  // Training-batch augmentation: "none", "flip" (random horizontal flip), "crop" (random 28x28
+  // crop of the image padded by 2), "flip+crop". Keyed per sample by (seed, epoch, index).
+  std::string augment = "flip";
   std::string out = "runs/fmnist";
   bool resume = false;    // continue from out/ when it holds a checkpoint
   int threads = 0;        // 0: all cores

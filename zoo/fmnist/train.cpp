@@ -7,6 +7,7 @@
 
 #include "data/image.h"
 #include "data/loader.h"
+#include "data/transforms.h"
 #include "hpo/plot.h"
 #include "nn/layers.h"
 #include "nn/optim/adam.h"
@@ -31,23 +32,27 @@ struct Resolved {
   int64_t epochs, batch;
   double lr;
   uint64_t seed;
+  std::string augment;
   int64_t train_limit, test_limit;
 
   json to_json() const {
-    return {{"model", arch_name(arch)}, {"epochs", epochs}, {"batch", batch}, {"lr", lr},
-            {"seed", seed},             {"train_limit", train_limit},         {"test_limit", test_limit}};
+    return {{"model", arch_name(arch)}, {"epochs", epochs}, {"batch", batch},
+            {"lr", lr},                 {"seed", seed},     {"augment", augment},
+            {"train_limit", train_limit}, {"test_limit", test_limit}};
   }
 };
 
 Resolved resolve(const TrainConfig& c) {
-  Resolved r{c.arch, c.arch == Arch::cnn ? 5 : 10, c.arch == Arch::cnn ? 64 : 128, 1e-3, c.seed, c.train_limit,
-             c.test_limit};
+  Resolved r{c.arch,   c.arch == Arch::cnn ? 5 : 10, c.arch == Arch::cnn ? 64 : 128, 1e-3, c.seed,
+             c.augment, c.train_limit,           c.test_limit};
   if (c.epochs) r.epochs = *c.epochs;
   if (c.batch) r.batch = *c.batch;
   if (c.lr) r.lr = *c.lr;
   EMBER_CHECK(r.epochs >= 1, "train fmnist: --epochs must be >= 1, got {}", r.epochs);
   EMBER_CHECK(r.batch >= 1, "train fmnist: --batch must be >= 1, got {}", r.batch);
   EMBER_CHECK(r.lr > 0 && std::isfinite(r.lr), "train fmnist: --lr must be positive, got {}", r.lr);
+  EMBER_CHECK(r.augment == "none" || r.augment == "flip" || r.augment == "crop" || r.augment == "flip+crop",
+              "train fmnist: --augment must be none, flip, crop or flip+crop, got '{}'", r.augment);
   EMBER_CHECK(r.train_limit >= 0 && r.test_limit >= 0, "train fmnist: limits must be >= 0");
   return r;
 }
@@ -181,7 +186,11 @@ TrainResult train(const TrainConfig& config) {
 
   data::FashionMnist train_set(data::Split::train, config.data_dir), test_set(data::Split::test, config.data_dir);
   auto train_data = head(train_set, cfg.train_limit);
-  data::DataLoader loader(train_data, {.batch_size = cfg.batch, .shuffle = true, .seed = cfg.seed});
+  data::Compose augment;
+  if (cfg.augment.find("crop") != std::string::npos) augment.stages.push_back(data::RandomCrop{.size = 28, .padding = 2});
+  if (cfg.augment.find("flip") != std::string::npos) augment.stages.push_back(data::RandomHorizontalFlip{.p = 0.5});
+  data::DataLoader loader(train_data, {.batch_size = cfg.batch, .shuffle = true, .seed = cfg.seed,
+                                       .transform = augment.stages.empty() ? data::Transform{} : augment});
   const int64_t steps = loader.size();
 
   manual_seed(cfg.seed);
@@ -212,11 +221,11 @@ TrainResult train(const TrainConfig& config) {
     fmt::print("no checkpoint in {}; starting a new run\n", out.string());
   }
 
-  fmt::print("fmnist {}: {} parameters, {} train / {} test images, {} epochs of {} steps (batch {}), lr {}, seed {}, "
-             "{} threads\n",
+  fmt::print("fmnist {}: {} parameters, {} train / {} test images, {} epochs of {} steps (batch {}), lr {}, "
+             "augment {}, seed {}, {} threads\n",
              arch_name(cfg.arch), model->num_parameters(), train_data->size(),
              cfg.test_limit > 0 ? std::min(cfg.test_limit, test_set.size()) : test_set.size(), cfg.epochs, steps,
-             cfg.batch, cfg.lr, cfg.seed, get_num_threads());
+             cfg.batch, cfg.lr, cfg.augment, cfg.seed, get_num_threads());
   int64_t run_epochs = 0;
   for (int64_t epoch = start_epoch + 1; epoch <= cfg.epochs; ++epoch) {
     if (config.stop_after > 0 && run_epochs == config.stop_after) {
