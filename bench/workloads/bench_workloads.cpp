@@ -1,7 +1,8 @@
 // Whole-step workload benches, exactly as WORKLOADS.md specifies W1, W2, W3, W4 and W6: shapes,
 // inputs, loss, optimizer, warm-up and timed steps. A training step is zero_grad -> forward -> loss
 // -> backward -> optimizer step, one wall-clock interval each; the median is the headline figure.
-// "ref" is PyTorch 1.13 (Debian, best configuration, 2 threads) on this machine, from the issue;
+// cpu-med is the median process CPU time per step (all threads; with 1 thread on a shared
+// machine it is what the step costs with a core to itself). "ref" is PyTorch 1.13 (Debian, best configuration, 2 threads) on this machine, from the issue;
 // ref/ours > 1 means ember is faster. Peak MB is the CPU allocator's peak during the timed steps
 // above what was live before them (so the step's own tensors, not the data set, weights or process
 // RSS); sys/step counts allocations per step that reached the system allocator.
@@ -268,6 +269,7 @@ void run_w6_infer() {
       (void)pol.data<float>();
     });
     for (double& v : s.ms) v *= 1000;  // microseconds
+    for (double& v : s.cpu_ms) v *= 1000;
     print_row(b == 1 ? "W6 infer b1" : "W6 infer b16", s, b == 1 ? 600 : 0, "us");
   }
 }

@@ -60,12 +60,15 @@ Mnist load_fashion_mnist(int64_t n, const std::string& dir = "/usr/share/dataset
 // Timing of one workload: per-step wall milliseconds plus allocator figures over the timed steps.
 struct StepStats {
   std::vector<double> ms;
+  std::vector<double> cpu_ms;  // process CPU time per step (all threads): on a shared machine, the
+                               // 1-thread figure is what the step would take with a core to itself
   double peak_mb = 0;  // allocator peak during the timed steps above what was live before them
   double system_allocs_per_step = 0;
   double quantile(double q) const;  // q in [0, 1] over ms, linear interpolation
   double mean() const;
 };
 // Runs warmup + timed calls of step(i) (i counts from 0 over all calls), timing each timed call.
+double quantile_of(std::vector<double> v, double q);
 StepStats time_steps(int warmup, int timed, const std::function<void(int)>& step);
 // One row: name, ours (median), min/p10/p90/max/mean, reference ms and ratio ref/ours when ref > 0.
 void print_row(const std::string& name, const StepStats& s, double ref_ms, const std::string& unit = "ms");
