@@ -15,12 +15,7 @@ void sdpa_bwd_f32_avx2(const SdpaDims& m, const float* q, const float* k, const 
 
 namespace {
 
-struct ExpRowScalar {
-  template <typename T>
-  static void apply(T* x, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
-  }
-};
+struct OpsPortable : SmallGemmPortable, RowOpsPortable {};
 
 // The dims when every tensor has the layout the kernel needs, else nullopt (caller composes).
 bool sdpa_dims(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale,
@@ -48,7 +43,7 @@ bool CpuBackend::sdpa_fwd(const Tensor& q, const Tensor& k, const Tensor& v, boo
     return true;
   }
   dispatch_float(q.dtype(), "sdpa_fwd", [&]<typename T>() {
-    SdpaKernel<T, ExpRowScalar>::forward(m, q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), lse.data<T>());
+    SdpaKernel<T, OpsPortable>::forward(m, q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), lse.data<T>());
   });
   return true;
 }
@@ -65,7 +60,7 @@ bool CpuBackend::sdpa_bwd(const Tensor& q, const Tensor& k, const Tensor& v, con
     return true;
   }
   dispatch_float(q.dtype(), "sdpa_bwd", [&]<typename T>() {
-    SdpaKernel<T, ExpRowScalar>::backward(m, q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), lse.data<T>(),
+    SdpaKernel<T, OpsPortable>::backward(m, q.data<T>(), k.data<T>(), v.data<T>(), out.data<T>(), lse.data<T>(),
                                           grad_out.data<T>(), grad_q.data<T>(), grad_k.data<T>(), grad_v.data<T>());
   });
   return true;
