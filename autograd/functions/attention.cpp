@@ -2,16 +2,54 @@
 //
 // Legend: B batch, H query heads, Hkv key/value heads, G = H / Hkv query heads per kv head,
 // T query positions, S key positions, D head dim (Dv for v).
-// Both ops are composed from public differentiable ops (narrow, cat, neg, mul, add, matmul,
-// where, softmax, reshape), so their gradients come from those ops' backward nodes.
+// RoPE, and attention with an explicit mask, are composed from public differentiable ops (narrow,
+// cat, neg, mul, add, matmul, where, softmax, reshape), so their gradients come from those ops'
+// backward nodes. Attention without a mask (causal or full) first asks the backend for its fused
+// kernel (Backend::sdpa_fwd/bwd: blocked, online softmax, no repeated K/V) and records
+// SdpaBackward; a backend without one falls back to the composite, which stays the reference.
 // RoPE follows the rotate-half convention of WORKLOADS.md W4.
 #include <cmath>
 #include <limits>
 
+#include "autograd/function.h"
 #include "autograd/ops.h"
 
 namespace ember {
 namespace {
+using namespace autograd;
+
+// out = softmax(scale q k^T, causal) v through the backend's fused kernel, which also returns
+// lse [B, H, T]. Backward (in the kernel, with P = exp(scale q k^T - lse), Di = dO_i . O_i):
+//   dV = P^T dO,  dS = P * (dO V^T - Di),  dQ = scale dS K,  dK = scale dS^T Q  (G heads summed
+//   into their kv head). Saves the contiguous q, k, v, the output and lse.
+class SdpaBackward final : public Node {
+ public:
+  SdpaBackward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse, bool causal,
+               double scale)
+      : q_(q), k_(k), v_(v), out_(out), lse_(lse), causal_(causal), scale_(scale) {}
+  std::string name() const override { return "ScaledDotProductAttentionBackward"; }
+  void release_saved() override {
+    q_.release();
+    k_.release();
+    v_.release();
+    out_.release();
+    lse_.release();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
+    Tensor q = q_.unpack(*this), k = k_.unpack(*this), v = v_.unpack(*this);
+    Tensor gq = Tensor::empty(q.shape(), q.options()), gk = Tensor::empty(k.shape(), k.options()),
+           gv = Tensor::empty(v.shape(), v.options());
+    const bool ok = backend_of(q).sdpa_bwd(q, k, v, out_.unpack(*this), lse_.unpack(*this), grads[0].contiguous(),
+                                           causal_, scale_, gq, gk, gv);
+    EMBER_ASSERT(ok, "scaled_dot_product_attention: backend ran the fused forward but not its backward");
+    return {gq, gk, gv};
+  }
+
+ private:
+  SavedTensor q_, k_, v_, out_, lse_;
+  bool causal_;
+  double scale_;
+};
 
 // rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2]) along the last dim.
 Tensor rotate_half(const Tensor& x) {
@@ -118,6 +156,15 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   }
   const int64_t g = h / hkv;
   const double sc = scale.value_or(1.0 / std::sqrt(static_cast<double>(d)));
+
+  if (!mask.defined() && s > 0) {
+    const Tensor qc = q.detach().contiguous(), kc = k.detach().contiguous(), vc = v.detach().contiguous();
+    Tensor out = Tensor::empty({b, h, t, dv}, q.options()), lse = Tensor::empty({b, h, t}, q.options());
+    if (backend_of(q).sdpa_fwd(qc, kc, vc, causal, sc, out, lse)) {
+      record<SdpaBackward>({q, k, v}, {out}, qc, kc, vc, out.detach(), lse, causal, sc);
+      return out;
+    }
+  }
 
   // scores [B, Hkv, G*T, S] = q' k^T * scale
   Tensor qg = reshape(q, {b, hkv, g * t, d});

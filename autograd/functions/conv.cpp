@@ -11,8 +11,9 @@
 // weight [Cin, Cout/G, kh, kw] is exactly a conv weight mapping Cout -> Cin channels, so it is the
 // adjoint of that conv: its forward is the conv's raise, its backward the conv's lower.
 // col is built for a chunk of the batch at a time (<= kColBudget elements) and recomputed in
-// backward rather than saved. A 1x1, stride-1, unpadded conv on a contiguous image uses the
-// image itself as col.
+// backward rather than saved. On CPU with groups == 1 each chunk is one wide GEMM (N = images *
+// L, see lower_wide); otherwise one GEMM per image, where a 1x1, stride-1, unpadded conv on a
+// contiguous image uses the image itself as col.
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -77,9 +78,93 @@ void for_each_col_chunk(const Tensor& img, const Conv2dGeom& g, F&& f) {
   }
 }
 
+// ---- CPU, groups == 1: one wide GEMM per batch chunk ----
+// The per-image products above are skinny (W6: [64 x 42] outputs per image; W2: [64 x 196]).
+// Here a chunk of nb images is lowered as a single product whose N is nb*L: col is built in a
+// "wide" layout [K, nb*L] (the CPU im2col/col2im accept this strided view of [nb, K, L]) and the
+// [M, nb*L] result is moved to [nb, M, L] with one copy (grad_y the other way round).
+
+bool use_wide(const Tensor& t, int64_t groups) { return groups == 1 && t.device().is_cpu(); }
+
+// Images per wide chunk: col stays within ~1 MiB (L2-sized; a whole-batch col of W6 would be
+// 25 MB and stream from memory) while N = nb*L still spans many register tiles.
+constexpr int64_t kWideColBudget = int64_t{1} << 18;
+int64_t wide_chunk(const Conv2dGeom& g) {
+  const int64_t rows = g.c * g.kh * g.kw, L = g.oh() * g.ow();
+  return std::clamp<int64_t>(kWideColBudget / std::max<int64_t>(1, rows * L), 1, std::max<int64_t>(g.n, 1));
+}
+
+// [nb, R, L] view of a wide [R, nb*L] buffer.
+Tensor wide_as_batch(const Tensor& wide, int64_t nb, int64_t r, int64_t L) {
+  return wide.as_strided({nb, r, L}, {L, nb * L, 1}, wide.offset());
+}
+
+// col [K, nb*L] = im2col of images n0 .. n0+nb of img.
+Tensor wide_col(const Tensor& img, const Conv2dGeom& g, int64_t n0, int64_t nb) {
+  const int64_t rows = g.c * g.kh * g.kw, L = g.oh() * g.ow();
+  Tensor col = Tensor::empty({rows, nb * L}, img.options());
+  Conv2dGeom gc = g;
+  gc.n = nb;
+  const Tensor part = img.as_strided({nb, g.c, g.h, g.w}, img.strides(), img.offset() + n0 * img.stride(0));
+  backend_of(img).im2col(part, gc, wide_as_batch(col, nb, rows, L));
+  return col;
+}
+
+// out [N, M, L] images n0.. as a wide [M, nb*L] copy.
+Tensor wide_of(const Tensor& out, int64_t n0, int64_t nb, int64_t M, int64_t L) {
+  Tensor w = Tensor::empty({M, nb * L}, out.options());
+  backend_of(out).copy(batch_view(out, n0, nb, M, L), wide_as_batch(w, nb, M, L));
+  return w;
+}
+
+void lower_wide(const Tensor& img, const Tensor& w, const Conv2dGeom& g, const Tensor& out, bool accumulate) {
+  const int64_t M = w.size(0), K = w.numel() / M, L = g.oh() * g.ow(), chunk = wide_chunk(g);
+  Backend& be = backend_of(out);
+  const Tensor a = w.as_strided({1, M, K}, {0, K, 1}, w.offset());
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.n - n0);
+    const Tensor col = wide_col(img, g, n0, nb);
+    Tensor res = Tensor::empty({1, M, nb * L}, out.options());
+    be.gemm(a, col.reshape({1, K, nb * L}), res, false);
+    const Tensor src = wide_as_batch(res, nb, M, L), dst = batch_view(out, n0, nb, M, L);
+    if (accumulate) be.binary(BinaryOp::add, dst, src, dst);
+    else be.copy(src, dst);
+  }
+}
+
+void raise_wide(const Tensor& out, const Tensor& w, const Conv2dGeom& g, const Tensor& img) {
+  const int64_t M = w.size(0), K = w.numel() / M, L = g.oh() * g.ow(), chunk = wide_chunk(g);
+  Backend& be = backend_of(img);
+  const Tensor at = w.as_strided({1, K, M}, {0, 1, K}, w.offset());  // W^T
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.n - n0);
+    const Tensor src = wide_of(out, n0, nb, M, L);
+    Tensor col = Tensor::empty({1, K, nb * L}, img.options());
+    be.gemm(at, src.reshape({1, M, nb * L}), col, false);
+    Conv2dGeom gc = g;
+    gc.n = nb;
+    be.col2im(wide_as_batch(col.reshape({K, nb * L}), nb, K, L), gc,
+              img.as_strided({nb, g.c, g.h, g.w}, img.strides(), img.offset() + n0 * img.stride(0)));
+  }
+}
+
+void weight_grad_wide(const Tensor& out, const Tensor& img, const Conv2dGeom& g, const Tensor& gw) {
+  const int64_t M = gw.size(0), K = gw.numel() / M, L = g.oh() * g.ow(), chunk = wide_chunk(g);
+  Backend& be = backend_of(gw);
+  const Tensor dst = gw.as_strided({1, M, K}, {M * K, K, 1}, gw.offset());
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.n - n0);
+    const Tensor a = wide_of(out, n0, nb, M, L), col = wide_col(img, g, n0, nb);
+    // gW [M, K] (=|+=) gy [M, nb*L] @ col^T [nb*L, K] (col^T as a strided view: an NT product)
+    be.gemm(a.reshape({1, M, nb * L}), col.as_strided({1, nb * L, K}, {0, 1, nb * L}, col.offset()), dst, n0 > 0);
+  }
+  if (g.n == 0) be.fill(gw, 0);
+}
+
 // out [N, M, OH, OW] contiguous (=|+=) conv(img, w).
 void lower(const Tensor& img, const Tensor& w, const Conv2dGeom& g, int64_t groups, const Tensor& out,
            bool accumulate) {
+  if (use_wide(out, groups)) return lower_wide(img, w, g, out, accumulate);
   const int64_t M = w.size(0), L = g.oh() * g.ow();
   const Tensor a = weight_groups(w, groups);
   for_each_col_chunk(img, g, [&](int64_t n0, int64_t nb, const Tensor& col) {
@@ -89,6 +174,7 @@ void lower(const Tensor& img, const Tensor& w, const Conv2dGeom& g, int64_t grou
 
 // img [N, C, H, W] contiguous += conv^T(out), out [N, M, OH, OW] contiguous.
 void raise(const Tensor& out, const Tensor& w, const Conv2dGeom& g, int64_t groups, const Tensor& img) {
+  if (use_wide(img, groups)) return raise_wide(out, w, g, img);
   const int64_t M = w.size(0), L = g.oh() * g.ow(), rows = g.c * g.kh * g.kw;
   const Tensor at = weight_groups_t(w, groups);
   const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
@@ -110,6 +196,7 @@ void raise(const Tensor& out, const Tensor& w, const Conv2dGeom& g, int64_t grou
 
 // gw [M, C/G, kh, kw] contiguous = sum_n out[n, g] @ col(img)[n, g]^T, out [N, M, OH, OW] contiguous.
 void weight_grad(const Tensor& out, const Tensor& img, const Conv2dGeom& g, int64_t groups, const Tensor& gw) {
+  if (use_wide(gw, groups)) return weight_grad_wide(out, img, g, gw);
   const int64_t M = gw.size(0), G = groups, R = M / G, K = gw.numel() / M, L = g.oh() * g.ow();
   const Tensor dst = weight_groups(gw, groups);  // [G, R, K], contiguous
   bool first = true;

@@ -3,7 +3,8 @@
 //   reduce.cpp (reduce, arg_reduce), gemm.cpp + gemm_avx512.cpp/gemm_avx2.cpp (gemm),
 //   softmax.cpp (softmax, cross-entropy), conv.cpp (im2col, col2im), pool.cpp (pooling,
 //   upsampling), norm.cpp (layer/rms norm), index.cpp (index_select/add, gather, scatter_add),
-//   random.cpp (Philox fills).
+//   random.cpp (Philox fills), optim.cpp + optim_avx2.cpp (fused Adam/AdamW),
+//   attention.cpp + attention_avx2.cpp (fused causal/GQA attention).
 #pragma once
 
 #include "tensor/backend.h"
@@ -64,6 +65,15 @@ class CpuBackend final : public Backend {
   void random_uniform(const Tensor& out, double lo, double hi, uint64_t seed, uint64_t offset) override;
   void random_normal(const Tensor& out, double mean, double std, uint64_t seed, uint64_t offset) override;
   void random_int(const Tensor& out, int64_t lo, int64_t hi, uint64_t seed, uint64_t offset) override;
+
+  // Fused kernels (optim.cpp, attention.cpp).
+  bool adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                   const AdamStep& s) override;
+  bool sdpa_fwd(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, double scale, const Tensor& out,
+                const Tensor& lse) override;
+  bool sdpa_bwd(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
+                const Tensor& grad_out, bool causal, double scale, const Tensor& grad_q, const Tensor& grad_k,
+                const Tensor& grad_v) override;
 };
 
 }  // namespace ember::cpu

@@ -7,10 +7,31 @@
 #include <type_traits>
 
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/cpu_features.h"
 #include "tensor/cpu/loops.h"
 
 namespace ember::cpu {
+
+// unary_avx2.cpp: f32 rows of the transcendental ops (exp, log, tanh, sigmoid, silu, gelu).
+bool unary_row_has_avx2(UnaryOp op);
+void unary_row_f32_avx2(UnaryOp op, const float* x, float* y, int64_t n);
+void unary_backward_row_f32_avx2(UnaryOp op, const float* x, const float* g, float* gx, int64_t n);
+
 namespace {
+
+bool use_avx2_row(UnaryOp op) { return active_isa() != Isa::scalar && unary_row_has_avx2(op); }
+
+// Vectorized f32 unary: unit-stride rows go to the AVX2 row function, strided ones to f.
+template <typename F>
+void map1_avx2(UnaryOp op, const Tensor& x, const Tensor& out, F f) {
+  StridedLoop<2> loop(out.shape(), {x.strides(), out.strides()});
+  const float* xp = x.data<float>();
+  float* op_ = out.data<float>();
+  loop.run(kElementwiseGrain / 4, [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& st) {
+    if (st[0] == 1 && st[1] == 1) return unary_row_f32_avx2(op, xp + off[0], op_ + off[1], n);
+    for (int64_t i = 0; i < n; ++i) op_[off[1] + i * st[1]] = f(xp[off[0] + i * st[0]]);
+  });
+}
 
 constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2/pi)
 constexpr double kInvSqrt2 = 0.70710678118654752440;
@@ -140,6 +161,9 @@ using compute_t = std::conditional_t<std::is_floating_point_v<T>, T, double>;
 template <typename T>
 void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p) {
   using C = compute_t<T>;
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_avx2_row(op)) return map1_avx2(op, x, out, [op, &p](float v) { return unary_scalar<float>(op, v, p); });
+  }
   switch (op) {
     case UnaryOp::relu: return map1<T, T>(x, out, [](T v) { return v > T(0) ? v : T(0); });
     case UnaryOp::neg: return map1<T, T>(x, out, [](T v) { return T(-v); });
@@ -165,6 +189,17 @@ void CpuBackend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& grad_
   dispatch_float(x.dtype(), "unary_backward", [&]<typename T>() {
     if (op == UnaryOp::relu) {
       map2<T, T>(x, grad_out, grad_in, [](T v, T g) { return v > T(0) ? g : T(0); });
+    } else if (std::is_same_v<T, float> && use_avx2_row(op)) {
+      StridedLoop<3> loop(grad_in.shape(), {x.strides(), grad_out.strides(), grad_in.strides()});
+      const float* xp = x.data<float>();
+      const float* gp = grad_out.data<float>();
+      float* gi = grad_in.data<float>();
+      loop.run(kElementwiseGrain / 4, [&](const std::array<int64_t, 3>& o, int64_t n, const std::array<int64_t, 3>& st) {
+        if (st[0] == 1 && st[1] == 1 && st[2] == 1)
+          return unary_backward_row_f32_avx2(op, xp + o[0], gp + o[1], gi + o[2], n);
+        for (int64_t i = 0; i < n; ++i)
+          gi[o[2] + i * st[2]] = gp[o[1] + i * st[1]] * unary_derivative<float>(op, xp[o[0] + i * st[0]], p);
+      });
     } else {
       map2<T, T>(x, grad_out, grad_in, [op, &p](T v, T g) { return g * unary_derivative<T>(op, v, p); });
     }

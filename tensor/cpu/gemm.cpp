@@ -1,7 +1,9 @@
 // CPU GEMM entry: splits a batched product across threads and dispatches each piece to the
 // micro-kernel for the active ISA (gemm_avx512.cpp, gemm_avx2.cpp, or the portable one here).
-// Threads split the batch when it has enough items, else the larger of M and N, so every thread
-// owns disjoint rows or columns of C (no write sharing) and packs its own panels.
+// Threads take macro-tiles of C (batch item x row block x column block) from a dynamic queue, so
+// every tile is owned by one thread (no write sharing) and packs its own panels.
+#include <exception>
+
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/cpu/gemm_driver.h"
@@ -49,21 +51,37 @@ void CpuBackend::gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool 
     const double flops = 2.0 * double(bt) * double(m) * double(n) * double(k);
     if (threads == 1 || flops < 2e6 || in_parallel_region()) {
       for (int64_t q = 0; q < bt; ++q) piece(q, 0, m, 0, n);
-    } else if (bt >= threads) {
-      parallel_for(bt, 1, [&](int64_t q0, int64_t q1) {
-        for (int64_t q = q0; q < q1; ++q) piece(q, 0, m, 0, n);
-      });
-    } else if (n >= m) {  // split columns in multiples of 32 (the widest NR)
-      int64_t blocks = (n + 31) / 32;
-      parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-        for (int64_t q = 0; q < bt; ++q) piece(q, 0, m, b0 * 32, std::min(n, b1 * 32));
-      });
-    } else {  // split rows in multiples of 12 (the tallest MR)
-      int64_t blocks = (m + 11) / 12;
-      parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-        for (int64_t q = 0; q < bt; ++q) piece(q, b0 * 12, std::min(m, b1 * 12), 0, n);
-      });
+      return;
     }
+    // Macro-tiles: rows in units of 12 (the tallest MR), columns in units of 32 (the widest NR),
+    // cut until there are about 3 tiles per thread (the larger side is cut first), handed out
+    // dynamically: a thread that is descheduled (a shared machine) does not hold up the others,
+    // as it would with one fixed half each. Each tile packs its own A rows and B columns.
+    const int64_t mu = (m + 11) / 12, nu = (n + 31) / 32, want = 3 * int64_t(threads);
+    int64_t sm = 1, sn = 1;
+    while (bt * sm * sn < want) {
+      const bool cut_rows = double(m) / double(sm) >= double(n) / double(sn);
+      if (cut_rows && sm < mu) ++sm;
+      else if (sn < nu) ++sn;
+      else if (sm < mu) ++sm;
+      else break;
+    }
+    const int64_t tiles = bt * sm * sn;
+    std::exception_ptr error;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t q = t / (sm * sn), r = (t / sn) % sm, c = t % sn;
+      const int64_t i0 = std::min(m, mu * r / sm * 12), i1 = std::min(m, mu * (r + 1) / sm * 12);
+      const int64_t j0 = std::min(n, nu * c / sn * 32), j1 = std::min(n, nu * (c + 1) / sn * 32);
+      if (i0 >= i1 || j0 >= j1) continue;
+      try {
+        piece(q, i0, i1, j0, j1);
+      } catch (...) {
+#pragma omp critical
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
   });
 }
 

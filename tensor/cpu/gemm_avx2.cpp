@@ -12,7 +12,11 @@ struct Avx2Kernel {
   static void run(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
     __m256 c0[MR], c1[MR];
 #pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
+    for (int i = 0; i < MR; ++i) {
+      c0[i] = c1[i] = _mm256_setzero_ps();
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);  // C is written after the k loop
+    }
+#pragma GCC unroll 4
     for (int64_t p = 0; p < kc; ++p, a += MR, b += NR) {
       __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6

@@ -60,6 +60,11 @@ struct GemmDriver {
       const T* src = b + pc * g.b_rs + (jc + jr) * g.b_cs;
       if (g.b_cs == 1 && cols == NR) {
         for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, src + p * g.b_rs, sizeof(T) * NR);
+      } else if (g.b_rs == 1) {  // B^T stored row-major (NT): read each column contiguously
+        for (int64_t j = 0; j < cols; ++j)
+          for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = src[j * g.b_cs + p];
+        for (int64_t p = 0; p < kc; ++p)
+          for (int64_t j = cols; j < NR; ++j) dst[p * NR + j] = T(0);
       } else {
         for (int64_t p = 0; p < kc; ++p) {
           for (int64_t j = 0; j < cols; ++j) dst[p * NR + j] = src[p * g.b_rs + j * g.b_cs];
@@ -83,10 +88,13 @@ struct GemmDriver {
     T* a_pack = static_cast<T*>(alloc.allocate(a_bytes));
     T* b_pack = static_cast<T*>(alloc.allocate(b_bytes));
     alignas(64) T edge[MR * NR];
+    // K is cut into equal blocks of at most KC (784 -> 4 x 196, not 3 x 256 + 16): a short last
+    // block would pay a full C load/store per tile for a few k steps.
+    const int64_t kblocks = (g.k + KC - 1) / KC, kstep = (g.k + kblocks - 1) / kblocks;
     for (int64_t jc = 0; jc < g.n; jc += NC) {
       int64_t nc = std::min<int64_t>(NC, g.n - jc);
-      for (int64_t pc = 0; pc < g.k; pc += KC) {
-        int64_t kc = std::min<int64_t>(KC, g.k - pc);
+      for (int64_t pc = 0; pc < g.k; pc += kstep) {
+        int64_t kc = std::min<int64_t>(kstep, g.k - pc);
         bool acc = g.accumulate || pc > 0;
         pack_b(g, pc, kc, jc, nc, b_pack);
         for (int64_t ic = 0; ic < g.m; ic += MC) {

@@ -56,9 +56,11 @@ void max_pool_fwd(const Tensor& x, const Pool2dGeom& g, const Tensor& out, const
         T best = -std::numeric_limits<T>::infinity();
         int64_t arg = h0 * s.w + w0;
         for (int64_t ih = h0; ih < h1; ++ih)
-          for (int64_t iw = w0; iw < w1; ++iw) {
+          for (int64_t iw = w0; iw < w1; ++iw) {  // branch-free: selects, not jumps (random data)
             const T v = in[ih * s.w + iw];
-            if (v > best || std::isnan(v)) best = v, arg = ih * s.w + iw;
+            const bool take = v > best || v != v;
+            best = take ? v : best;
+            arg = take ? ih * s.w + iw : arg;
           }
         op[(p * s.oh + oh) * s.ow + ow] = best;
         ip[(p * s.oh + oh) * s.ow + ow] = arg;

@@ -42,6 +42,35 @@ TEST(CpuConv, Im2colCol2imMatchReference) {
       check_geom({.n = 3, .c = 2, .h = 1, .w = 13, .kh = 1, .kw = 5, .sw = 2, .pw = 2, .dw = 3}, dt, tr);
       check_geom({.n = 1, .c = 1, .h = 4, .w = 4, .kh = 1, .kw = 1}, dt, tr);
     }
+  // a plane above the padded-copy limit (2^16 padded elements) takes the per-row range path
+  check_geom({.n = 1, .c = 1, .h = 257, .w = 256, .kh = 3, .kw = 3, .sh = 2, .ph = 1, .pw = 1}, DType::f32, true);
+}
+
+// The "wide" col layout used by the conv op on CPU: col as [K, N*L], seen as an [N, K, L] view
+// with strides {L, N*L, 1}. im2col/col2im must give the reference values at those addresses and
+// leave the guard cells around the buffer untouched.
+TEST(CpuConv, WideColLayoutMatchesReference) {
+  for (Conv2dGeom g : {Conv2dGeom{.n = 3, .c = 2, .h = 6, .w = 7, .kh = 3, .kw = 3, .ph = 1, .pw = 1},
+                       Conv2dGeom{.n = 2, .c = 1, .h = 257, .w = 256, .kh = 2, .kw = 2, .sh = 2, .sw = 2}}) {
+    Generator gen(3);
+    const int64_t K = g.c * g.kh * g.kw, L = g.oh() * g.ow(), guard = 16;
+    Tensor x = Tensor::randn({g.n, g.c, g.h, g.w}, {}, &gen);
+    Tensor buf = Tensor::full({K * g.n * L + 2 * guard}, 77.0);
+    Tensor wide = buf.as_strided({g.n, K, L}, {L, g.n * L, 1}, guard);
+    backend_for(Device::cpu()).im2col(x, g, wide);
+    Tensor ref = Tensor::empty({g.n, K, L});
+    cpu::ref::im2col(x, g, ref);
+    EXPECT_TRUE(all_close(wide.contiguous(), ref, 0, 0));
+    Tensor img = Tensor::zeros({g.n, g.c, g.h, g.w}), img_ref = Tensor::zeros({g.n, g.c, g.h, g.w});
+    backend_for(Device::cpu()).col2im(wide, g, img);
+    cpu::ref::col2im(ref, g, img_ref);
+    EXPECT_TRUE(all_close(img, img_ref, 1e-6, 1e-6));
+    const std::vector<float> v = buf.to_vector<float>();
+    for (int64_t i = 0; i < guard; ++i) {
+      ASSERT_EQ(v[size_t(i)], 77.0f) << "guard before col overwritten at " << i;
+      ASSERT_EQ(v[v.size() - 1 - size_t(i)], 77.0f) << "guard after col overwritten at " << i;
+    }
+  }
 }
 
 }  // namespace

@@ -1,0 +1,153 @@
+// CPU kernels other than GEMM: conv2d (forward + both backward passes), fused vs composite
+// attention, softmax cross-entropy, layer/RMS norm, fused vs composite Adam, and the AVX2 vs
+// scalar transcendental rows. One thread, timed on CPU time (the machine is shared; see
+// bench_gemm.cpp). Counters, with the napkin math beside each:
+//   conv:  FLOP/s with 2*N*M*L*K per pass (L = OH*OW, K = C*kh*kw), 3 passes for fwd+bwd
+//   sdpa:  FLOP/s with 2*B*H*T*S*(D+Dv) per forward (halved when causal), backward counted 2.5x
+//   memory-bound kernels: bytes/s from the tensors each pass must read and write once.
+#include <benchmark/benchmark.h>
+
+#include "autograd/ops.h"
+#include "tensor/cpu/cpu_features.h"
+
+namespace {
+using namespace ember;
+
+Tensor leaf(const Shape& s, Generator& g) {
+  Tensor t = (Tensor::rand(s, {}, &g) - 0.5).detach();
+  t.requires_grad_(true);
+  return t;
+}
+
+void rate(benchmark::State& st, const char* name, double per_iter) {
+  st.counters[name] = benchmark::Counter(per_iter * double(st.iterations()), benchmark::Counter::kIsRate);
+}
+
+// Args: N, C, H, W, M (3x3, pad 1). Shapes: W2 conv2, W6 residual conv, W3 level-2 conv.
+void BM_conv2d_fwd_bwd(benchmark::State& st) {
+  set_num_threads(1);
+  const int64_t n = st.range(0), c = st.range(1), h = st.range(2), w = st.range(3), m = st.range(4);
+  Generator g(1);
+  Tensor x = leaf({n, c, h, w}, g), wt = leaf({m, c, 3, 3}, g);
+  for (auto _ : st) {
+    Tensor y = conv2d(x, wt, {}, {.pad_h = 1, .pad_w = 1});
+    y.backward(Tensor::ones(y.shape()));
+    x.zero_grad();
+    wt.zero_grad();
+  }
+  rate(st, "FLOP/s", 3 * 2.0 * double(n * m * h * w * c * 9));
+}
+BENCHMARK(BM_conv2d_fwd_bwd)
+    ->Args({64, 32, 14, 14, 64})
+    ->Args({256, 64, 6, 7, 64})
+    ->Args({16, 64, 32, 32, 64})
+    ->ArgNames({"N", "C", "H", "W", "M"})
+    ->Unit(benchmark::kMillisecond);
+
+// W4 attention: B 16, H 8, Hkv 2, T = S = 128, D 32, causal. Arg 0: fused; 1: composite (the same
+// call with an all-ones mask, which composes matmul/where/softmax).
+void BM_sdpa_fwd_bwd(benchmark::State& st) {
+  set_num_threads(1);
+  const bool composite = st.range(0) == 1;
+  const int64_t b = 16, h = 8, hkv = 2, t = 128, d = 32;
+  Generator g(2);
+  Tensor q = leaf({b, h, t, d}, g), k = leaf({b, hkv, t, d}, g), v = leaf({b, hkv, t, d}, g);
+  Tensor mask = composite ? Tensor::ones({t, t}, {.dtype = DType::u8}) : Tensor();
+  for (auto _ : st) {
+    Tensor y = scaled_dot_product_attention(q, k, v, true, mask);
+    y.backward(Tensor::ones(y.shape()));
+    q.zero_grad();
+    k.zero_grad();
+    v.zero_grad();
+  }
+  rate(st, "FLOP/s", 3.5 * 2.0 * double(b * h * t * t * (2 * d)) / 2);
+  st.SetLabel(composite ? "composite" : "fused");
+}
+BENCHMARK(BM_sdpa_fwd_bwd)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// W4 loss: logits [2048, 256]; fwd reads the logits, bwd reads them and writes the gradient.
+void BM_cross_entropy_fwd_bwd(benchmark::State& st) {
+  set_num_threads(1);
+  const int64_t n = 2048, c = 256;
+  Generator g(3);
+  Tensor x = leaf({n, c}, g), y = Tensor::randint(0, c, {n}, {.dtype = DType::i64}, &g);
+  for (auto _ : st) {
+    cross_entropy(x, y).backward();
+    x.zero_grad();
+  }
+  rate(st, "bytes/s", 3.0 * double(n * c) * 4);
+}
+BENCHMARK(BM_cross_entropy_fwd_bwd)->Unit(benchmark::kMicrosecond);
+
+// W4 norms: x [2048, 256]; fwd reads x, writes y; bwd reads x and dy, writes dx (5 passes).
+void BM_norm_fwd_bwd(benchmark::State& st) {
+  set_num_threads(1);
+  const bool rms = st.range(0) == 1;
+  const int64_t n = 2048, d = 256;
+  Generator g(4);
+  Tensor x = leaf({n, d}, g), w = leaf({d}, g), bias = leaf({d}, g);
+  for (auto _ : st) {
+    Tensor y = rms ? rms_norm(x, w) : layer_norm(x, {d}, w, bias);
+    y.backward(Tensor::ones(y.shape()));
+    x.zero_grad();
+    w.zero_grad();
+    bias.zero_grad();
+  }
+  rate(st, "bytes/s", 5.0 * double(n * d) * 4);
+  st.SetLabel(rms ? "rms_norm" : "layer_norm");
+}
+BENCHMARK(BM_norm_fwd_bwd)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// One Adam step over W4's 2.9M parameters: 4 tensors read, 3 written (28 bytes per element).
+// Arg 0: fused backend kernel; 1: the composite formula from tensor ops.
+void BM_adam(benchmark::State& st) {
+  set_num_threads(1);
+  const bool fused = st.range(0) == 0;
+  const int64_t n = 2902272;
+  Generator g(5);
+  Tensor p = Tensor::rand({n}, {}, &g), gr = Tensor::rand({n}, {}, &g), m = Tensor::zeros({n}), v = Tensor::zeros({n});
+  int64_t step = 0;
+  for (auto _ : st) {
+    ++step;
+    if (fused) {
+      backend_for(Device::cpu()).adam_update(p, gr, m, v, {.step = step});
+    } else {
+      const double bc1 = 1 - std::pow(0.9, double(step)), bc2 = 1 - std::pow(0.999, double(step));
+      m.mul_(0.9).add_(gr, 0.1);
+      v.mul_(0.999).add_(gr * gr, 0.001);
+      p.add_(m / (sqrt(v / bc2) + 1e-8), -1e-3 / bc1);
+    }
+  }
+  rate(st, "bytes/s", 28.0 * double(n));
+  st.SetLabel(fused ? "fused" : "composite");
+}
+BENCHMARK(BM_adam)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// Transcendental unary forward over 1M f32 (8 bytes per element). Args: op, isa (0 scalar libm,
+// 1 AVX2 rows).
+void BM_unary(benchmark::State& st) {
+  set_num_threads(1);
+  const UnaryOp ops[] = {UnaryOp::exp, UnaryOp::tanh, UnaryOp::sigmoid, UnaryOp::silu, UnaryOp::gelu_tanh,
+                         UnaryOp::gelu_erf};
+  const char* names[] = {"exp", "tanh", "sigmoid", "silu", "gelu_tanh", "gelu_erf"};
+  const UnaryOp op = ops[st.range(0)];
+  const bool avx2 = st.range(1) == 1;
+  if (avx2 && cpu::best_isa() == cpu::Isa::scalar) {
+    st.SkipWithError("no AVX2");
+    return;
+  }
+  const cpu::Isa prev = cpu::active_isa();
+  cpu::set_isa(avx2 ? cpu::Isa::avx2 : cpu::Isa::scalar);
+  const int64_t n = 1 << 20;
+  Generator g(6);
+  Tensor x = Tensor::rand({n}, {}, &g) * 8.0 - 4.0, y = Tensor::empty({n});
+  for (auto _ : st) backend_for(Device::cpu()).unary(op, x, y, {});
+  cpu::set_isa(prev);
+  rate(st, "bytes/s", 8.0 * double(n));
+  st.SetLabel(std::string(names[st.range(0)]) + (avx2 ? " avx2" : " scalar"));
+}
+BENCHMARK(BM_unary)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {0, 1}})->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,319 @@
+// Whole-step workload benches, exactly as WORKLOADS.md specifies W1, W2, W3, W4 and W6: shapes,
+// inputs, loss, optimizer, warm-up and timed steps. A training step is zero_grad -> forward -> loss
+// -> backward -> optimizer step, one wall-clock interval each; the median is the headline figure.
+// cpu-med is the median process CPU time per step (all threads; with 1 thread on a shared
+// machine it is what the step costs with a core to itself). "ref" is PyTorch 1.13 (Debian, best configuration, 2 threads) on this machine, from the issue;
+// ref/ours > 1 means ember is faster. Peak MB is the CPU allocator's peak during the timed steps
+// above what was live before them (so the step's own tensors, not the data set, weights or process
+// RSS); sys/step counts allocations per step that reached the system allocator.
+//
+// usage: bench_workloads [--threads N] [--composite-adam] [W1 W2 W3 W4 W6 W6inf ...]  (default: all)
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+
+#include "bench/workloads/common.h"
+#include "tensor/cpu/cpu_features.h"
+
+namespace ember::bench {
+namespace {
+
+bool g_fused_adam = true;
+
+// x [..., in] @ w^T + b with PyTorch-default init of w [out, in] and b [out].
+struct Linear {
+  Tensor w, b;
+  Linear(Params& p, int64_t in, int64_t out, Generator& g, bool bias = true) {
+    w = p.add(init_uniform({out, in}, in, g));
+    if (bias) b = p.add(init_uniform({out}, in, g));
+  }
+  Tensor operator()(const Tensor& x) const { return linear(x, w, b); }
+};
+
+struct Conv {
+  Tensor w, b;
+  int64_t pad;
+  Conv(Params& p, int64_t cin, int64_t cout, int64_t k, Generator& g, bool bias) : pad(k / 2) {
+    w = p.add(init_uniform({cout, cin, k, k}, cin * k * k, g));
+    if (bias) b = p.add(init_uniform({cout}, cin * k * k, g));
+  }
+  Tensor operator()(const Tensor& x) const { return conv2d(x, w, b, {.pad_h = pad, .pad_w = pad}); }
+};
+
+// BatchNorm2d: weight 1, bias 0, running mean 0 / var 1, momentum 0.1, eps 1e-5.
+struct BatchNorm {
+  Tensor w, b, rm, rv;
+  BatchNorm(Params& p, int64_t c) {
+    w = p.add(Tensor::ones({c}));
+    b = p.add(Tensor::zeros({c}));
+    rm = Tensor::zeros({c});
+    rv = Tensor::ones({c});
+  }
+  Tensor operator()(const Tensor& x, bool training = true) const {
+    return batch_norm(x, rm, rv, w, b, training, 0.1, 1e-5);
+  }
+};
+
+void check_count(const char* name, const Params& p, int64_t want) {
+  if (p.count() != want)
+    std::printf("WARNING %s: %lld parameters, WORKLOADS.md says %lld\n", name, (long long)p.count(), (long long)want);
+}
+
+AdamOptions adam_opts(AdamOptions o = {}) {
+  o.fused = g_fused_adam;
+  return o;
+}
+
+// ---- W1: MLP 784-256-256-10 on Fashion-MNIST, batch 128, 20 warm-up + 200 timed ----
+void run_w1(const Mnist& data) {
+  Generator gen(1);
+  Params p;
+  Linear l1(p, 784, 256, gen), l2(p, 256, 256, gen), l3(p, 256, 10, gen);
+  check_count("W1", p, 269322);
+  Adam opt(p, adam_opts());
+  const int64_t B = 128;
+  StepStats s = time_steps(20, 200, [&](int i) {
+    Tensor x = data.images.narrow(0, i * B, B).reshape({B, 784});
+    Tensor y = data.labels.narrow(0, i * B, B);
+    p.zero_grad();
+    Tensor h = relu(l1(x));
+    h = relu(l2(h));
+    Tensor loss = cross_entropy(l3(h), y);
+    loss.backward();
+    opt.step();
+  });
+  print_row("W1 mlp train", s, 1.74);
+}
+
+// ---- W2: CNN on Fashion-MNIST, batch 64, 10 warm-up + 60 timed ----
+void run_w2(const Mnist& data) {
+  Generator gen(2);
+  Params p;
+  Conv c1(p, 1, 32, 3, gen, true), c2(p, 32, 64, 3, gen, true);
+  Linear f1(p, 3136, 128, gen), f2(p, 128, 10, gen);
+  check_count("W2", p, 421642);
+  Adam opt(p, adam_opts());
+  const int64_t B = 64;
+  StepStats s = time_steps(10, 60, [&](int i) {
+    Tensor x = data.images.narrow(0, i * B, B);
+    Tensor y = data.labels.narrow(0, i * B, B);
+    p.zero_grad();
+    Tensor h = max_pool2d(relu(c1(x)));
+    h = max_pool2d(relu(c2(h)));
+    h = relu(f1(flatten(h, 1)));
+    Tensor loss = cross_entropy(f2(h), y);
+    loss.backward();
+    opt.step();
+  });
+  print_row("W2 cnn train", s, 17.9);
+}
+
+// ---- W3: U-Net colorizer, batch 16 at 64x64, 5 warm-up + 30 timed ----
+struct DoubleConv {
+  Conv c1, c2;
+  BatchNorm b1, b2;
+  DoubleConv(Params& p, int64_t cin, int64_t cout, Generator& g)
+      : c1(p, cin, cout, 3, g, false), c2(p, cout, cout, 3, g, false), b1(p, cout), b2(p, cout) {}
+  Tensor operator()(const Tensor& x) const { return relu(b2(c2(relu(b1(c1(x)))))); }
+};
+
+struct Up {  // ConvTranspose2d(cin -> cout, k 2, stride 2, bias); weight [cin, cout, 2, 2]
+  Tensor w, b;
+  Up(Params& p, int64_t cin, int64_t cout, Generator& g) {
+    w = p.add(init_uniform({cin, cout, 2, 2}, cout * 4, g));
+    b = p.add(init_uniform({cout}, cout * 4, g));
+  }
+  Tensor operator()(const Tensor& x) const { return conv_transpose2d(x, w, b, {.stride_h = 2, .stride_w = 2}); }
+};
+
+void run_w3() {
+  Generator gen(3);
+  Params p;
+  DoubleConv d1(p, 1, 32, gen), d2(p, 32, 64, gen), d3(p, 64, 128, gen), d4(p, 128, 256, gen);
+  Up u1(p, 256, 128, gen);
+  DoubleConv e1(p, 256, 128, gen);
+  Up u2(p, 128, 64, gen);
+  DoubleConv e2(p, 128, 64, gen);
+  Up u3(p, 64, 32, gen);
+  DoubleConv e3(p, 64, 32, gen);
+  Conv head(p, 32, 3, 1, gen, true);
+  check_count("W3", p, 1926499);
+  Adam opt(p, adam_opts());
+  const Tensor x = uniform_stream(3001, {16, 1, 64, 64}), t = uniform_stream(3002, {16, 3, 64, 64});
+  StepStats s = time_steps(5, 30, [&](int) {
+    p.zero_grad();
+    Tensor s1 = d1(x), s2 = d2(max_pool2d(s1)), s3 = d3(max_pool2d(s2)), b = d4(max_pool2d(s3));
+    Tensor y = e1(cat({u1(b), s3}, 1));
+    y = e2(cat({u2(y), s2}, 1));
+    y = e3(cat({u3(y), s1}, 1));
+    Tensor loss = l1_loss(sigmoid(head(y)), t);
+    loss.backward();
+    opt.step();
+  });
+  print_row("W3 unet train", s, 360);
+}
+
+// ---- W4: Llama-style GQA LM, batch 16 x 128 tokens, 5 warm-up + 30 timed, AdamW ----
+struct Block {
+  Tensor n1, n2;
+  Linear wq, wk, wv, wo, w1, w2, w3;
+  Block(Params& p, Generator& g)
+      : wq(p, 256, 256, g, false), wk(p, 256, 64, g, false), wv(p, 256, 64, g, false), wo(p, 256, 256, g, false),
+        w1(p, 256, 688, g, false), w2(p, 688, 256, g, false), w3(p, 256, 688, g, false) {
+    n1 = p.add(Tensor::ones({256}));
+    n2 = p.add(Tensor::ones({256}));
+  }
+  Tensor operator()(const Tensor& x, const Tensor& cos, const Tensor& sin) const {
+    const int64_t B = x.size(0), T = x.size(1);
+    Tensor h = rms_norm(x, n1, 1e-5);
+    Tensor q = rotary_embedding(wq(h).reshape({B, T, 8, 32}).transpose(1, 2), cos, sin);
+    Tensor k = rotary_embedding(wk(h).reshape({B, T, 2, 32}).transpose(1, 2), cos, sin);
+    Tensor v = wv(h).reshape({B, T, 2, 32}).transpose(1, 2);
+    Tensor a = scaled_dot_product_attention(q, k, v, true);
+    Tensor y = x + wo(a.transpose(1, 2).reshape({B, T, 256}));
+    h = rms_norm(y, n2, 1e-5);
+    return y + w2(silu(w1(h)) * w3(h));
+  }
+};
+
+void run_w4() {
+  Generator gen(4);
+  Params p;
+  Tensor emb = p.add(Tensor::randn({256, 256}, {}, &gen));
+  std::vector<Block> blocks;
+  for (int l = 0; l < 4; ++l) blocks.emplace_back(p, gen);
+  Tensor nf = p.add(Tensor::ones({256}));
+  Linear head(p, 256, 256, gen, false);
+  check_count("W4", p, 2902272);
+  Adam opt(p, adam_opts({.lr = 3e-4, .weight_decay = 0.1, .decoupled = true}));
+  const Tensor tok = bytes_stream(4001, {16, 129});
+  const Tensor in = tok.narrow(1, 0, 128).contiguous(), target = tok.narrow(1, 1, 128).contiguous().reshape({2048});
+  auto [cos, sin] = rope_tables(0, 128, 32);
+  StepStats s = time_steps(5, 30, [&](int) {
+    p.zero_grad();
+    Tensor x = embedding(emb, in);
+    for (const Block& b : blocks) x = b(x, cos, sin);
+    Tensor logits = head(rms_norm(x, nf, 1e-5)).reshape({2048, 256});
+    Tensor loss = cross_entropy(logits, target);
+    loss.backward();
+    opt.step();
+  });
+  print_row("W4 gqa-lm train", s, 340);
+}
+
+// ---- W6: AlphaZero policy/value net, Connect Four ----
+struct PolicyValueNet {
+  Conv stem;
+  BatchNorm stem_bn;
+  std::vector<Conv> convs;
+  std::vector<BatchNorm> bns;
+  Conv pconv, vconv;
+  BatchNorm pbn, vbn;
+  Linear pfc, vfc1, vfc2;
+  PolicyValueNet(Params& p, Generator& g)
+      : stem(p, 3, 64, 3, g, false), stem_bn(p, 64), pconv(p, 64, 2, 1, g, false), vconv(p, 64, 1, 1, g, false),
+        pbn(p, 2), vbn(p, 1), pfc(p, 84, 7, g), vfc1(p, 42, 64, g), vfc2(p, 64, 1, g) {
+    for (int i = 0; i < 8; ++i) {
+      convs.emplace_back(p, 64, 64, 3, g, false);
+      bns.emplace_back(p, 64);
+    }
+  }
+  std::pair<Tensor, Tensor> operator()(const Tensor& x, bool training) const {
+    Tensor h = relu(stem_bn(stem(x), training));
+    for (int r = 0; r < 4; ++r) {
+      Tensor y = relu(bns[2 * r](convs[2 * r](h), training));
+      y = bns[2 * r + 1](convs[2 * r + 1](y), training);
+      h = relu(y + h);
+    }
+    Tensor pol = pfc(flatten(relu(pbn(pconv(h), training)), 1));
+    Tensor val = tanh(vfc2(relu(vfc1(flatten(relu(vbn(vconv(h), training)), 1)))));
+    return {pol, val};
+  }
+};
+
+Tensor binary_planes(uint64_t seed, int64_t b) {
+  return to_dtype(lt(uniform_stream(seed, {b, 3, 6, 7}), Tensor::scalar(0.5)), DType::f32);
+}
+
+void run_w6_train() {
+  Generator gen(6);
+  Params p;
+  PolicyValueNet net(p, gen);
+  check_count("W6", p, 301402);
+  Adam opt(p, adam_opts());
+  const Tensor x = binary_planes(6001, 256);
+  Tensor pi = uniform_stream(6002, {256, 7});
+  pi = pi / pi.sum({1}, true);
+  const Tensor z = uniform_stream(6003, {256}) * 2.0 - 1.0;
+  StepStats s = time_steps(10, 50, [&](int) {
+    p.zero_grad();
+    auto [pol, val] = net(x, true);
+    Tensor loss = cross_entropy_probs(pol, pi) + mse_loss(val.reshape({256}), z);
+    loss.backward();
+    opt.step();
+  });
+  print_row("W6 az train b256", s, 108);
+}
+
+void run_w6_infer() {
+  Generator gen(6);
+  Params p;
+  PolicyValueNet net(p, gen);
+  NoGradGuard no_grad;
+  for (int64_t b : {1, 16}) {
+    const Tensor x = binary_planes(b == 1 ? 6101 : 6116, b);
+    StepStats s = time_steps(50, 1000, [&](int) {
+      auto [pol, val] = net(x, false);
+      (void)pol.data<float>();
+    });
+    for (double& v : s.ms) v *= 1000;  // microseconds
+    for (double& v : s.cpu_ms) v *= 1000;
+    print_row(b == 1 ? "W6 infer b1" : "W6 infer b16", s, b == 1 ? 600 : 0, "us");
+  }
+}
+
+}  // namespace
+}  // namespace ember::bench
+
+int main(int argc, char** argv) {
+  using namespace ember;
+  using namespace ember::bench;
+  std::set<std::string> want;
+  int threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
+      threads = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--composite-adam")) {
+      g_fused_adam = false;
+    } else {
+      want.insert(argv[i]);
+    }
+  }
+  if (threads > 0) set_num_threads(threads);
+  auto on = [&](const char* w) { return want.empty() || want.count(w) > 0; };
+  std::printf("ember workloads: isa %s, %d threads, %s Adam\n", std::string(cpu::isa_name(cpu::active_isa())).c_str(),
+              get_num_threads(), g_fused_adam ? "fused" : "composite");
+  // The stream definitions' check values (WORKLOADS.md).
+  const std::vector<float> u = uniform_stream(3001, {4}).to_vector<float>();
+  const std::vector<int64_t> by = bytes_stream(4001, {8}).to_vector<int64_t>();
+  if (std::fabs(u[0] - 0.2765f) > 1e-4f || std::fabs(u[3] - 0.5038f) > 1e-4f || by[0] != 163 || by[7] != 138)
+    std::printf("WARNING: splitmix64 streams do not match the WORKLOADS.md check values\n");
+  print_header();
+  try {
+    if (on("W1") || on("W2")) {
+      const Mnist data = load_fashion_mnist(220 * 128);
+      if (on("W1")) run_w1(data);
+      if (on("W2")) run_w2(data);
+    }
+    if (on("W3")) run_w3();
+    if (on("W4")) run_w4();
+    if (on("W6")) run_w6_train();
+    if (on("W6inf")) run_w6_infer();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_workloads: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,96 @@
+// f32 fused attention compiled for AVX2+FMA: the kernel of attention_kernel.h with its small
+// products on a register-blocked AVX2 routine and the softmax exponentials on vec_math_avx2.h.
+#include "tensor/cpu/attention_kernel.h"
+#include "tensor/cpu/vec_math_avx2.h"
+
+namespace ember::cpu {
+namespace {
+
+struct OpsAvx2 {
+  static float hsum(__m256 v) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
+  }
+  static float row_max(const float* x, int64_t n, float init) {
+    __m256 m = _mm256_set1_ps(init);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, m);
+    float r = init;
+    for (float v : lanes) r = std::max(r, v);
+    for (; i < n; ++i) r = std::max(r, x[i]);
+    return r;
+  }
+  // x = exp(x - shift) in place (8 lanes, masked tail); returns the sum.
+  static float exp_sub_sum(float* x, int64_t n, float shift) {
+    const __m256 s = _mm256_set1_ps(shift);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const __m256 e = avx2::exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+      _mm256_storeu_ps(x + i, e);
+      acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum(acc);
+    if (i < n) {
+      alignas(32) float buf[8] = {};
+      for (int64_t j = i; j < n; ++j) buf[j - i] = x[j];
+      _mm256_store_ps(buf, avx2::exp_ps(_mm256_sub_ps(_mm256_load_ps(buf), s)));
+      for (int64_t j = i; j < n; ++j) sum += (x[j] = buf[j - i]);
+    }
+    return sum;
+  }
+
+  // C (=|+=) A B as SmallGemmPortable::mm: 4 rows x 16 columns of C in 8 ymm accumulators (one
+  // broadcast of A and two loads of B per 8 FMAs); column tails of 8 and < 8 (masked) and row
+  // tails of < 4 use the same loop with fewer accumulators.
+  static void mm(int64_t m, int64_t n, int64_t k, const float* a, int64_t ars, int64_t acs, const float* b,
+                 int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+    for (int64_t i = 0; i < m; i += 4) {
+      const int rows = int(std::min<int64_t>(4, m - i));
+      for (int64_t e = 0; e < n; e += 16) {
+        const int64_t cols = std::min<int64_t>(16, n - e);
+        // lane masks for the (up to) two 8-wide column vectors
+        alignas(32) int32_t mk[16];
+        for (int t = 0; t < 16; ++t) mk[t] = t < cols ? -1 : 0;
+        const __m256i m0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(mk));
+        const __m256i m1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(mk + 8));
+        __m256 acc[4][2];
+        for (int r = 0; r < 4; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        for (int64_t p = 0; p < k; ++p) {
+          const float* bp = b + p * ldb + e;
+          const __m256 b0 = _mm256_maskload_ps(bp, m0), b1 = _mm256_maskload_ps(bp + 8, m1);
+          for (int r = 0; r < rows; ++r) {
+            const __m256 av = _mm256_set1_ps(a[(i + r) * ars + p * acs]);
+            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+          }
+        }
+        for (int r = 0; r < rows; ++r) {
+          float* cp = c + (i + r) * ldc + e;
+          if (accumulate) {
+            acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_maskload_ps(cp, m0));
+            acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_maskload_ps(cp + 8, m1));
+          }
+          _mm256_maskstore_ps(cp, m0, acc[r][0]);
+          _mm256_maskstore_ps(cp + 8, m1, acc[r][1]);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+void sdpa_fwd_f32_avx2(const SdpaDims& m, const float* q, const float* k, const float* v, float* out, float* lse) {
+  SdpaKernel<float, OpsAvx2>::forward(m, q, k, v, out, lse);
+}
+
+void sdpa_bwd_f32_avx2(const SdpaDims& m, const float* q, const float* k, const float* v, const float* out,
+                       const float* lse, const float* dout, float* dq, float* dk, float* dv) {
+  SdpaKernel<float, OpsAvx2>::backward(m, q, k, v, out, lse, dout, dq, dk, dv);
+}
+
+}  // namespace ember::cpu
