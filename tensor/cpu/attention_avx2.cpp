@@ -44,39 +44,51 @@ struct OpsAvx2 {
   }
 
   // C (=|+=) A B as SmallGemmPortable::mm: 4 rows x 16 columns of C in 8 ymm accumulators (one
-  // broadcast of A and two loads of B per 8 FMAs); column tails of 8 and < 8 (masked) and row
-  // tails of < 4 use the same loop with fewer accumulators.
+  // broadcast of A and two loads of B per 8 FMAs). Full 16-wide column blocks use plain loads and
+  // stores; only a column tail uses masked ones (masked stores are slow on AMD cores).
+  template <bool kMasked>
+  static void block(int64_t i, int rows, int64_t e, int64_t k, const float* a, int64_t ars, int64_t acs,
+                    const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, __m256i m0, __m256i m1) {
+    auto load = [&](const float* p, __m256i mk) { return kMasked ? _mm256_maskload_ps(p, mk) : _mm256_loadu_ps(p); };
+    __m256 acc[4][2];
+    for (int r = 0; r < 4; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < k; ++p) {
+      const float* bp = b + p * ldb + e;
+      const __m256 b0 = load(bp, m0), b1 = load(bp + 8, m1);
+      for (int r = 0; r < rows; ++r) {
+        const __m256 av = _mm256_set1_ps(a[(i + r) * ars + p * acs]);
+        acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+      }
+    }
+    for (int r = 0; r < rows; ++r) {
+      float* cp = c + (i + r) * ldc + e;
+      if (accumulate) {
+        acc[r][0] = _mm256_add_ps(acc[r][0], load(cp, m0));
+        acc[r][1] = _mm256_add_ps(acc[r][1], load(cp + 8, m1));
+      }
+      if constexpr (kMasked) {
+        _mm256_maskstore_ps(cp, m0, acc[r][0]);
+        _mm256_maskstore_ps(cp + 8, m1, acc[r][1]);
+      } else {
+        _mm256_storeu_ps(cp, acc[r][0]);
+        _mm256_storeu_ps(cp + 8, acc[r][1]);
+      }
+    }
+  }
+
   static void mm(int64_t m, int64_t n, int64_t k, const float* a, int64_t ars, int64_t acs, const float* b,
                  int64_t ldb, float* c, int64_t ldc, bool accumulate) {
-    for (int64_t i = 0; i < m; i += 4) {
-      const int rows = int(std::min<int64_t>(4, m - i));
-      for (int64_t e = 0; e < n; e += 16) {
-        const int64_t cols = std::min<int64_t>(16, n - e);
-        // lane masks for the (up to) two 8-wide column vectors
-        alignas(32) int32_t mk[16];
-        for (int t = 0; t < 16; ++t) mk[t] = t < cols ? -1 : 0;
-        const __m256i m0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(mk));
-        const __m256i m1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(mk + 8));
-        __m256 acc[4][2];
-        for (int r = 0; r < 4; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-        for (int64_t p = 0; p < k; ++p) {
-          const float* bp = b + p * ldb + e;
-          const __m256 b0 = _mm256_maskload_ps(bp, m0), b1 = _mm256_maskload_ps(bp + 8, m1);
-          for (int r = 0; r < rows; ++r) {
-            const __m256 av = _mm256_set1_ps(a[(i + r) * ars + p * acs]);
-            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
-          }
-        }
-        for (int r = 0; r < rows; ++r) {
-          float* cp = c + (i + r) * ldc + e;
-          if (accumulate) {
-            acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_maskload_ps(cp, m0));
-            acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_maskload_ps(cp + 8, m1));
-          }
-          _mm256_maskstore_ps(cp, m0, acc[r][0]);
-          _mm256_maskstore_ps(cp + 8, m1, acc[r][1]);
-        }
+    for (int64_t e = 0; e < n; e += 16) {
+      const int64_t cols = std::min<int64_t>(16, n - e);
+      alignas(32) int32_t mk[16];
+      for (int t = 0; t < 16; ++t) mk[t] = t < cols ? -1 : 0;
+      const __m256i m0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(mk));
+      const __m256i m1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(mk + 8));
+      for (int64_t i = 0; i < m; i += 4) {
+        const int rows = int(std::min<int64_t>(4, m - i));
+        if (cols == 16) block<false>(i, rows, e, k, a, ars, acs, b, ldb, c, ldc, accumulate, m0, m1);
+        else block<true>(i, rows, e, k, a, ars, acs, b, ldb, c, ldc, accumulate, m0, m1);
       }
     }
   }

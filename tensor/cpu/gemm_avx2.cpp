@@ -18,6 +18,7 @@ struct Avx2Kernel {
     }
 #pragma GCC unroll 4
     for (int64_t p = 0; p < kc; ++p, a += MR, b += NR) {
+      _mm_prefetch(reinterpret_cast<const char*>(a + 16 * MR), _MM_HINT_T0);  // A streams from L2
       __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
       for (int i = 0; i < MR; ++i) {
