@@ -17,7 +17,7 @@ void add_train_fmnist(CLI::App& train) {
   cmd->add_option("--model", *model, "mlp (W1) or cnn (W2)")->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
   cmd->add_option("--epochs", cfg->epochs, "epochs (default: cnn 5, mlp 10)")->check(CLI::PositiveNumber);
   cmd->add_option("--batch", cfg->batch, "batch size (default: cnn 64, mlp 128)")->check(CLI::PositiveNumber);
-  cmd->add_option("--lr", cfg->lr, "peak Adam learning rate of the cosine schedule (default 1e-3)")
+  cmd->add_option("--lr", cfg->lr, "peak Adam learning rate of the cosine schedule (default: cnn 2e-3, mlp 1e-3)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", cfg->seed, "seed of the initial weights and the shuffling")->capture_default_str();
   cmd->add_option("--augment", cfg->augment, "training augmentation: none, flip, crop, flip+crop")

@@ -61,18 +61,13 @@ void check_count(const char* name, const Params& p, int64_t want) {
     std::printf("WARNING %s: %lld parameters, WORKLOADS.md says %lld\n", name, (long long)p.count(), (long long)want);
 }
 
-AdamOptions adam_opts(AdamOptions o = {}) {
-  o.fused = g_fused_adam;
-  return o;
-}
-
 // ---- W1: MLP 784-256-256-10 on Fashion-MNIST, batch 128, 20 warm-up + 200 timed ----
 void run_w1(const Mnist& data) {
   Generator gen(1);
   Params p;
   Linear l1(p, 784, 256, gen), l2(p, 256, 256, gen), l3(p, 256, 10, gen);
   check_count("W1", p, 269322);
-  Adam opt(p, adam_opts());
+  nn::Adam opt(p.list, {.fused = g_fused_adam});
   const int64_t B = 128;
   StepStats s = time_steps(20, 200, [&](int i) {
     Tensor x = data.images.narrow(0, i * B, B).reshape({B, 784});
@@ -94,7 +89,7 @@ void run_w2(const Mnist& data) {
   Conv c1(p, 1, 32, 3, gen, true), c2(p, 32, 64, 3, gen, true);
   Linear f1(p, 3136, 128, gen), f2(p, 128, 10, gen);
   check_count("W2", p, 421642);
-  Adam opt(p, adam_opts());
+  nn::Adam opt(p.list, {.fused = g_fused_adam});
   const int64_t B = 64;
   StepStats s = time_steps(10, 60, [&](int i) {
     Tensor x = data.images.narrow(0, i * B, B);
@@ -140,7 +135,7 @@ void run_w3() {
   DoubleConv e3(p, 64, 32, gen);
   Conv head(p, 32, 3, 1, gen, true);
   check_count("W3", p, 1926499);
-  Adam opt(p, adam_opts());
+  nn::Adam opt(p.list, {.fused = g_fused_adam});
   const Tensor x = uniform_stream(3001, {16, 1, 64, 64}), t = uniform_stream(3002, {16, 3, 64, 64});
   StepStats s = time_steps(5, 30, [&](int) {
     p.zero_grad();
@@ -187,7 +182,7 @@ void run_w4() {
   Tensor nf = p.add(Tensor::ones({256}));
   Linear head(p, 256, 256, gen, false);
   check_count("W4", p, 2902272);
-  Adam opt(p, adam_opts({.lr = 3e-4, .weight_decay = 0.1, .decoupled = true}));
+  nn::AdamW opt(p.list, {.lr = 3e-4, .weight_decay = 0.1, .fused = g_fused_adam});
   const Tensor tok = bytes_stream(4001, {16, 129});
   const Tensor in = tok.narrow(1, 0, 128).contiguous(), target = tok.narrow(1, 1, 128).contiguous().reshape({2048});
   auto [cos, sin] = rope_tables(0, 128, 32);
@@ -242,7 +237,7 @@ void run_w6_train() {
   Params p;
   PolicyValueNet net(p, gen);
   check_count("W6", p, 301402);
-  Adam opt(p, adam_opts());
+  nn::Adam opt(p.list, {.fused = g_fused_adam});
   const Tensor x = binary_planes(6001, 256);
   Tensor pi = uniform_stream(6002, {256, 7});
   pi = pi / pi.sum({1}, true);

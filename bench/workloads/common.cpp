@@ -1,7 +1,8 @@
 // Implementation of bench/workloads/common.h.
 #include "bench/workloads/common.h"
 
-#include <zlib.h>
+#include "data/fashion_mnist.h"
+
 
 #include <algorithm>
 #include <chrono>
@@ -51,69 +52,10 @@ Tensor init_uniform(const Shape& shape, int64_t fan_in, Generator& g) {
   return t;
 }
 
-Adam::Adam(const Params& p, AdamOptions o) : params_(p.list), o_(o) {
-  for (const Tensor& t : params_) {
-    m_.push_back(Tensor::zeros(t.shape(), t.options()));
-    v_.push_back(Tensor::zeros(t.shape(), t.options()));
-  }
-}
-
-void Adam::step() {
-  NoGradGuard no_grad;
-  ++t_;
-  const Backend::AdamStep s{.lr = o_.lr, .beta1 = o_.beta1, .beta2 = o_.beta2, .eps = o_.eps,
-                            .weight_decay = o_.weight_decay, .decoupled = o_.decoupled, .step = t_};
-  const double bc1 = 1 - std::pow(o_.beta1, double(t_)), bc2 = 1 - std::pow(o_.beta2, double(t_));
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor p = params_[i], g = p.grad();
-    if (!g.defined()) continue;
-    if (o_.fused && backend_of(p).adam_update(p, g, m_[i], v_[i], s)) continue;
-    // Composite: the same formula as Backend::AdamStep from tensor ops.
-    if (o_.weight_decay != 0 && o_.decoupled) p.mul_(1 - o_.lr * o_.weight_decay);
-    if (o_.weight_decay != 0 && !o_.decoupled) g = add(g, mul(p, o_.weight_decay));
-    m_[i].mul_(o_.beta1).add_(g, 1 - o_.beta1);
-    v_[i].mul_(o_.beta2).add_(mul(g, g), 1 - o_.beta2);
-    Tensor denom = sqrt(v_[i] / bc2) + o_.eps;
-    p.add_(div(m_[i], denom), -o_.lr / bc1);
-  }
-}
-
-namespace {
-
-// Reads the whole gzip file (the training split is ~26 MB decompressed).
-std::vector<uint8_t> gunzip(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  EMBER_CHECK(f != nullptr, "load_fashion_mnist: cannot open {}", path);
-  std::vector<uint8_t> out;
-  std::vector<uint8_t> buf(1 << 20);
-  int got;
-  while ((got = gzread(f, buf.data(), unsigned(buf.size()))) > 0) out.insert(out.end(), buf.begin(), buf.begin() + got);
-  gzclose(f);
-  EMBER_CHECK(got == 0, "load_fashion_mnist: read error in {}", path);
-  return out;
-}
-
-uint32_t be32(const std::vector<uint8_t>& b, size_t at) {
-  return uint32_t(b[at]) << 24 | uint32_t(b[at + 1]) << 16 | uint32_t(b[at + 2]) << 8 | uint32_t(b[at + 3]);
-}
-
-}  // namespace
-
-Mnist load_fashion_mnist(int64_t n, const std::string& dir) {
-  const std::string ip = dir + "/train-images-idx3-ubyte.gz", lp = dir + "/train-labels-idx1-ubyte.gz";
-  std::vector<uint8_t> img = gunzip(ip), lab = gunzip(lp);
-  EMBER_CHECK(img.size() >= 16 && be32(img, 0) == 2051, "load_fashion_mnist: {} is not an IDX3 image file", ip);
-  EMBER_CHECK(lab.size() >= 8 && be32(lab, 0) == 2049, "load_fashion_mnist: {} is not an IDX1 label file", lp);
-  const int64_t count = be32(img, 4), rows = be32(img, 8), cols = be32(img, 12);
-  EMBER_CHECK(rows == 28 && cols == 28 && count >= n && int64_t(be32(lab, 4)) >= n,
-              "load_fashion_mnist: need {} 28x28 images, file has {} of {}x{}", n, count, rows, cols);
-  EMBER_CHECK(int64_t(img.size()) >= 16 + count * 784 && int64_t(lab.size()) >= 8 + count,
-              "load_fashion_mnist: {} or {} is truncated", ip, lp);
-  std::vector<float> px(static_cast<size_t>(n * 784));
-  for (size_t i = 0; i < px.size(); ++i) px[i] = float(img[16 + i]) / 255.0f;
-  std::vector<int64_t> y(static_cast<size_t>(n));
-  for (size_t i = 0; i < y.size(); ++i) y[i] = lab[8 + i];
-  return {Tensor::from_vector(px, {n, 1, 28, 28}), Tensor::from_vector(y, {n}, {.dtype = DType::i64})};
+Mnist load_fashion_mnist(int64_t n) {
+  data::FashionMnist train(data::Split::train);
+  EMBER_CHECK(n <= train.size(), "load_fashion_mnist: need {} images, the training split has {}", n, train.size());
+  return {train.images().narrow(0, 0, n).contiguous(), train.labels().narrow(0, 0, n).contiguous()};
 }
 
 double StepStats::quantile(double q) const { return quantile_of(ms, q); }

@@ -1,7 +1,7 @@
 // Shared pieces of the whole-step workload benches (WORKLOADS.md W1-W6): the splitmix64 input
-// streams, PyTorch-default parameter init, a small Adam/AdamW over a parameter list (the backend's
-// fused adam_update, else a composite of tensor ops), a Fashion-MNIST reader and the step timer.
-// Models are written functionally with autograd/ops.h so the bench does not depend on nn/.
+// streams, PyTorch-default parameter init, the Fashion-MNIST batches and the step timer. Models are
+// written functionally with autograd/ops.h, one line per WORKLOADS.md layer; the optimizer is
+// nn::Adam / nn::AdamW (fused backend kernel, or the composite path with --composite-adam).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "nn/optim/adam.h"
 
 namespace ember::bench {
 
@@ -35,27 +36,11 @@ struct Params {
 // PyTorch-default inits: weights (kaiming_uniform a=sqrt(5)) and biases both U(-1/sqrt(fan_in), +).
 Tensor init_uniform(const Shape& shape, int64_t fan_in, Generator& g);
 
-struct AdamOptions {
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
-  bool decoupled = false;
-  bool fused = true;  // false: always use the composite path
-};
-class Adam {
- public:
-  Adam(const Params& p, AdamOptions o);
-  void step();
-
- private:
-  std::vector<Tensor> params_, m_, v_;
-  AdamOptions o_;
-  int64_t t_ = 0;
-};
-
 // Fashion-MNIST training split: the first n images as f32 [n, 1, 28, 28] / 255 and labels i64 [n].
 struct Mnist {
   Tensor images, labels;
 };
-Mnist load_fashion_mnist(int64_t n, const std::string& dir = "/usr/share/datasets/fashion-mnist");
+Mnist load_fashion_mnist(int64_t n);  // through data::FashionMnist (its default folder)
 
 // Timing of one workload: per-step wall milliseconds plus allocator figures over the timed steps.
 struct StepStats {

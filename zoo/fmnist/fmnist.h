@@ -32,7 +32,8 @@ std::shared_ptr<nn::Sequential> make_model(Arch arch);
 
 struct TrainConfig {
   Arch arch = Arch::cnn;
-  // Unset: the model's default (cnn: 5 epochs of batch 64; mlp: 10 epochs of batch 128; lr 1e-3).
+  // Unset: the model's default (cnn: 5 epochs of batch 64, peak lr 2e-3; mlp: 10 epochs of batch
+  // 128, peak lr 1e-3).
   std::optional<int64_t> epochs, batch;
   std::optional<double> lr;
   uint64_t seed = 0;

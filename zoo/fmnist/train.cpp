@@ -43,8 +43,9 @@ struct Resolved {
 };
 
 Resolved resolve(const TrainConfig& c) {
-  Resolved r{c.arch,   c.arch == Arch::cnn ? 5 : 10, c.arch == Arch::cnn ? 64 : 128, 1e-3, c.seed,
-             c.augment, c.train_limit,           c.test_limit};
+  const bool cnn = c.arch == Arch::cnn;
+  Resolved r{c.arch,    cnn ? 5 : 10,  cnn ? 64 : 128, cnn ? 2e-3 : 1e-3,
+             c.seed,    c.augment,     c.train_limit,  c.test_limit};
   if (c.epochs) r.epochs = *c.epochs;
   if (c.batch) r.batch = *c.batch;
   if (c.lr) r.lr = *c.lr;
