@@ -58,6 +58,8 @@ void cudnn_forward(const Tensor& x, const Tensor& w, const Conv2dGeom& g, const 
                                                int(g.kh), int(g.kw)));
   EMBER_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(cd, int(g.ph), int(g.pw), int(g.sh), int(g.sw), int(g.dh),
                                                     int(g.dw), CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  // Plain f32 FMA math (no TF32 tensor cores), the same arithmetic as our kernel.
+  EMBER_CUDNN_CHECK(cudnnSetConvolutionMathType(cd, CUDNN_FMA_MATH));
   EMBER_CUDNN_CHECK(cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(g.n), int(w.size(0)),
                                                int(g.oh()), int(g.ow())));
   cudnnConvolutionFwdAlgoPerf_t perf[4];
