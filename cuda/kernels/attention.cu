@@ -37,6 +37,7 @@ __device__ __forceinline__ void tile_dot(const float* A, const float* B, int d, 
   const int r = threadIdx.x / 16, c = threadIdx.x % 16;
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
+#pragma unroll 4
   for (int k = 0; k < d; ++k) {
     float a[4], b[4];
     for (int i = 0; i < 4; ++i) a[i] = A[(r * 4 + i) * (d + 1) + k];
@@ -49,6 +50,7 @@ __device__ __forceinline__ void tile_dot(const float* A, const float* B, int d, 
 // out[i][jj] += sum_kk P[r*4+i][kk] * V[kk][c+16jj] for columns c+16jj < dv (P pitch 65, V pitch dv+1).
 __device__ __forceinline__ void tile_pv(const float* P, const float* V, int dv, float (&out)[4][kNJ], float scale) {
   const int r = threadIdx.x / 16, c = threadIdx.x % 16;
+#pragma unroll 4
   for (int kk = 0; kk < kTile; ++kk) {
     float p[4];
     for (int i = 0; i < 4; ++i) p[i] = P[(r * 4 + i) * (kTile + 1) + kk] * scale;

@@ -1,4 +1,4 @@
-// Elementwise kernels: copy (with dtype conversion), fill, unary (+ backward), binary, where.
+// Elementwise kernels: copy (raw same-dtype moves, or a run-time dtype conversion), fill, unary (+ backward), binary, where.
 // Legend: N elements of the output; K operands, each with its own strides (Iter<K>, dims coalesced
 // on the host, innermost last; broadcast dims have stride 0).
 // Work split: grid-stride loop, one element per thread per step, 256 threads per block. Two paths:
@@ -49,12 +49,41 @@ void dispatch(KDType t, F&& f) {
   }
 }
 
-template <typename S, typename D>
-struct CopyOp {
-  const S* s;
-  D* d;
-  __device__ void operator()(const int64_t (&o)[2]) const { d[o[1]] = static_cast<D>(s[o[0]]); }
+// Same-dtype strided copy: moves raw bits of the element size (1, 4 or 8 bytes).
+template <typename U>
+struct RawCopyOp {
+  const U* s;
+  U* d;
+  __device__ void operator()(const int64_t (&o)[2]) const { d[o[1]] = s[o[0]]; }
 };
+
+// Converting copy with the dtypes as run-time values (one kernel instead of 20 instantiations):
+// integers travel as int64, floats as double, then static_cast to the destination as on the CPU.
+struct ConvertOp {
+  const void* s;
+  void* d;
+  KDType st, dt;
+  __device__ void operator()(const int64_t (&o)[2]) const {
+    double f = 0;
+    int64_t iv = 0;
+    bool is_int = true;
+    switch (st) {
+      case KDType::f32: f = static_cast<const float*>(s)[o[0]], is_int = false; break;
+      case KDType::f64: f = static_cast<const double*>(s)[o[0]], is_int = false; break;
+      case KDType::i32: iv = static_cast<const int32_t*>(s)[o[0]]; break;
+      case KDType::i64: iv = static_cast<const int64_t*>(s)[o[0]]; break;
+      case KDType::u8: iv = static_cast<const uint8_t*>(s)[o[0]]; break;
+    }
+    switch (dt) {
+      case KDType::f32: static_cast<float*>(d)[o[1]] = is_int ? static_cast<float>(iv) : static_cast<float>(f); break;
+      case KDType::f64: static_cast<double*>(d)[o[1]] = is_int ? static_cast<double>(iv) : f; break;
+      case KDType::i32: static_cast<int32_t*>(d)[o[1]] = is_int ? static_cast<int32_t>(iv) : static_cast<int32_t>(f); break;
+      case KDType::i64: static_cast<int64_t*>(d)[o[1]] = is_int ? iv : static_cast<int64_t>(f); break;
+      case KDType::u8: static_cast<uint8_t*>(d)[o[1]] = is_int ? static_cast<uint8_t>(iv) : static_cast<uint8_t>(f); break;
+    }
+  }
+};
+
 template <typename T>
 struct FillOp {
   T* d;
@@ -159,19 +188,19 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 
 
 void launch_copy(const void* src, KDType st, void* dst, KDType dt, const Iter<2>& it) {
   if (it.numel == 0) return;
+  static const size_t sizes[] = {4, 8, 4, 8, 1};
+  const size_t es = sizes[int(dt)];
   if (st == dt && it.contiguous) {
-    static const size_t sizes[] = {4, 8, 4, 8, 1};
-    EMBER_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(it.numel) * sizes[int(dt)], cudaMemcpyDeviceToDevice,
-                                     current_stream()));
-    return;
+    EMBER_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(it.numel) * es, cudaMemcpyDeviceToDevice, current_stream()));
+  } else if (st == dt && es == 1) {
+    run(it, RawCopyOp<uint8_t>{static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst)});
+  } else if (st == dt && es == 4) {
+    run(it, RawCopyOp<uint32_t>{static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst)});
+  } else if (st == dt) {
+    run(it, RawCopyOp<uint64_t>{static_cast<const uint64_t*>(src), static_cast<uint64_t*>(dst)});
+  } else {
+    run(it, ConvertOp{src, dst, st, dt});
   }
-  dispatch(st, [&](auto s) {
-    using S = decltype(s);
-    dispatch(dt, [&](auto d) {
-      using D = decltype(d);
-      run(it, CopyOp<S, D>{static_cast<const S*>(src), static_cast<D*>(dst)});
-    });
-  });
 }
 
 void launch_fill(void* dst, KDType dt, double value, const Iter<1>& it) {

@@ -109,11 +109,23 @@ void dispatch(KDType t, F&& f) {
   }
 }
 
+// Same-size unsigned type for kernels that only move elements.
+template <typename F>
+void dispatch_bits(KDType t, F&& f) {
+  switch (t) {
+    case KDType::u8: return f(uint8_t{});
+    case KDType::f32:
+    case KDType::i32: return f(uint32_t{});
+    case KDType::f64:
+    case KDType::i64: return f(uint64_t{});
+  }
+}
+
 }  // namespace
 
 void launch_index_select(const void* x, const int64_t* index, void* out, const IndexDesc& d, KDType dt) {
   if (d.it.numel == 0) return;
-  dispatch(dt, [&](auto z) {
+  dispatch_bits(dt, [&](auto z) {  // a pure move: one kernel per element size
     using T = decltype(z);
     index_select_kernel<T><<<grid_for(d.it.numel, kThreads, 4), kThreads, 0, current_stream()>>>(
         static_cast<const T*>(x), index, static_cast<T*>(out), d);
@@ -139,7 +151,7 @@ void launch_index_add(void* out, const int64_t* index, const void* src, const In
 
 void launch_gather(const void* x, const int64_t* index, void* out, const GatherDesc& d, KDType dt) {
   if (d.it.numel == 0) return;
-  dispatch(dt, [&](auto z) {
+  dispatch_bits(dt, [&](auto z) {
     using T = decltype(z);
     gather_kernel<T><<<grid_for(d.it.numel, kThreads, 4), kThreads, 0, current_stream()>>>(
         static_cast<const T*>(x), index, static_cast<T*>(out), d);
