@@ -142,6 +142,7 @@ if fails:
     for n, m in fails: L.append(f"- `{n}`: {m}\n")
 targets = {  # issue 5's targets: (name prefix, minimum ratio)
     "gemm_f32/sq4096": 0.8, "gemm_bf16/sq4096": 0.6, "gemm_bf16/sq8192": 0.6, "conv2d_fwd/W3": 0.5,
+    "conv2d_bwd_data/W3": 0.5, "conv2d_bwd_weight/W3": 0.5,
     "attention_fwd/d64/seq1024": 1.0, "attention_fwd/d64/seq2048": 1.0, "attention_fwd/d64/seq4096": 1.0,
     "attention_fwd/d128/seq1024": 1.0, "attention_fwd/d128/seq2048": 1.0, "attention_fwd/d128/seq4096": 1.0}
 L.append("\n## Benchmarks (ratio = ours / base; base = cuBLAS, cuDNN, naive GEMM-softmax-GEMM, or HBM roofline)\n")

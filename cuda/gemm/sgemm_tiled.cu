@@ -1,5 +1,7 @@
 // SIMT GEMM: shared-memory tiled, register-blocked (the default for Backend::gemm), and the same
-// kernel with an im2col-gathering B loader as the implicit-GEMM convolution forward.
+// kernel with gathering loaders as the implicit-GEMM convolution: forward (B = im2col(x)),
+// backward data (A = W^T, B = dY gathered at the output positions each input pixel feeds) and
+// backward weight (A = dY, B = im2col(x)^T, K = N*OH*OW split over grid z, slices summed in order).
 // Legend: M, N, K; BM x BN = 128 x 128 block tile, BK = 8; 256 threads, each owning an 8 x 8 block
 // of C split as rows {ty*4 + 0..3, 64 + ty*4 + 0..3} x cols {tx*4 + 0..3, 64 + tx*4 + 0..3}
 // (ty = tid / 16, tx = tid % 16) so shared-memory reads are conflict-free broadcasts.
@@ -120,6 +122,57 @@ __global__ void __launch_bounds__(kThreads) gemm_tiled_kernel(AL al, BL bl, T* _
   }
 }
 
+// ---- implicit-GEMM convolution backward (same SIMT kernel, other loaders) ----
+
+// Backward data, per image b: dX[c, p] = sum_k W^T(c, k) dY-gather(k, p), M = C, N = H*W,
+// K = Cout*kh*kw with k = (co, i, j).
+struct WeightT {  // A(c, k) = w[co, c, i, j]
+  const float* w;
+  int64_t c, kk;
+  __device__ __forceinline__ float operator()(int64_t, int64_t ci, int64_t k) const {
+    return w[((k / kk) * c + ci) * kk + k % kk];
+  }
+};
+struct DyGather {  // B(k, p) = dy[b, co, oh, ow] where oh*sh - ph + i*dh == ih (and likewise w), else 0
+  const float* dy;
+  int64_t cout, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, w;
+  __device__ __forceinline__ float operator()(int64_t b, int64_t k, int64_t p) const {
+    const int64_t kk = kh * kw, co = k / kk, r = k % kk, i = r / kw, j = r % kw;
+    const int64_t th = p / w + ph - i * dh, tw = p % w + pw - j * dw;
+    if (th < 0 || tw < 0 || th % sh != 0 || tw % sw != 0 || th / sh >= oh || tw / sw >= ow) return 0.0f;
+    return dy[((b * cout + co) * oh + th / sh) * ow + tw / sw];
+  }
+};
+
+// Backward weight, split over K in `splits` slices (grid z): dW[co, q] = sum_k dY(co, k) col(k, q),
+// M = Cout, N = C*kh*kw, K = N_img * L with k = (n, l); slice z covers k in [z*chunk, (z+1)*chunk).
+struct DySplit {  // A(co, k) = dy[n, co, l]
+  const float* dy;
+  int64_t cout, l_size, chunk, k_total;
+  __device__ __forceinline__ float operator()(int64_t z, int64_t co, int64_t k) const {
+    const int64_t kg = z * chunk + k;
+    if (kg >= k_total) return 0.0f;
+    return dy[((kg / l_size) * cout + co) * l_size + kg % l_size];
+  }
+};
+struct ColSplit {  // B(k, q) = im2col(x)[n, q, l]
+  Im2colB col;
+  int64_t l_size, chunk, k_total;
+  __device__ __forceinline__ float operator()(int64_t z, int64_t k, int64_t q) const {
+    const int64_t kg = z * chunk + k;
+    if (kg >= k_total) return 0.0f;
+    return col(kg / l_size, q, kg % l_size);
+  }
+};
+
+__global__ void sum_slices_kernel(const float* __restrict__ part, int64_t slices, int64_t n, float* __restrict__ out) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    float acc = 0.f;
+    for (int64_t z = 0; z < slices; ++z) acc += part[z * n + i];
+    out[i] = acc;
+  }
+}
+
 template <typename T>
 void run_dense(const GemmOperands<T>& g) {
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;
@@ -144,6 +197,40 @@ void launch_conv2d_implicit_gemm(const float* x, const int64_t (&xs)[4], const f
   gemm_tiled_kernel<float, Dense<float>, Im2colB><<<grid, kThreads, 0, current_stream()>>>(
       Dense<float>{w, 0, K, 1}, bl, y, cout * L, L, g.n, cout, L, K, false, true, true);
   EMBER_CUDA_LAUNCHED("gemm_tiled_kernel<im2col>");
+}
+
+void launch_conv2d_bwd_data_implicit_gemm(const float* dy, const float* w, float* dx, const ConvGeom& g, int64_t cout) {
+  const int64_t hw = g.h * g.w, kk = g.kh * g.kw;
+  if (g.n == 0 || g.c == 0 || hw == 0) return;
+  const dim3 grid(unsigned(ceil_div(hw, BN)), unsigned(ceil_div(g.c, BM)), unsigned(std::min<int64_t>(g.n, 65535)));
+  gemm_tiled_kernel<float, WeightT, DyGather><<<grid, kThreads, 0, current_stream()>>>(
+      WeightT{w, g.c, kk}, DyGather{dy, cout, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow, g.w}, dx,
+      g.c * hw, hw, g.n, g.c, hw, cout * kk, false, true, true);
+  EMBER_CUDA_LAUNCHED("gemm_tiled_kernel<conv bwd data>");
+}
+
+void launch_conv2d_bwd_weight_implicit_gemm(const float* x, const int64_t (&xs)[4], const float* dy, float* dw,
+                                            const ConvGeom& g, int64_t cout) {
+  const int64_t L = g.oh * g.ow, q = g.c * g.kh * g.kw, k_total = g.n * L;
+  if (cout == 0 || q == 0) return;
+  // Split K so that about two waves of blocks run: the output alone has few 128x128 tiles.
+  const int64_t tiles = ceil_div(cout, BM) * ceil_div(q, BN);
+  int64_t splits = std::max<int64_t>(1, std::min<int64_t>(2 * sm_count() / tiles, ceil_div(k_total, 256)));
+  splits = std::min<int64_t>(splits, 64);
+  const int64_t chunk = ceil_div(k_total, splits);
+  splits = ceil_div(k_total, chunk);
+  DeviceBuffer part(size_t(splits * cout * q) * sizeof(float));
+  Im2colB col{x, xs[0], xs[1], xs[2], xs[3], g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow};
+  const dim3 grid(unsigned(ceil_div(q, BN)), unsigned(ceil_div(cout, BM)), unsigned(splits));
+  float* out = splits == 1 ? dw : part.as<float>();
+  gemm_tiled_kernel<float, DySplit, ColSplit><<<grid, kThreads, 0, current_stream()>>>(
+      DySplit{dy, cout, L, chunk, k_total}, ColSplit{col, L, chunk, k_total}, out, cout * q, q, splits, cout, q, chunk,
+      false, true, false);
+  EMBER_CUDA_LAUNCHED("gemm_tiled_kernel<conv bwd weight>");
+  if (splits > 1) {
+    sum_slices_kernel<<<grid_for(cout * q, 256), 256, 0, current_stream()>>>(part.as<float>(), splits, cout * q, dw);
+    EMBER_CUDA_LAUNCHED("sum_slices_kernel");
+  }
 }
 
 }  // namespace ember::cuda

@@ -62,6 +62,28 @@ TEST(CudaConv, ImplicitGemmAndCudnnForward) {
   }
 }
 
+TEST(CudaConv, ImplicitGemmAndCudnnBackward) {
+  EMBER_REQUIRE_CUDA();
+  for (const auto& c : conv_cases()) {
+    Tensor x = test::randu(c.x, 60).detach(), w = test::randu(c.w, 61, -0.3, 0.3).detach();
+    x.requires_grad_(true);
+    w.requires_grad_(true);
+    Tensor y = conv2d(x, w, {}, c.o);
+    Tensor gy = test::randu(y.shape(), 62);
+    sum(y * gy).backward();  // CPU reference: x.grad() = dL/dx, w.grad() = dL/dw
+    Conv2dGeom g{c.x[0], c.x[1], c.x[2], c.x[3], c.w[2], c.w[3], c.o.stride_h, c.o.stride_w, c.o.pad_h, c.o.pad_w,
+                 c.o.dilation_h, c.o.dilation_w};
+    for (auto impl : {cuda::ConvImpl::own, cuda::ConvImpl::cudnn}) {
+      if (impl == cuda::ConvImpl::cudnn && !cuda::have_cudnn()) continue;
+      Tensor dx = Tensor::full(c.x, 7.0, {.device = Device::cuda()}), dw = Tensor::full(c.w, 7.0, {.device = Device::cuda()});
+      cuda::conv2d_backward_data(gpu(gy), gpu(w), g, dx, impl);
+      cuda::conv2d_backward_weight(gpu(x), gpu(gy), g, dw, impl);
+      EXPECT_TRUE(test::all_close(test::cpu(dx), x.grad(), 1e-4, 1e-4)) << "dx " << shape_str(c.x) << " impl " << int(impl);
+      EXPECT_TRUE(test::all_close(test::cpu(dw), w.grad(), 1e-4, 1e-3)) << "dw " << shape_str(c.w) << " impl " << int(impl);
+    }
+  }
+}
+
 TEST(CudaPool, MaxAvgAdaptive) {
   EMBER_REQUIRE_CUDA();
   Tensor x = test::randu({3, 5, 13, 11}, 58);
