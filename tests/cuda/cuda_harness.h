@@ -46,11 +46,13 @@ inline Tensor randi(const Shape& shape, uint64_t seed, int64_t lo, int64_t hi) {
 
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
+// cpu_f64: the CPU reference runs on f64 copies of the floating inputs (for long reductions, where
+// the f32 CPU result itself carries ~eps*R of summation error).
 inline ::testing::AssertionResult gpu_matches_cpu(const Fn& fn, const std::vector<Tensor>& inputs, Tol fwd = {},
-                                                  Tol grad = {}, bool backward = true) {
+                                                  Tol grad = {}, bool backward = true, bool cpu_f64 = false) {
   std::vector<Tensor> ci, gi;
   for (const Tensor& x : inputs) {
-    Tensor c = x.detach(), g = gpu(x);
+    Tensor c = cpu_f64 && x.dtype() == DType::f32 ? x.to(DType::f64).detach() : x.detach(), g = gpu(x);
     if (backward && is_floating(x.dtype())) {
       c.requires_grad_(true);
       g.requires_grad_(true);
@@ -62,8 +64,8 @@ inline ::testing::AssertionResult gpu_matches_cpu(const Fn& fn, const std::vecto
   if (!yg.device().is_cuda()) return ::testing::AssertionFailure() << "output is on " << yg.device().str();
   if (auto r = all_close(cpu(yg), yc, fwd.rtol, fwd.atol); !r) return ::testing::AssertionFailure() << "forward: " << r.message();
   if (!backward || !yc.requires_grad()) return ::testing::AssertionSuccess();
-  Tensor w = randu(yc.shape(), 4242, -1, 1, yc.dtype());
-  sum(mul(yc, w)).backward();
+  Tensor w = randu(yc.shape(), 4242, -1, 1, yg.dtype());
+  sum(mul(yc, w.to(yc.dtype()))).backward();
   sum(mul(yg, gpu(w))).backward();
   for (size_t i = 0; i < ci.size(); ++i) {
     if (!ci[i].requires_grad()) continue;
