@@ -103,7 +103,13 @@ TEST(CudaElementwise, ComparisonsWhereAndIntegers) {
   }
   // Integer arithmetic (division by zero yields 0 on both backends).
   EXPECT_TRUE(test::all_close(test::cpu(gpu(a) * gpu(b) + gpu(a)), a * b + a, 0, 0));
-  EXPECT_TRUE(test::all_close(test::cpu(gpu(a) / gpu(b)), a / b, 0, 0));
+  {  // integer division is a backend primitive only (the op layer divides floats); by zero yields 0
+    Tensor bb = b.expand(a.shape()), cq = Tensor::empty(a.shape(), {.dtype = DType::i64});
+    Tensor gq = Tensor::empty(a.shape(), {.dtype = DType::i64, .device = Device::cuda()});
+    backend_for(Device::cpu()).binary(BinaryOp::div, a, bb, cq);
+    backend_for(Device::cuda()).binary(BinaryOp::div, gpu(a), gpu(b).expand(a.shape()), gq);
+    EXPECT_TRUE(test::all_close(test::cpu(gq), cq, 0, 0));
+  }
   EXPECT_TRUE(test::all_close(test::cpu(gpu(a.to(DType::i32)) - gpu(b.to(DType::i32))),
                               a.to(DType::i32) - b.to(DType::i32), 0, 0));
   // where with broadcast condition, forward and backward.
