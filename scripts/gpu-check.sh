@@ -71,6 +71,18 @@ if [[ -d "$DEPS" ]]; then
   export LD_LIBRARY_PATH="$DEPS/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
+# ---- cuDNN from the Python wheel (nvidia-cudnn-cu13) when the toolkit has none
+CUDNN_ARGS=()
+if ! ls /usr/local/cuda/include/cudnn.h > /dev/null 2>&1; then
+  CUDNN_DIR=$(python3 -c "import nvidia.cudnn, os; print(list(nvidia.cudnn.__path__)[0])" 2>/dev/null || true)
+  CUDNN_SO=$(ls "$CUDNN_DIR"/lib/libcudnn.so* 2>/dev/null | head -1)
+  if [[ -n "$CUDNN_DIR" && -n "$CUDNN_SO" && -f "$CUDNN_DIR/include/cudnn.h" ]]; then
+    CUDNN_ARGS=(-DCUDNN_INCLUDE_DIR="$CUDNN_DIR/include" -DCUDNN_LIBRARY="$CUDNN_SO")
+    export LD_LIBRARY_PATH="$CUDNN_DIR/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    echo "[gpu-check] cuDNN from $CUDNN_DIR"
+  fi
+fi
+
 # ---- configure and build only what the check needs
 echo "[gpu-check] configure + build ($JOBS jobs)"
 UNITS=$(ls tests/cuda/test_*.cpp | xargs -n1 basename | sed 's/\.cpp$//')
@@ -79,7 +91,7 @@ BENCH_TARGETS="bench_cuda_gemm bench_cuda_conv bench_cuda_attention bench_cuda_n
 build_ok=1
 {
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_CUDA=ON -DEMBER_BUILD_HPO=OFF \
-    -DEMBER_BUILD_TESTS=ON -DEMBER_BUILD_BENCH=ON ${PREFIXES:+-DCMAKE_PREFIX_PATH="$PREFIXES"} &&
+    -DEMBER_BUILD_TESTS=ON -DEMBER_BUILD_BENCH=ON ${PREFIXES:+-DCMAKE_PREFIX_PATH="$PREFIXES"} "${CUDNN_ARGS[@]}" &&
     timeout 360 cmake --build "$BUILD" -j "$JOBS" --target $TEST_TARGETS
 } >> "$OUT/build.log" 2>&1 || build_ok=0
 have_bench=1
