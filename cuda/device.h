@@ -12,8 +12,8 @@ bool is_available();
 // "NVIDIA H200 (sm_90, 139 GiB)" for device i; throws when i is out of range.
 std::string device_name(int i);
 
-// out[i] = a[i] + b[i] on device 0 for n floats of host memory (copies in and out). A first
-// kernel so the toolchain, launch and error paths are exercised; the backend comes with issue 5.
+// out[i] = a[i] + b[i] on device 0 for n floats of host memory (copies in and out), through the
+// CUDA backend: the smallest end-to-end path (upload, kernel, download).
 void add_f32_host(const float* a, const float* b, float* out, int64_t n);
 
 }  // namespace ember::cuda

@@ -172,18 +172,17 @@ void* Tensor::raw_data() const {
 double Tensor::item() const {
   EMBER_CHECK(defined(), "item: tensor is undefined");
   EMBER_CHECK(numel() == 1, "item: tensor of shape {} has {} elements, expected 1", shape_str(shape()), numel());
-  EMBER_CHECK(device().is_cpu(), "item: tensor is on {}; move it to cpu first", device());
+  if (!device().is_cpu()) return to_vector<double>()[0];  // one-element download through the backend
   return dispatch_all(dtype(), "item", [&]<typename T>() { return double(*data<T>()); });
 }
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
   EMBER_CHECK(defined(), "to_vector: tensor is undefined");
-  EMBER_CHECK(device().is_cpu(), "to_vector: tensor is on {}; move it to cpu first", device());
   std::vector<T> out(static_cast<size_t>(numel()));
   if (out.empty()) return out;
   Tensor dst = Tensor::empty(shape(), {.dtype = dtype_of<T>()});
-  backend_for(Device::cpu()).copy(*this, dst);
+  backend_for(device()).copy(*this, dst);  // a device backend downloads (and converts) into host memory
   std::memcpy(out.data(), dst.raw_data(), out.size() * sizeof(T));
   return out;
 }
