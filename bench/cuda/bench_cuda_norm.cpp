@@ -75,10 +75,4 @@ void register_all() {
 }  // namespace
 }  // namespace ember::bench
 
-int main(int argc, char** argv) {
-  ember::bench::register_all();
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return ember::bench::run_benchmarks(argc, argv, ember::bench::register_all); }

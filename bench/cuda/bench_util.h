@@ -33,27 +33,42 @@ inline void flush_l2() {
   EMBER_CUDA_CHECK(cudaMemsetAsync(junk.raw_data(), 0, size_t(junk.numel()) * 4, cuda::current_stream()));
 }
 
-// Median milliseconds of f over `reps` event-timed runs after two warm-ups (flush outside the events).
+// Event pair on ember's stream; times one call of f in milliseconds (the flush stays outside).
+class EventTimer {
+ public:
+  EventTimer() {
+    EMBER_CUDA_CHECK(cudaEventCreate(&a_));
+    EMBER_CUDA_CHECK(cudaEventCreate(&b_));
+  }
+  ~EventTimer() {
+    cudaEventDestroy(a_);
+    cudaEventDestroy(b_);
+  }
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+  float time_ms(const std::function<void()>& f, bool flush) {
+    if (flush) flush_l2();
+    cudaStream_t st = cuda::current_stream();
+    EMBER_CUDA_CHECK(cudaEventRecord(a_, st));
+    f();
+    EMBER_CUDA_CHECK(cudaEventRecord(b_, st));
+    EMBER_CUDA_CHECK(cudaEventSynchronize(b_));
+    float ms = 0;
+    EMBER_CUDA_CHECK(cudaEventElapsedTime(&ms, a_, b_));
+    return ms;
+  }
+
+ private:
+  cudaEvent_t a_, b_;
+};
+
+// Median milliseconds of f over `reps` event-timed runs after two warm-ups.
 inline double median_ms(const std::function<void()>& f, bool flush, int reps = 15) {
-  cudaStream_t st = cuda::current_stream();
-  cudaEvent_t a, b;
-  EMBER_CUDA_CHECK(cudaEventCreate(&a));
-  EMBER_CUDA_CHECK(cudaEventCreate(&b));
+  EventTimer timer;
   f();
   f();
   std::vector<float> t;
-  for (int i = 0; i < reps; ++i) {
-    if (flush) flush_l2();
-    EMBER_CUDA_CHECK(cudaEventRecord(a, st));
-    f();
-    EMBER_CUDA_CHECK(cudaEventRecord(b, st));
-    EMBER_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    EMBER_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    t.push_back(ms);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
+  for (int i = 0; i < reps; ++i) t.push_back(timer.time_ms(f, flush));
   std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
   return t[t.size() / 2];
 }
@@ -63,22 +78,8 @@ inline void run(benchmark::State& s, const std::function<void()>& ours, const st
                 bool flush, double work, const std::string& unit, double scale) {
   const double ours_ms = median_ms(ours, flush);
   const double base_ms = base ? median_ms(base, flush) : 0.0;
-  cudaStream_t st = cuda::current_stream();
-  cudaEvent_t a, b;
-  EMBER_CUDA_CHECK(cudaEventCreate(&a));
-  EMBER_CUDA_CHECK(cudaEventCreate(&b));
-  for (auto _ : s) {
-    if (flush) flush_l2();
-    EMBER_CUDA_CHECK(cudaEventRecord(a, st));
-    ours();
-    EMBER_CUDA_CHECK(cudaEventRecord(b, st));
-    EMBER_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    EMBER_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    s.SetIterationTime(ms / 1e3);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
+  EventTimer timer;
+  for (auto _ : s) s.SetIterationTime(timer.time_ms(ours, flush) / 1e3);
   const double ours_rate = work / (ours_ms * 1e-3) / scale;
   s.counters["ours_" + unit] = ours_rate;
   if (base) {
@@ -97,6 +98,15 @@ inline double rel_err(const Tensor& got, const Tensor& ref) {
     den = std::max(den, double(std::abs(r[i])));
   }
   return num / den;
+}
+
+// The body of every CUDA bench's main(): register the suite, then run Google Benchmark.
+inline int run_benchmarks(int argc, char** argv, void (*register_suite)()) {
+  register_suite();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
 }
 
 }  // namespace ember::bench
