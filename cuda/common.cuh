@@ -46,6 +46,24 @@ class DeviceBuffer {
 // Kernel dtype codes; the same order as ember::DType (checked by a static_assert in backend.cpp).
 enum class KDType : uint8_t { f32, f64, i32, i64, u8 };
 
+// Calls f(T{}) with the C++ element type of t: launchers instantiate one kernel per dtype this way.
+template <typename F>
+void dispatch(KDType t, F&& f) {
+  switch (t) {
+    case KDType::f32: return f(float{});
+    case KDType::f64: return f(double{});
+    case KDType::i32: return f(int32_t{});
+    case KDType::i64: return f(int64_t{});
+    case KDType::u8: return f(uint8_t{});
+  }
+}
+// The same for kernels that only take floating dtypes: f(float{}) for f32, else f(double{}).
+template <typename F>
+void dispatch_float(KDType t, F&& f) {
+  if (t == KDType::f32) f(float{});
+  else f(double{});
+}
+
 // A strided index space for K operands after dim coalescing (innermost dim last). Kernels map a
 // linear index to per-operand element offsets with one divmod per dim.
 constexpr int kMaxDims = 10;

@@ -229,12 +229,6 @@ __global__ void upsample_bwd_kernel(const T* __restrict__ gout, PoolGeom g, bool
   }
 }
 
-template <typename F>
-void dispatch_float(KDType t, F&& f) {
-  if (t == KDType::f32) f(float{});
-  else f(double{});
-}
-
 void zero(void* p, int64_t n, KDType dt) {
   EMBER_CUDA_CHECK(cudaMemsetAsync(p, 0, size_t(n) * (dt == KDType::f32 ? 4 : 8), current_stream()));
 }

@@ -38,17 +38,6 @@ void run(const Iter<K>& it, const F& f) {
   EMBER_CUDA_LAUNCHED("ew_kernel");
 }
 
-template <typename F>
-void dispatch(KDType t, F&& f) {
-  switch (t) {
-    case KDType::f32: return f(float{});
-    case KDType::f64: return f(double{});
-    case KDType::i32: return f(int32_t{});
-    case KDType::i64: return f(int64_t{});
-    case KDType::u8: return f(uint8_t{});
-  }
-}
-
 // Same-dtype strided copy: moves raw bits of the element size (1, 4 or 8 bytes).
 template <typename U>
 struct RawCopyOp {

@@ -98,17 +98,6 @@ __global__ void scatter_add_det_kernel(T* __restrict__ out, const int64_t* __res
   }
 }
 
-template <typename F>
-void dispatch(KDType t, F&& f) {
-  switch (t) {
-    case KDType::f32: return f(float{});
-    case KDType::f64: return f(double{});
-    case KDType::i32: return f(int32_t{});
-    case KDType::i64: return f(int64_t{});
-    case KDType::u8: return f(uint8_t{});
-  }
-}
-
 // Same-size unsigned type for kernels that only move elements.
 template <typename F>
 void dispatch_bits(KDType t, F&& f) {

@@ -152,12 +152,6 @@ void affine_grads(const T* x, const T* mean, const T* rstd, const T* gy, T* gw, 
 int threads_for(int64_t d) { return d <= 64 ? 32 : d <= 256 ? 64 : d <= 1024 ? 128 : d <= 4096 ? 256 : 512; }
 unsigned blocks_for(int64_t rows) { return unsigned(std::min<int64_t>(rows, int64_t(sm_count()) * 64)); }
 
-template <typename F>
-void dispatch_float(KDType t, F&& f) {
-  if (t == KDType::f32) f(float{});
-  else f(double{});
-}
-
 }  // namespace
 
 void launch_layer_norm_fwd(const void* x, const void* w, const void* b, double eps, void* y, void* mean, void* rstd,

@@ -192,17 +192,6 @@ __global__ void arg_reduce_kernel(int op, const T* __restrict__ x, int64_t n, in
   }
 }
 
-template <typename F>
-void dispatch(KDType t, F&& f) {
-  switch (t) {
-    case KDType::f32: return f(float{});
-    case KDType::f64: return f(double{});
-    case KDType::i32: return f(int32_t{});
-    case KDType::i64: return f(int64_t{});
-    case KDType::u8: return f(uint8_t{});
-  }
-}
-
 }  // namespace
 
 void launch_reduce(int op, const void* x, void* out, KDType dt, const ReduceDesc& d) {
