@@ -21,6 +21,16 @@ void check_positive(int64_t v, const char* layer, const char* what) {
   EMBER_CHECK(v > 0, "{}: {} must be positive, got {}", layer, what, v);
 }
 
+// Shared by Conv2d and ConvTranspose2d: positive sizes, channels divisible by groups.
+void check_conv_args(const char* layer, int64_t in, int64_t out, int64_t k, const ConvOptions& o) {
+  check_positive(in, layer, "in_channels");
+  check_positive(out, layer, "out_channels");
+  check_positive(k, layer, "kernel_size");
+  check_positive(o.groups, layer, "groups");
+  EMBER_CHECK(in % o.groups == 0 && out % o.groups == 0, "{}: channels {} -> {} are not divisible by groups {}", layer,
+              in, out, o.groups);
+}
+
 void check_input(const Tensor& x, const std::string& layer, int64_t dims, int64_t channels) {
   check_defined(x, layer, "input");
   EMBER_CHECK(x.dim() == dims && x.size(1) == channels, "{}: expected input [N, {}, ...] with {} dims, got {}", layer,
@@ -78,12 +88,7 @@ std::string Embedding::extra_repr() const { return fmt::format("{}, {}", weight.
 
 Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, ConvOptions o)
     : in_channels(in), out_channels(out), kernel_size(k), opts(o) {
-  check_positive(in, "Conv2d", "in_channels");
-  check_positive(out, "Conv2d", "out_channels");
-  check_positive(k, "Conv2d", "kernel_size");
-  check_positive(o.groups, "Conv2d", "groups");
-  EMBER_CHECK(in % o.groups == 0 && out % o.groups == 0, "Conv2d: channels {} -> {} are not divisible by groups {}",
-              in, out, o.groups);
+  check_conv_args("Conv2d", in, out, k, o);
   weight = register_parameter("weight", Tensor::empty({out, in / o.groups, k, k}));
   if (o.bias) bias = register_parameter("bias", Tensor::empty({out}));
   default_init(weight, bias);
@@ -104,12 +109,7 @@ std::string Conv2d::extra_repr() const {
 
 ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, ConvOptions o)
     : in_channels(in), out_channels(out), kernel_size(k), opts(o) {
-  check_positive(in, "ConvTranspose2d", "in_channels");
-  check_positive(out, "ConvTranspose2d", "out_channels");
-  check_positive(k, "ConvTranspose2d", "kernel_size");
-  check_positive(o.groups, "ConvTranspose2d", "groups");
-  EMBER_CHECK(in % o.groups == 0 && out % o.groups == 0,
-              "ConvTranspose2d: channels {} -> {} are not divisible by groups {}", in, out, o.groups);
+  check_conv_args("ConvTranspose2d", in, out, k, o);
   weight = register_parameter("weight", Tensor::empty({in, out / o.groups, k, k}));
   if (o.bias) bias = register_parameter("bias", Tensor::empty({out}));
   default_init(weight, bias);
