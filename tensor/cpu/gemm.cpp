@@ -2,8 +2,6 @@
 // micro-kernel for the active ISA (gemm_avx512.cpp, gemm_avx2.cpp, or the portable one here).
 // Threads take macro-tiles of C (batch item x row block x column block) from a dynamic queue, so
 // every tile is owned by one thread (no write sharing) and packs its own panels.
-#include <exception>
-
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/cpu/gemm_driver.h"
@@ -66,22 +64,12 @@ void CpuBackend::gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool 
       else if (sm < mu) ++sm;
       else break;
     }
-    const int64_t tiles = bt * sm * sn;
-    std::exception_ptr error;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (int64_t t = 0; t < tiles; ++t) {
+    parallel_tasks(bt * sm * sn, [&](int64_t t) {
       const int64_t q = t / (sm * sn), r = (t / sn) % sm, c = t % sn;
       const int64_t i0 = std::min(m, mu * r / sm * 12), i1 = std::min(m, mu * (r + 1) / sm * 12);
       const int64_t j0 = std::min(n, nu * c / sn * 32), j1 = std::min(n, nu * (c + 1) / sn * 32);
-      if (i0 >= i1 || j0 >= j1) continue;
-      try {
-        piece(q, i0, i1, j0, j1);
-      } catch (...) {
-#pragma omp critical
-        if (!error) error = std::current_exception();
-      }
-    }
-    if (error) std::rethrow_exception(error);
+      if (i0 < i1 && j0 < j1) piece(q, i0, i1, j0, j1);
+    });
   });
 }
 

@@ -1,0 +1,114 @@
+// The CPU thread pool: every index covered exactly once, exceptions reach the caller, nesting and
+// concurrent submitters run inline instead of deadlocking, and pools come and go cleanly.
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "tensor/parallel.h"
+
+namespace ember {
+namespace {
+
+struct ThreadCount {  // restores the thread count a test changes
+  int saved = get_num_threads();
+  ~ThreadCount() { set_num_threads(saved); }
+};
+
+TEST(Parallel, ForCoversTheRangeOnceInContiguousChunks) {
+  ThreadCount keep;
+  for (int threads : {1, 2, 3, 7}) {
+    set_num_threads(threads);
+    for (int64_t n : {1, 2, 5, 97, 10007}) {
+      for (int64_t grain : {1, 10, 1000}) {
+        std::vector<std::atomic<int>> hits(n);
+        std::atomic<int> chunks{0};
+        parallel_for(n, grain, [&](int64_t b, int64_t e) {
+          EXPECT_LT(b, e);
+          chunks.fetch_add(1);
+          for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+        });
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "n " << n << " i " << i;
+        const int64_t most = std::min<int64_t>(threads, (n + grain - 1) / grain);
+        EXPECT_LE(chunks.load(), std::max<int64_t>(most, 1)) << n << " " << grain << " " << threads;
+      }
+    }
+  }
+}
+
+TEST(Parallel, TasksRunOnceEachAndUseTheWorkers) {
+  ThreadCount keep;
+  set_num_threads(2);
+  std::vector<std::atomic<int>> hits(1000);
+  std::atomic<bool> other_thread{false};
+  const auto caller = std::this_thread::get_id();
+  parallel_tasks(1000, [&](int64_t t) {
+    hits[t].fetch_add(1);
+    EXPECT_TRUE(in_parallel_region());
+    if (std::this_thread::get_id() != caller) other_thread = true;
+    std::this_thread::yield();
+  });
+  for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+  EXPECT_TRUE(other_thread.load());
+  EXPECT_FALSE(in_parallel_region());
+}
+
+TEST(Parallel, FirstExceptionReachesTheCallerAfterTheOthersFinish) {
+  ThreadCount keep;
+  set_num_threads(2);
+  std::atomic<int> ran{0};
+  EXPECT_THROW(parallel_tasks(64,
+                              [&](int64_t t) {
+                                ran.fetch_add(1);
+                                if (t == 5) throw std::runtime_error("task 5");
+                              }),
+               std::runtime_error);
+  EXPECT_EQ(ran.load(), 64);  // the pool claims every task; none is skipped or run twice
+  int after = 0;              // and the pool still works
+  parallel_tasks(8, [&](int64_t) { __atomic_fetch_add(&after, 1, __ATOMIC_RELAXED); });
+  EXPECT_EQ(after, 8);
+}
+
+TEST(Parallel, NestedCallsRunInline) {
+  ThreadCount keep;
+  set_num_threads(2);
+  std::atomic<int> inner_chunks{0}, total{0};
+  parallel_tasks(4, [&](int64_t) {
+    parallel_for(1000, 1, [&](int64_t b, int64_t e) {
+      inner_chunks.fetch_add(1);
+      total.fetch_add(int(e - b));
+    });
+  });
+  EXPECT_EQ(inner_chunks.load(), 4);
+  EXPECT_EQ(total.load(), 4000);
+}
+
+TEST(Parallel, TwoSubmittingThreadsBothFinish) {
+  ThreadCount keep;
+  set_num_threads(2);
+  std::atomic<int64_t> sum{0};
+  auto submit = [&] {
+    for (int rep = 0; rep < 200; ++rep)
+      parallel_for(1000, 10, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) sum.fetch_add(i, std::memory_order_relaxed);
+      });
+  };
+  std::thread other(submit);
+  submit();
+  other.join();
+  EXPECT_EQ(sum.load(), 2 * 200 * (999 * 1000 / 2));
+}
+
+TEST(Parallel, ResizingThePoolRepeatedlyNeitherLosesWorkNorHangs) {
+  ThreadCount keep;
+  for (int rep = 0; rep < 300; ++rep) {  // fresh workers that may start after their first job
+    set_num_threads(1 + rep % 3);
+    std::atomic<int> hits{0};
+    parallel_tasks(3, [&](int64_t) { hits.fetch_add(1); });
+    ASSERT_EQ(hits.load(), 3);
+  }
+  EXPECT_THROW(set_num_threads(0), Error);
+}
+
+}  // namespace
+}  // namespace ember
