@@ -14,6 +14,28 @@ namespace {
 
 __mmask16 first_lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); }
 
+// In-place transpose of a 16 x 16 matrix of 32-bit words (r[i] is row i). Four stages swap the
+// off-diagonal b x b blocks of every 2b x 2b block (b = 8, 4, 2, 1): row i (bit b clear) takes the
+// upper half of row i+b's blocks and row i+b the lower half of row i's.
+inline void transpose16(__m512i r[16]) {
+#pragma GCC unroll 4
+  for (int b = 8; b >= 1; b /= 2) {
+    alignas(64) int32_t lo_idx[16], hi_idx[16];
+    for (int j = 0; j < 16; ++j) {
+      lo_idx[j] = (j & b) ? 16 + j - b : j;
+      hi_idx[j] = (j & b) ? 16 + j : j + b;
+    }
+    const __m512i lo = _mm512_load_si512(lo_idx), hi = _mm512_load_si512(hi_idx);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) {
+      if (i & b) continue;
+      const __m512i x = _mm512_permutex2var_epi32(r[i], lo, r[i + b]);
+      r[i + b] = _mm512_permutex2var_epi32(r[i], hi, r[i + b]);
+      r[i] = x;
+    }
+  }
+}
+
 struct Bf16Kernel {
   using Packed = uint32_t;
   static constexpr int MR = 12, NR = 32;
@@ -40,20 +62,23 @@ struct Bf16Kernel {
       }
     } else if (ks == 1) {
       // K-contiguous (A row-major, B^T row-major): 32 consecutive k of one row or column convert to
-      // 16 pair words in order; each word goes to its k-pair's row of the panel.
-      alignas(64) uint32_t tmp[16];
-      for (int64_t w = 0; w < W; ++w) {
-        if (w >= width) {
-          for (int64_t q = 0; q < kp; ++q) dst[q * W + w] = 0;
-          continue;
-        }
-        const float* s = src + w * ws;
+      // 16 pair words in order. 16 such vectors (16 rows or columns) are transposed in registers so
+      // each becomes one k-pair's words across the 16, stored as a row of the panel.
+      for (int w0 = 0; w0 < W; w0 += 16) {
         for (int64_t p0 = 0; p0 < kc; p0 += 32) {
-          const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(kc - p0), s + p0);
-          const __m512 hi = _mm512_maskz_loadu_ps(first_lanes(kc - p0 - 16), s + p0 + 16);
-          _mm512_store_si512(tmp, __m512i(_mm512_cvtne2ps_pbh(hi, lo)));
+          __m512i r[16];
+#pragma GCC unroll 16
+          for (int w = 0; w < 16; ++w) {
+            const float* sw = src + (w0 + w) * ws + p0;
+            const bool in = w0 + w < width;
+            const __m512 lo = _mm512_maskz_loadu_ps(in ? first_lanes(kc - p0) : 0, sw);
+            const __m512 hi = _mm512_maskz_loadu_ps(in ? first_lanes(kc - p0 - 16) : 0, sw + 16);
+            r[w] = __m512i(_mm512_cvtne2ps_pbh(hi, lo));
+          }
+          transpose16(r);
           const int64_t q0 = p0 / 2, n = std::min<int64_t>(16, kp - q0);
-          for (int64_t d = 0; d < n; ++d) dst[(q0 + d) * W + w] = tmp[d];
+          const __mmask16 lanes = first_lanes(W - w0);
+          for (int64_t q = 0; q < n; ++q) _mm512_mask_storeu_epi32(dst + (q0 + q) * W + w0, lanes, r[q]);
         }
       }
     } else {
