@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Ratio table for bench_gemm_bf16: reads --benchmark_format=json (file or stdin) and prints, per
 shape, GFLOP/s of ours in bf16 and f32, OpenBLAS sgemm (and sbgemm when the build has it), the
-ratios of ours-bf16 to each, and ours-bf16 as a fraction of the VDPBF16PS peak (BM_bf16_peak)."""
+ratios of ours-bf16 to each, and ours-bf16 as a fraction of the VDPBF16PS peak (BM_bf16_peak).
+With --benchmark_repetitions=N every figure is the median of the N runs (ratios of medians)."""
 import json
+import statistics
 import sys
 
 
@@ -10,13 +12,17 @@ def main():
     data = json.load(open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin)
     peaks, rows = {}, {}
     for b in data["benchmarks"]:
+        if b.get("run_type", "iteration") != "iteration":
+            continue
         name = b["name"].split("/")[0]
         if name.endswith("_peak"):
-            peaks[name] = b["GFLOP/s"]
+            peaks.setdefault(name, []).append(b["GFLOP/s"])
             continue
         args = dict(p.split(":") for p in b["name"].split("/")[1:] if ":" in p and not p.startswith("min_time"))
         key = (args["M"], args["N"], args["K"], b.get("label", ""))
-        rows.setdefault(key, {})[name.replace("BM_", "")] = b["GFLOP/s"]
+        rows.setdefault(key, {}).setdefault(name.replace("BM_", ""), []).append(b["GFLOP/s"])
+    peaks = {k: statistics.median(v) for k, v in peaks.items()}
+    rows = {key: {c: statistics.median(v) for c, v in r.items()} for key, r in rows.items()}
     bf16_peak = peaks.get("BM_bf16_peak")
     print("peaks (1 thread): " + ", ".join(f"{k[3:]} {v:.0f} GFLOP/s" for k, v in peaks.items()))
     cols = ["ember_bf16", "ember_f32", "openblas_sgemm", "openblas_sbgemm"]

@@ -69,8 +69,8 @@ struct Bf16Kernel {
           __m512i r[16];
 #pragma GCC unroll 16
           for (int w = 0; w < 16; ++w) {
-            const float* sw = src + (w0 + w) * ws + p0;
             const bool in = w0 + w < width;
+            const float* sw = in ? src + (w0 + w) * ws + p0 : src;  // rows past width load nothing
             const __m512 lo = _mm512_maskz_loadu_ps(in ? first_lanes(kc - p0) : 0, sw);
             const __m512 hi = _mm512_maskz_loadu_ps(in ? first_lanes(kc - p0 - 16) : 0, sw + 16);
             r[w] = __m512i(_mm512_cvtne2ps_pbh(hi, lo));
