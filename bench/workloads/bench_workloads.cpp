@@ -280,23 +280,26 @@ int main(int argc, char** argv) {
   using namespace ember::bench;
   std::set<std::string> want;
   int threads = 0;
+  std::string precision;  // "": $EMBER_MATMUL_PRECISION or highest
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--composite-adam")) {
       g_fused_adam = false;
     } else if (!std::strcmp(argv[i], "--matmul-precision") && i + 1 < argc) {
-      try {
-        set_matmul_precision(parse_matmul_precision(argv[++i]));
-      } catch (const Error& e) {
-        std::fprintf(stderr, "bench_workloads: %s\n", e.what());
-        return 1;
-      }
+      precision = argv[++i];
     } else {
       want.insert(argv[i]);
     }
   }
   if (threads > 0) set_num_threads(threads);
+  try {  // a bad flag value or EMBER_MATMUL_PRECISION: one line, exit 1
+    if (!precision.empty()) set_matmul_precision(parse_matmul_precision(precision));
+    (void)matmul_precision();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "bench_workloads: %s\n", e.what());
+    return 1;
+  }
   auto on = [&](const char* w) { return want.empty() || want.count(w) > 0; };
   std::printf("ember workloads: isa %s, %d threads, %s Adam, matmul precision %s%s\n",
               std::string(cpu::isa_name(cpu::active_isa())).c_str(), get_num_threads(),
