@@ -2,7 +2,8 @@
 // C[M,N] (=|+=) bf16(A[M,K]) @ bf16(B[K,N]) with f32 accumulation. A, B, C are f32 and laid out as
 // GemmArgs says (arbitrary A/B strides, row-major C); the rounding happens while packing.
 // gemm_bf16 picks VDPBF16PS (gemm_bf16_avx512.cpp) when has_avx512_bf16(), else the portable kernel
-// (gemm_bf16.cpp) with the same rounding and f32 sums. Single-threaded; gemm.cpp splits C into tiles.
+// (gemm_bf16_driver.h; built for AVX2 unless the active ISA is scalar) with the same rounding and
+// f32 sums. Single-threaded; gemm.cpp splits C into tiles.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,7 @@ inline float round_to_bf16(float x) { return bf16_to_float(bf16_bits(x)); }
 
 void gemm_bf16(const GemmArgs& g);           // dispatches on has_avx512_bf16()
 void gemm_bf16_avx512(const GemmArgs& g);    // requires has_avx512_bf16()
-void gemm_bf16_portable(const GemmArgs& g);  // any x86-64
+void gemm_bf16_portable(const GemmArgs& g);       // any x86-64
+void gemm_bf16_portable_avx2(const GemmArgs& g);  // the same kernel built for AVX2
 
 }  // namespace ember::cpu

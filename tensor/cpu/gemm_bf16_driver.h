@@ -15,7 +15,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
+#include "tensor/cpu/gemm_bf16.h"
 #include "tensor/cpu/gemm_driver.h"
 #include "tensor/storage.h"
 
@@ -82,6 +84,54 @@ struct Bf16GemmDriver {
     }
     alloc.deallocate(a_pack, a_bytes);
     alloc.deallocate(b_pack, b_bytes);
+  }
+};
+
+// Portable kernel: operands rounded to bf16 while packing but kept as floats (so every product is
+// exact, as in VDPBF16PS) and summed in f32. Sums live in 8-float GCC vectors (one ymm with AVX2,
+// two xmm on the baseline ISA), MR x NR/8 of them in registers across the k loop. Same rounding as
+// the AVX512-BF16 kernel; only the order of the f32 sums differs.
+template <int MR_, int NR_>
+struct PortableKernel {
+  using Packed = float;
+  using V = float __attribute__((vector_size(32)));
+  static constexpr int MR = MR_, NR = NR_, NV = NR_ / 8;
+  static_assert(NR % 8 == 0);
+  static int64_t packed_k(int64_t kc) { return kc; }
+
+  template <int W>
+  static void pack(const float* src, int64_t ws, int64_t ks, int64_t width, int64_t kc, float* dst) {
+    for (int64_t p = 0; p < kc; ++p, dst += W) {
+      for (int64_t w = 0; w < width; ++w) dst[w] = round_to_bf16(src[w * ws + p * ks]);
+      for (int64_t w = width; w < W; ++w) dst[w] = 0.0f;
+    }
+  }
+
+
+  static void run(int64_t kp, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
+    V acc[MR][NV] = {};
+    for (int64_t p = 0; p < kp; ++p, a += MR, b += NR) {
+      V bv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) std::memcpy(&bv[v], b + 8 * v, sizeof(V));
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const V av = a[i] - V{};  // broadcast (x - 0 is x for every x, so no add is emitted)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] += av * bv[v];
+      }
+    }
+    for (int i = 0; i < MR; ++i)
+      for (int v = 0; v < NV; ++v) {
+        float* out = c + i * ldc + 8 * v;
+        V sum = acc[i][v];
+        if (accumulate) {
+          V old;
+          std::memcpy(&old, out, sizeof old);
+          sum += old;
+        }
+        std::memcpy(out, &sum, sizeof sum);
+      }
   }
 };
 

@@ -43,7 +43,9 @@ TEST(Bf16Round, NearestEvenNanInfAndSubnormals) {
   EXPECT_EQ(bf16_bits(std::numeric_limits<float>::min()), 0x0080);  // smallest normal survives
 }
 
-enum class Path { avx512_bf16, portable };
+// The kernels: VDPBF16PS (ISA avx512 on an AVX512-BF16 CPU), the portable one built for AVX2 (ISA
+// forced to avx2) and for the baseline (ISA forced to scalar).
+enum class Path { avx512_bf16, portable_avx2, portable };
 
 class Bf16Gemm : public ::testing::TestWithParam<Path> {
  protected:
@@ -53,8 +55,11 @@ class Bf16Gemm : public ::testing::TestWithParam<Path> {
       if (cpu::best_isa() != cpu::Isa::avx512) GTEST_SKIP() << "no AVX-512";
       cpu::set_isa(cpu::Isa::avx512);
       if (!cpu::has_avx512_bf16()) GTEST_SKIP() << "this CPU lacks AVX512-BF16";
+    } else if (GetParam() == Path::portable_avx2) {
+      if (cpu::best_isa() < cpu::Isa::avx2) GTEST_SKIP() << "no AVX2";
+      cpu::set_isa(cpu::Isa::avx2);  // a lower ISA turns the bf16 kernel off
     } else {
-      cpu::set_isa(cpu::Isa::scalar);  // a lower ISA turns the bf16 kernel off
+      cpu::set_isa(cpu::Isa::scalar);
     }
     ASSERT_EQ(cpu::has_avx512_bf16(), GetParam() == Path::avx512_bf16);
     set_matmul_precision(MatmulPrecision::bf16);
@@ -149,7 +154,7 @@ void check_case(const Case& c, int la, int lb, bool accumulate) {
 }
 
 // 1s, primes, odd K (the k-pair packing pads), sizes around MR=12 / NR=32 / the K block (512) and
-// the portable kernel's 4 x 16, more than one K block with an odd remainder.
+// the portable kernel's 6 x 16 and 6 x 8, more than one K block with an odd remainder.
 const Case kCases[] = {{1, 1, 1, 1},    {1, 7, 5, 3},    {2, 13, 31, 17},  {1, 12, 32, 2},   {1, 25, 65, 1},
                        {1, 127, 33, 65}, {3, 12, 32, 256}, {1, 97, 70, 151}, {1, 37, 7, 1029}, {1, 1, 1000, 37},
                        {2, 64, 64, 0}};
@@ -193,8 +198,12 @@ TEST_P(Bf16Gemm, F64IsNotRounded) {
   EXPECT_EQ(out.to_vector<double>()[0], (1.0 + 1.0 / 1024) * (1.0 + 1.0 / 1024));
 }
 
-INSTANTIATE_TEST_SUITE_P(Cpu, Bf16Gemm, ::testing::Values(Path::avx512_bf16, Path::portable),
-                         [](const auto& info) { return info.param == Path::portable ? "portable" : "avx512_bf16"; });
+INSTANTIATE_TEST_SUITE_P(Cpu, Bf16Gemm, ::testing::Values(Path::avx512_bf16, Path::portable_avx2, Path::portable),
+                         [](const auto& info) {
+                           return info.param == Path::portable      ? "portable"
+                                  : info.param == Path::portable_avx2 ? "portable_avx2"
+                                                                      : "avx512_bf16";
+                         });
 
 // A Linear layer's forward and backward (forward NT, grad_x NN, grad_w TN) under bf16: each output
 // is within the bf16 bound of f32's (operands off by 2^-9 relative each, so a product by ~2^-8, plus
