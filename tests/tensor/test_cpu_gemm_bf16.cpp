@@ -243,6 +243,26 @@ TEST(MatmulPrecision, LinearForwardBackwardStaysWithinBf16Error) {
   }
 }
 
+// Convolution reaches the same GEMM (im2col): the bf16 output is within 2^-7 * conv(|x|, |w|) of f32.
+TEST(MatmulPrecision, Conv2dUsesBf16Too) {
+  Generator g(12);
+  const Tensor x = Tensor::randn({2, 3, 9, 9}, {}, &g), w = Tensor::randn({5, 3, 3, 3}, {}, &g);
+  const Conv2dOptions opts{.pad_h = 1, .pad_w = 1};
+  const Tensor f32 = conv2d(x, w, {}, opts), mag = conv2d(abs(x), abs(w), {}, opts);
+  Tensor bf;
+  {
+    MatmulPrecisionGuard guard(MatmulPrecision::bf16);
+    bf = conv2d(x, w, {}, opts);
+  }
+  auto a = bf.to_vector<float>(), r = f32.to_vector<float>(), m = mag.to_vector<float>();
+  bool differs = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_LE(std::abs(double(a[i]) - r[i]), std::ldexp(1.0, -7) * m[i] + 1e-6) << "at " << i;
+    differs = differs || a[i] != r[i];
+  }
+  EXPECT_TRUE(differs) << "conv2d was not computed in bf16";
+}
+
 TEST(MatmulPrecision, NamesParseAndRejectOthers) {
   EXPECT_EQ(parse_matmul_precision("bf16"), MatmulPrecision::bf16);
   EXPECT_EQ(parse_matmul_precision("highest"), MatmulPrecision::highest);
