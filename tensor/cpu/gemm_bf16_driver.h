@@ -1,6 +1,7 @@
 // BLIS-style loop nest for the bf16 GEMMs (gemm_bf16.h), the same nest as gemm_driver.h's but with
 // packing that rounds f32 to bf16, so a packed element may be a bf16 k-pair (VDPBF16PS) or a
-// bf16-valued float (portable kernel). Included by gemm_bf16_avx512.cpp and gemm_bf16.cpp.
+// bf16-valued float (PortableKernel below). Included by gemm_bf16_avx512.cpp, gemm_bf16_avx2.cpp and
+// gemm_bf16.cpp, each compiling it with its own ISA flags.
 //
 // Kernel policy K:
 //   using Packed; static constexpr int MR, NR;
