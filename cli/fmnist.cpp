@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "tensor/matmul_precision.h"
 #include "zoo/fmnist/fmnist.h"
 
 namespace ember::cli {
@@ -14,6 +15,7 @@ void add_train_fmnist(CLI::App& train) {
   auto* cmd = train.add_subcommand("fmnist", "train the W1 MLP or the W2 CNN on Fashion-MNIST");
   auto cfg = std::make_shared<fm::TrainConfig>();
   auto model = std::make_shared<std::string>("cnn");
+  auto precision = std::make_shared<std::string>();  // "": keep $EMBER_MATMUL_PRECISION (or highest)
   cmd->add_option("--model", *model, "mlp (W1) or cnn (W2)")->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
   cmd->add_option("--epochs", cfg->epochs, "epochs (default: cnn 5, mlp 10)")->check(CLI::PositiveNumber);
   cmd->add_option("--batch", cfg->batch, "batch size (default: cnn 64, mlp 128)")->check(CLI::PositiveNumber);
@@ -35,8 +37,15 @@ void add_train_fmnist(CLI::App& train) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-progress{false}", cfg->progress, "no progress line");
   cmd->add_flag("--no-plots{false}", cfg->plots, "skip curves.png and predictions.png");
-  cmd->callback([cfg, model] {
+  cmd->add_option("--matmul-precision", *precision,
+                  "f32 GEMMs (training and evaluation): highest, or bf16 operands with f32 sums "
+                  "(default $EMBER_MATMUL_PRECISION or highest)")
+      ->check(CLI::IsMember({"highest", "bf16"}));
+  cmd->callback([cfg, model, precision] {
     cfg->arch = fm::parse_arch(*model);
+    // Set the flag's precision, or read the variable's now so a bad value fails before training.
+    if (precision->empty()) (void)matmul_precision();
+    else set_matmul_precision(parse_matmul_precision(*precision));
     fm::TrainResult r = fm::train(*cfg);
     if (r.history.empty()) return;
     const auto& last = r.history.back();

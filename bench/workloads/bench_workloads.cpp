@@ -7,7 +7,9 @@
 // above what was live before them (so the step's own tensors, not the data set, weights or process
 // RSS); sys/step counts allocations per step that reached the system allocator.
 //
-// usage: bench_workloads [--threads N] [--composite-adam] [W1 W2 W3 W4 W6 W6inf ...]  (default: all)
+// usage: bench_workloads [--threads N] [--composite-adam] [--matmul-precision highest|bf16]
+//                        [W1 W2 W3 W4 W6 W6inf ...]  (default: all)
+// --matmul-precision bf16 runs every f32 GEMM with bf16 operands and f32 sums (tensor/matmul_precision.h).
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +18,7 @@
 
 #include "bench/workloads/common.h"
 #include "tensor/cpu/cpu_features.h"
+#include "tensor/matmul_precision.h"
 
 namespace ember::bench {
 namespace {
@@ -277,19 +280,31 @@ int main(int argc, char** argv) {
   using namespace ember::bench;
   std::set<std::string> want;
   int threads = 0;
+  std::string precision;  // "": $EMBER_MATMUL_PRECISION or highest
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--composite-adam")) {
       g_fused_adam = false;
+    } else if (!std::strcmp(argv[i], "--matmul-precision") && i + 1 < argc) {
+      precision = argv[++i];
     } else {
       want.insert(argv[i]);
     }
   }
   if (threads > 0) set_num_threads(threads);
+  try {  // a bad flag value or EMBER_MATMUL_PRECISION: one line, exit 1
+    if (!precision.empty()) set_matmul_precision(parse_matmul_precision(precision));
+    (void)matmul_precision();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "bench_workloads: %s\n", e.what());
+    return 1;
+  }
   auto on = [&](const char* w) { return want.empty() || want.count(w) > 0; };
-  std::printf("ember workloads: isa %s, %d threads, %s Adam\n", std::string(cpu::isa_name(cpu::active_isa())).c_str(),
-              get_num_threads(), g_fused_adam ? "fused" : "composite");
+  std::printf("ember workloads: isa %s, %d threads, %s Adam, matmul precision %s%s\n",
+              std::string(cpu::isa_name(cpu::active_isa())).c_str(), get_num_threads(),
+              g_fused_adam ? "fused" : "composite", std::string(matmul_precision_name(matmul_precision())).c_str(),
+              matmul_precision() == MatmulPrecision::bf16 && !cpu::has_avx512_bf16() ? " (portable kernel)" : "");
   // The stream definitions' check values (WORKLOADS.md).
   const std::vector<float> u = uniform_stream(3001, {4}).to_vector<float>();
   const std::vector<int64_t> by = bytes_stream(4001, {8}).to_vector<int64_t>();

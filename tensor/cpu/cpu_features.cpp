@@ -48,6 +48,11 @@ void set_isa(Isa isa) {
   active().store(isa);
 }
 
+bool has_avx512_bf16() {
+  static const bool flag = best_isa() == Isa::avx512 && __builtin_cpu_supports("avx512bf16");
+  return flag && active_isa() == Isa::avx512;
+}
+
 std::string_view isa_name(Isa isa) {
   switch (isa) {
     case Isa::scalar: return "scalar";

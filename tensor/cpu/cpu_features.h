@@ -13,4 +13,8 @@ Isa active_isa();               // what kernels use now
 void set_isa(Isa isa);          // throws if the CPU lacks it
 std::string_view isa_name(Isa isa);
 
+// AVX512-BF16 (VDPBF16PS, VCVTNE2PS2BF16) usable now: the CPU has the flag and the active ISA is
+// avx512 (forcing avx2/scalar turns the bf16 kernel off too, so tests reach the fallback).
+bool has_avx512_bf16();
+
 }  // namespace ember::cpu

@@ -4,7 +4,9 @@
 // every tile is owned by one thread (no write sharing) and packs its own panels.
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/cpu_features.h"
+#include "tensor/cpu/gemm_bf16.h"
 #include "tensor/cpu/gemm_driver.h"
+#include "tensor/matmul_precision.h"
 #include "tensor/parallel.h"
 
 namespace ember::cpu {
@@ -19,6 +21,7 @@ void gemm_f64(const GemmArgs& g) { GemmDriver<double, ScalarKernel<double, 4, 8>
 
 void gemm_one(DType dtype, const GemmArgs& g) {
   if (dtype == DType::f64) return gemm_f64(g);
+  if (matmul_precision() == MatmulPrecision::bf16) return gemm_bf16(g);  // f32 operands rounded to bf16
   switch (active_isa()) {
     case Isa::avx512: return gemm_f32_avx512(g);
     case Isa::avx2: return gemm_f32_avx2(g);

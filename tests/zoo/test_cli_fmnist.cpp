@@ -33,7 +33,8 @@ class CliFmnist : public ::testing::Test {
 
 TEST_F(CliFmnist, BadFlagsAndValuesFailWithOneLine) {
   for (const char* args : {"train fmnist --bogus", "train fmnist --model resnet", "train fmnist --epochs -2",
-                           "train fmnist --lr abc", "train fmnist --augment rotate", "eval fmnist", "train"}) {
+                           "train fmnist --lr abc", "train fmnist --augment rotate", "eval fmnist", "train",
+                           "train fmnist --matmul-precision medium"}) {
     auto r = ember(args);
     EXPECT_NE(r.rc, 0) << args;
     EXPECT_LE(count_lines(r.out), 2u) << args << ":\n" << r.out;
@@ -46,6 +47,10 @@ TEST_F(CliFmnist, BadFlagsAndValuesFailWithOneLine) {
   EXPECT_EQ(r.rc, 1);
   EXPECT_EQ(count_lines(r.out), 1u) << r.out;
   EXPECT_NE(r.out.find("apt-get install dataset-fashion-mnist"), std::string::npos) << r.out;
+  r = run_command(fmt::format("cd '{}' && EMBER_MATMUL_PRECISION=bogus '{}' train fmnist --out run", dir_.string(),
+                              EMBER_CLI_PATH));
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.out, "ember: error: EMBER_MATMUL_PRECISION: expected highest or bf16, got 'bogus'\n");
 }
 
 TEST_F(CliFmnist, TrainThenEvalReproducesAccuracy) {
@@ -58,6 +63,25 @@ TEST_F(CliFmnist, TrainThenEvalReproducesAccuracy) {
   r = ember("eval fmnist --checkpoint run/model.safetensors --test-limit 300 --threads 1");
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("(identical)"), std::string::npos) << r.out;
+}
+
+// The flag and the environment variable select the same bf16 GEMMs: identical runs, and not the f32 one.
+TEST_F(CliFmnist, MatmulPrecisionFlagAndVariableAgree) {
+  if (!ember::data::FashionMnist::available(ember::data::Split::train)) GTEST_SKIP() << "Fashion-MNIST missing";
+  const std::string args = "train fmnist --model mlp --epochs 1 --batch 50 --train-limit 200 --test-limit 300 "
+                           "--no-progress --no-plots --threads 1 --out ";
+  auto metrics = [](const std::string& out) {  // "train loss ... test accuracy ...%" without the timing
+    const size_t from = out.find("train loss");
+    return from == std::string::npos ? out : out.substr(from, out.find(") |", from) - from);
+  };
+  auto flag = ember(args + "a --matmul-precision bf16");
+  auto env = run_command(fmt::format("cd '{}' && EMBER_MATMUL_PRECISION=bf16 '{}' {}b", dir_.string(), EMBER_CLI_PATH, args));
+  auto f32 = ember(args + "c --matmul-precision highest");
+  ASSERT_EQ(flag.rc, 0) << flag.out;
+  ASSERT_EQ(env.rc, 0) << env.out;
+  ASSERT_EQ(f32.rc, 0) << f32.out;
+  EXPECT_EQ(metrics(flag.out), metrics(env.out));
+  EXPECT_NE(metrics(flag.out), metrics(f32.out));
 }
 
 TEST(Example, TrainClassifierRunsAFewSteps) {

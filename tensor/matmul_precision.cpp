@@ -1,0 +1,40 @@
+#include "tensor/matmul_precision.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "tensor/error.h"
+
+namespace ember {
+namespace {
+
+MatmulPrecision from_env() {
+  const char* env = std::getenv("EMBER_MATMUL_PRECISION");
+  if (!env || !*env) return MatmulPrecision::highest;
+  std::string_view v = env;
+  EMBER_CHECK(v == "highest" || v == "bf16", "EMBER_MATMUL_PRECISION: expected highest or bf16, got '{}'", v);
+  return parse_matmul_precision(v);
+}
+
+// Initialised on first use (a throw here is retried, so a bad variable keeps failing loudly).
+std::atomic<MatmulPrecision>& current() {
+  static std::atomic<MatmulPrecision> p{from_env()};
+  return p;
+}
+
+}  // namespace
+
+void set_matmul_precision(MatmulPrecision p) { current().store(p, std::memory_order_relaxed); }
+
+MatmulPrecision matmul_precision() { return current().load(std::memory_order_relaxed); }
+
+std::string_view matmul_precision_name(MatmulPrecision p) { return p == MatmulPrecision::bf16 ? "bf16" : "highest"; }
+
+MatmulPrecision parse_matmul_precision(std::string_view name) {
+  if (name == "highest") return MatmulPrecision::highest;
+  if (name == "bf16") return MatmulPrecision::bf16;
+  detail::throw_error(fmt::format("matmul precision: expected highest or bf16, got '{}'", name));
+}
+
+}  // namespace ember
