@@ -25,10 +25,10 @@ void set_counters(benchmark::State& st, int64_t m, int64_t n, int64_t k, int thr
   st.counters["threads"] = threads;
 }
 
-// The machine's f32 FMA peak on one thread: 12 independent 8-lane FMA chains (enough to cover
-// 2 FMA ports x 4-5 cycles latency), 2*8*12 FLOPs per iteration. GEMM rates divided by this
-// (times the thread count) are the "fraction of peak". AVX2 only (the CPU here has no AVX-512).
-__attribute__((target("avx2,fma"))) float fma_peak_loop(int64_t iters) {
+// The machine's f32 FMA peak on one thread, with the widest vectors the active ISA uses: 12
+// independent FMA chains (enough to cover 2 FMA ports x 4-5 cycles latency). GEMM rates divided by
+// this (times the thread count) are the "fraction of peak".
+__attribute__((target("avx2,fma"))) float fma_peak_avx2(int64_t iters) {
   __m256 acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(float(i) * 1e-3f);
   const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
@@ -39,8 +39,22 @@ __attribute__((target("avx2,fma"))) float fma_peak_loop(int64_t iters) {
   return _mm256_cvtss_f32(s);
 }
 
+__attribute__((target("avx512f"))) float fma_peak_avx512(int64_t iters) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i) * 1e-3f);
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  __m512 s = acc[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, s);
+  return lanes[0] + lanes[15];
+}
+
 void BM_fma_peak(benchmark::State& st) {
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+  const bool wide = cpu::active_isa() == cpu::Isa::avx512;
+  if (!wide && cpu::active_isa() != cpu::Isa::avx2) {
     st.SkipWithError("no AVX2+FMA");
     return;
   }
@@ -49,10 +63,12 @@ void BM_fma_peak(benchmark::State& st) {
   for (auto _ : st) {
     int64_t it = iters;
     benchmark::DoNotOptimize(it);
-    benchmark::DoNotOptimize(fma_peak_loop(it));
+    benchmark::DoNotOptimize(wide ? fma_peak_avx512(it) : fma_peak_avx2(it));
   }
-  st.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * 8 * 12 * double(iters) * double(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  const double lanes = wide ? 16 : 8;
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * lanes * 12 * double(iters) * double(st.iterations()) / 1e9,
+                                              benchmark::Counter::kIsRate);
+  st.SetLabel(wide ? "zmm" : "ymm");
 }
 BENCHMARK(BM_fma_peak)->Unit(benchmark::kMicrosecond)->MinTime(0.2);
 

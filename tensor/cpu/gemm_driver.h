@@ -28,50 +28,47 @@ struct GemmArgs {
 };
 
 // Kernel: static constexpr int MR, NR; static void run(int64_t kc, const T* a_panel, const T* b_panel,
-// T* c, int64_t ldc, bool accumulate) computing an MR x NR tile.
+// T* c, int64_t ldc, bool accumulate) computing an MR x NR tile; optionally tile() (edges, strided B)
+// and pack<W>() (vectorized packing), see below.
 template <typename T, typename Kernel, int64_t MC, int64_t KC, int64_t NC>
 struct GemmDriver {
   static constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  // A kernel with tile(rows, cols, kc, a, b, ldb, c, ldc, accumulate) handles edge tiles itself
+  // (no scratch tile, no wasted rows/columns) and reads B with any row stride.
+  static constexpr bool kTiles = requires(const T* p, T* q) { Kernel::tile(1, 1, 1, p, p, 1, q, 1, false); };
 
   // Packs A[ic:ic+mc, pc:pc+kc] into ceil(mc/MR) panels of [kc][MR].
   static void pack_a(const GemmArgs& g, int64_t ic, int64_t mc, int64_t pc, int64_t kc, T* dst) {
-    const T* a = static_cast<const T*>(g.a);
-    for (int64_t ir = 0; ir < mc; ir += MR) {
-      int64_t rows = std::min<int64_t>(MR, mc - ir);
-      const T* src = a + (ic + ir) * g.a_rs + pc * g.a_cs;
-      if (g.a_cs == 1 && rows == MR) {
-        for (int64_t p = 0; p < kc; ++p)
-          for (int r = 0; r < MR; ++r) dst[p * MR + r] = src[r * g.a_rs + p];
-      } else {
-        for (int64_t p = 0; p < kc; ++p) {
-          for (int64_t r = 0; r < rows; ++r) dst[p * MR + r] = src[r * g.a_rs + p * g.a_cs];
-          for (int64_t r = rows; r < MR; ++r) dst[p * MR + r] = T(0);
-        }
-      }
-      dst += kc * MR;
-    }
+    const T* a = static_cast<const T*>(g.a) + ic * g.a_rs + pc * g.a_cs;
+    for (int64_t ir = 0; ir < mc; ir += MR, dst += kc * MR)
+      pack_panel<MR>(a + ir * g.a_rs, g.a_rs, g.a_cs, std::min<int64_t>(MR, mc - ir), kc, dst);
   }
 
   // Packs B[pc:pc+kc, jc:jc+nc] into ceil(nc/NR) panels of [kc][NR].
   static void pack_b(const GemmArgs& g, int64_t pc, int64_t kc, int64_t jc, int64_t nc, T* dst) {
-    const T* b = static_cast<const T*>(g.b);
-    for (int64_t jr = 0; jr < nc; jr += NR) {
-      int64_t cols = std::min<int64_t>(NR, nc - jr);
-      const T* src = b + pc * g.b_rs + (jc + jr) * g.b_cs;
-      if (g.b_cs == 1 && cols == NR) {
-        for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, src + p * g.b_rs, sizeof(T) * NR);
-      } else if (g.b_rs == 1) {  // B^T stored row-major (NT): read each column contiguously
-        for (int64_t j = 0; j < cols; ++j)
-          for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = src[j * g.b_cs + p];
-        for (int64_t p = 0; p < kc; ++p)
-          for (int64_t j = cols; j < NR; ++j) dst[p * NR + j] = T(0);
-      } else {
-        for (int64_t p = 0; p < kc; ++p) {
-          for (int64_t j = 0; j < cols; ++j) dst[p * NR + j] = src[p * g.b_rs + j * g.b_cs];
-          for (int64_t j = cols; j < NR; ++j) dst[p * NR + j] = T(0);
-        }
+    const T* b = static_cast<const T*>(g.b) + pc * g.b_rs + jc * g.b_cs;
+    for (int64_t jr = 0; jr < nc; jr += NR, dst += kc * NR)
+      pack_panel<NR>(b + jr * g.b_cs, g.b_cs, g.b_rs, std::min<int64_t>(NR, nc - jr), kc, dst);
+  }
+
+  // One panel: dst[p*W + r] = src[r*rs + p*ps] for lanes r < cnt (zero for cnt <= r < W), p < kc.
+  // A kernel may bring its own vectorized packer (Kernel::pack<W>); this is the portable one.
+  template <int W>
+  static void pack_panel(const T* src, int64_t rs, int64_t ps, int64_t cnt, int64_t kc, T* dst) {
+    if constexpr (requires { Kernel::template pack<W>(src, rs, ps, cnt, kc, dst); }) {
+      Kernel::template pack<W>(src, rs, ps, cnt, kc, dst);
+    } else if (rs == 1 && cnt == W) {  // lanes contiguous: a row copy per k step
+      for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * W, src + p * ps, sizeof(T) * W);
+    } else if (ps == 1) {  // each lane contiguous along k (A row-major, B^T row-major): read lane by lane
+      for (int64_t r = 0; r < cnt; ++r)
+        for (int64_t p = 0; p < kc; ++p) dst[p * W + r] = src[r * rs + p];
+      for (int64_t p = 0; p < kc; ++p)
+        for (int64_t r = cnt; r < W; ++r) dst[p * W + r] = T(0);
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int64_t r = 0; r < cnt; ++r) dst[p * W + r] = src[r * rs + p * ps];
+        for (int64_t r = cnt; r < W; ++r) dst[p * W + r] = T(0);
       }
-      dst += kc * NR;
     }
   }
 
@@ -83,31 +80,40 @@ struct GemmDriver {
         for (int64_t i = 0; i < g.m; ++i) std::fill(c + i * g.ldc, c + i * g.ldc + g.n, T(0));
       return;
     }
-    ember::Allocator& alloc = ember::cpu_allocator();
-    const size_t a_bytes = sizeof(T) * size_t((MC + MR) * KC), b_bytes = sizeof(T) * size_t((NC + NR) * KC);
-    T* a_pack = static_cast<T*>(alloc.allocate(a_bytes));
-    T* b_pack = static_cast<T*>(alloc.allocate(b_bytes));
-    alignas(64) T edge[MR * NR];
     // K is cut into equal blocks of at most KC (784 -> 4 x 196, not 3 x 256 + 16): a short last
     // block would pay a full C load/store per tile for a few k steps.
     const int64_t kblocks = (g.k + KC - 1) / KC, kstep = (g.k + kblocks - 1) / kblocks;
+    // Pack buffers sized to this product (a small GEMM should not take MC x KC + KC x NC).
+    const auto round_up = [](int64_t x, int64_t to) { return (x + to - 1) / to * to; };
+    const size_t a_bytes = sizeof(T) * size_t(round_up(std::min(MC, g.m), MR) * kstep);
+    const size_t b_bytes = sizeof(T) * size_t(round_up(std::min(NC, g.n), NR) * kstep);
+    ember::Allocator& alloc = ember::cpu_allocator();
+    T* a_pack = static_cast<T*>(alloc.allocate(a_bytes));
+    T* b_pack = static_cast<T*>(alloc.allocate(b_bytes));
+    alignas(64) T edge[MR * NR];
     for (int64_t jc = 0; jc < g.n; jc += NC) {
       int64_t nc = std::min<int64_t>(NC, g.n - jc);
       for (int64_t pc = 0; pc < g.k; pc += kstep) {
         int64_t kc = std::min<int64_t>(kstep, g.k - pc);
         bool acc = g.accumulate || pc > 0;
-        pack_b(g, pc, kc, jc, nc, b_pack);
+        // Small M: each B panel would serve one or two row panels, so packing it costs about what
+        // the product does; a kernel that masks its own edges reads row-major B in place instead.
+        const bool direct_b = kTiles && g.b_cs == 1 && g.m <= 2 * MR;
+        if (!direct_b) pack_b(g, pc, kc, jc, nc, b_pack);
         for (int64_t ic = 0; ic < g.m; ic += MC) {
           int64_t mc = std::min<int64_t>(MC, g.m - ic);
           pack_a(g, ic, mc, pc, kc, a_pack);
           for (int64_t jr = 0; jr < nc; jr += NR) {
             int64_t cols = std::min<int64_t>(NR, nc - jr);
-            const T* bp = b_pack + (jr / NR) * kc * NR;
+            const T* bp = direct_b ? static_cast<const T*>(g.b) + pc * g.b_rs + jc + jr : b_pack + (jr / NR) * kc * NR;
+            const int64_t ldb = direct_b ? g.b_rs : NR;
             for (int64_t ir = 0; ir < mc; ir += MR) {
               int64_t rows = std::min<int64_t>(MR, mc - ir);
               const T* ap = a_pack + (ir / MR) * kc * MR;
               T* cp = c + (ic + ir) * g.ldc + jc + jr;
-              if (rows == MR && cols == NR) {
+              if constexpr (kTiles) {
+                Kernel::tile(rows, cols, kc, ap, bp, ldb, cp, g.ldc, acc);
+              } else if (rows == MR && cols == NR) {
                 Kernel::run(kc, ap, bp, cp, g.ldc, acc);
               } else {
                 Kernel::run(kc, ap, bp, edge, NR, false);

@@ -52,7 +52,7 @@ void check_case(const Case& c, bool ta, bool tb, bool accumulate) {
 
 const Case kCases[] = {{1, 1, 1, 1},   {1, 7, 5, 3},     {2, 13, 31, 17},  {1, 127, 33, 65},
                        {3, 12, 32, 256}, {1, 97, 70, 150}, {1, 150, 7, 260}, {1, 1, 1000, 37},
-                       {2, 64, 64, 0}};
+                       {2, 64, 64, 0},   {1, 50, 16, 33},  {1, 173, 17, 301}, {1, 24, 10, 16}};
 
 class GemmIsa : public ::testing::TestWithParam<cpu::Isa> {
  protected:
@@ -84,6 +84,22 @@ TEST_P(GemmIsa, LargeMultithreadedShape) {
   // Above the 2 MFLOP threading threshold, several macro-tiles each; K = 300 spans two K blocks.
   check_case({1, 60, 70, 300}, false, false, false);
   check_case({1, 200, 40, 150}, true, true, false);
+}
+
+// Operands that are neither row- nor column-contiguous (every other element of a wider matrix).
+TEST_P(GemmIsa, MatchesReferenceForGeneralStrides) {
+  Generator g(5);
+  for (const Case& c : {Case{1, 29, 40, 37}, Case{1, 31, 9, 18}}) {
+    Tensor a = (Tensor::rand({1, c.m, 2 * c.k}, {}, &g) - 0.5).as_strided({1, c.m, c.k}, {2 * c.m * c.k, 2 * c.k, 2}, 0);
+    Tensor b = (Tensor::rand({1, 3 * c.k, c.n}, {}, &g) - 0.5).as_strided({1, c.k, c.n}, {3 * c.k * c.n, 3 * c.n, 1}, 0);
+    Tensor bt = (Tensor::rand({1, c.n, 2 * c.k}, {}, &g) - 0.5).as_strided({1, c.k, c.n}, {2 * c.k * c.n, 2, 2 * c.k}, 0);
+    for (const Tensor& rhs : {b, bt}) {
+      Tensor out = Tensor::empty({1, c.m, c.n}), ref = Tensor::empty({1, c.m, c.n}, {.dtype = DType::f64});
+      backend_for(Device::cpu()).gemm(a, rhs, out, false);
+      cpu::ref::gemm(a.to(DType::f64), rhs.to(DType::f64), ref, false);
+      EXPECT_TRUE(test::all_close(out, ref, 1e-5, 1.2e-7 * double(c.k + 1) + 1e-6)) << c.m << "x" << c.n << "x" << c.k;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, GemmIsa, ::testing::Values(cpu::Isa::scalar, cpu::Isa::avx2, cpu::Isa::avx512),
