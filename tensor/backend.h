@@ -91,6 +91,14 @@ class Backend {
   // a [Bt, M, K], b [Bt, K, N] with any strides (a zero batch stride broadcasts); out [Bt, M, N]
   // contiguous. out = a@b, or out += a@b when accumulate.
   virtual void gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) = 0;
+  // Fused epilogue, as gemm plus out = act(a@b + bias) + residual in the same pass over out
+  // (written `=`). bias [N] contiguous or undefined; act identity, relu, gelu_tanh, gelu_erf or
+  // silu; residual contiguous like out, or undefined. Returns false where not fused (the caller
+  // composes gemm + add + unary).
+  virtual bool gemm_epilogue(const Tensor& a, const Tensor& b, const Tensor& bias, UnaryOp act,
+                             const Tensor& residual, const Tensor& out) {
+    return false;
+  }
 
   // ---- softmax family (over the last dim; x contiguous, viewed as [rows, D]) ----
   virtual void softmax(const Tensor& x, const Tensor& out, bool log) = 0;

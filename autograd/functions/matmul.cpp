@@ -16,6 +16,10 @@ Tensor bmm_raw(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor unsqueeze_raw(const Tensor& t) {  // [R, C] -> [1, R, C] view, no graph
+  return t.as_strided({1, t.size(0), t.size(1)}, {t.numel(), t.stride(0), t.stride(1)}, t.offset());
+}
+
 Tensor transpose_raw(const Tensor& t) {  // swap the last two dims of a 3-D tensor
   return t.as_strided({t.size(0), t.size(2), t.size(1)}, {t.stride(0), t.stride(2), t.stride(1)}, t.offset());
 }
@@ -44,6 +48,42 @@ class BmmBackward final : public Node {
 Tensor bmm(const Tensor& a, const Tensor& b) {
   Tensor out = bmm_raw(a, b);
   record<BmmBackward>({a, b}, {out}, a, b);
+  return out;
+}
+
+// y [R, N] = x [R, K] @ w[N, K]^T + bias, the bias added by the backend's GEMM epilogue.
+//   dx = dy @ w,  dw = dy^T @ x,  dbias = column sums of dy.
+class LinearBackward final : public Node {
+ public:
+  LinearBackward(const Tensor& x, const Tensor& w) : x_(x), w_(w) {}
+  std::string name() const override { return "LinearBackward"; }
+  void release_saved() override {
+    x_.release();
+    w_.release();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
+    Tensor x = x_.unpack(*this), w = w_.unpack(*this);
+    const Tensor g = unsqueeze_raw(grads[0]);  // [1, R, N]
+    Tensor gx, gw, gb;
+    if (needs_input_grad(0)) gx = bmm_raw(g, unsqueeze_raw(w)).view({x.size(0), x.size(1)});  // [R, K]
+    if (needs_input_grad(1)) gw = bmm_raw(transpose_raw(g), unsqueeze_raw(x)).view({w.size(0), w.size(1)});
+    if (needs_input_grad(2)) gb = sum(grads[0], {0});  // [N]
+    return {gx, gw, gb};
+  }
+
+ private:
+  SavedTensor x_, w_;
+};
+
+// x2 [R, K] (any strides), weight [N, K], bias [N]; an undefined result when the backend has no
+// fused epilogue.
+Tensor linear_fused(const Tensor& x2, const Tensor& weight, const Tensor& bias) {
+  Tensor out = Tensor::empty({x2.size(0), weight.size(0)}, x2.options());
+  if (!backend_of(x2).gemm_epilogue(unsqueeze_raw(x2), transpose_raw(unsqueeze_raw(weight)),
+                                    bias.is_contiguous() ? bias : bias.contiguous(), UnaryOp::identity, Tensor(),
+                                    unsqueeze_raw(out)))
+    return Tensor();
+  record<LinearBackward>({x2, weight, bias}, {out}, x2, weight);
   return out;
 }
 
@@ -97,11 +137,23 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   EMBER_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1),
               "linear: input {} has {} features, weight {} expects {}", shape_str(x.shape()),
               x.dim() >= 1 ? x.size(-1) : 0, shape_str(weight.shape()), weight.size(1));
+  if (bias.defined()) {
+    EMBER_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear: bias {} does not match weight {}",
+                shape_str(bias.shape()), shape_str(weight.shape()));
+    check_same_dtype(x, weight, "linear");
+    check_same_dtype(x, bias, "linear");
+    // One GEMM with the bias in its epilogue when x folds to 2-D and the backend fuses.
+    if (x.dim() >= 2 && x.device() == weight.device() && x.device() == bias.device()) {
+      Shape lead(x.shape().begin(), x.shape().end() - 1);
+      Tensor y = linear_fused(reshape(x, {numel_of(lead), x.size(-1)}), weight, bias);
+      if (y.defined()) {
+        lead.push_back(weight.size(0));
+        return reshape(y, lead);
+      }
+    }
+  }
   Tensor y = matmul(x, transpose(weight, 0, 1));
-  if (!bias.defined()) return y;
-  EMBER_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear: bias {} does not match weight {}",
-              shape_str(bias.shape()), shape_str(weight.shape()));
-  return add(y, bias);
+  return bias.defined() ? add(y, bias) : y;
 }
 
 }  // namespace ember

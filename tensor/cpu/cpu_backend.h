@@ -28,6 +28,8 @@ class CpuBackend final : public Backend {
   void arg_reduce(ReduceOp op, const Tensor& x, int64_t dim, const Tensor& values, const Tensor& indices) override;
 
   void gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) override;
+  bool gemm_epilogue(const Tensor& a, const Tensor& b, const Tensor& bias, UnaryOp act, const Tensor& residual,
+                     const Tensor& out) override;
 
   void softmax(const Tensor& x, const Tensor& out, bool log) override;
   void softmax_backward(const Tensor& y, const Tensor& grad_y, const Tensor& grad_x, bool log) override;

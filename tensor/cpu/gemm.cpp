@@ -2,6 +2,9 @@
 // micro-kernel for the active ISA (gemm_avx512.cpp, gemm_avx2.cpp, or the portable one here).
 // Threads take macro-tiles of C (batch item x row block x column block) from a dynamic queue, so
 // every tile is owned by one thread (no write sharing) and packs its own panels.
+#include <cmath>
+#include <type_traits>
+
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/cpu/gemm_bf16.h"
@@ -13,6 +16,8 @@ namespace ember::cpu {
 
 void gemm_f32_avx512(const GemmArgs& g);
 void gemm_f32_avx2(const GemmArgs& g);
+bool unary_row_has_avx2(UnaryOp op);
+void unary_row_f32_avx2(UnaryOp op, const float* x, float* y, int64_t n);
 
 namespace {
 
@@ -29,9 +34,51 @@ void gemm_one(DType dtype, const GemmArgs& g) {
   }
 }
 
-}  // namespace
+// Fused epilogue: out = act(a@b + bias) + residual, applied to each piece's output block right
+// after its product, while the block is still in cache.
+struct Epilogue {
+  const Tensor* bias;      // [N] contiguous, or undefined
+  UnaryOp act;             // identity | relu | gelu_tanh | gelu_erf | silu
+  const Tensor* residual;  // [Bt, M, N] contiguous, or undefined
+};
 
-void CpuBackend::gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
+template <typename T>
+T activate(UnaryOp act, T z) {
+  switch (act) {
+    case UnaryOp::relu: return z > T(0) ? z : T(0);  // NaN stays NaN, as in the unary op
+    case UnaryOp::silu: return z / (T(1) + std::exp(-z));
+    case UnaryOp::gelu_erf: return T(0.5) * z * (T(1) + std::erf(z * T(0.70710678118654752)));
+    case UnaryOp::gelu_tanh: {
+      const T c = T(0.79788456080286536);  // sqrt(2/pi)
+      return T(0.5) * z * (T(1) + std::tanh(c * (z + T(0.044715) * z * z * z)));
+    }
+    default: return z;
+  }
+}
+
+// rows x cols block of C (row stride ldc) whose first element is C[q, i0, j0].
+template <typename T>
+void apply_epilogue(const Epilogue& e, T* c, int64_t ldc, int64_t rows, int64_t cols, int64_t q, int64_t i0,
+                    int64_t j0, int64_t m) {
+  const T* bias = e.bias->defined() ? e.bias->data<T>() + j0 : nullptr;
+  const T* res = e.residual->defined() ? e.residual->data<T>() + (q * m + i0) * ldc + j0 : nullptr;
+  const bool vec_act = std::is_same_v<T, float> && e.act != UnaryOp::relu && e.act != UnaryOp::identity &&
+                       active_isa() != Isa::scalar && unary_row_has_avx2(e.act);
+  for (int64_t i = 0; i < rows; ++i) {
+    T* row = c + i * ldc;
+    if (bias)
+      for (int64_t j = 0; j < cols; ++j) row[j] += bias[j];
+    if constexpr (std::is_same_v<T, float>) {
+      if (vec_act) unary_row_f32_avx2(e.act, row, row, cols);
+    }
+    if (!vec_act && e.act != UnaryOp::identity)
+      for (int64_t j = 0; j < cols; ++j) row[j] = activate(e.act, row[j]);
+    if (res)
+      for (int64_t j = 0; j < cols; ++j) row[j] += res[i * ldc + j];
+  }
+}
+
+void run_gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate, const Epilogue* epi) {
   EMBER_ASSERT(a.dim() == 3 && b.dim() == 3 && out.dim() == 3 && out.is_contiguous(), "gemm: bad operand layout");
   const int64_t bt = out.size(0), m = out.size(1), n = out.size(2), k = a.size(2);
   EMBER_ASSERT(a.size(1) == m && b.size(1) == k && b.size(2) == n, "gemm: {} @ {} -> {}", shape_str(a.shape()),
@@ -42,11 +89,18 @@ void CpuBackend::gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool 
     const T* bp = b.data<T>();
     T* cp = out.data<T>();
     auto piece = [&](int64_t q, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-      GemmArgs g{i1 - i0, j1 - j0, k,
-                 ap + q * a.stride(0) + i0 * a.stride(1), a.stride(1), a.stride(2),
-                 bp + q * b.stride(0) + j0 * b.stride(2), b.stride(1), b.stride(2),
-                 cp + q * m * n + i0 * n + j0, n, accumulate};
-      gemm_one(a.dtype(), g);
+      // With an epilogue, rows go in chunks whose output block (~256 KiB) is still in L2 when the
+      // epilogue reads it back; each chunk repacks B, about 1/rows of the chunk's own work.
+      const int64_t step = epi ? std::max<int64_t>(96, (int64_t(1) << 16) / std::max<int64_t>(j1 - j0, 1)) : i1 - i0;
+      for (int64_t r0 = i0; r0 < i1; r0 += step) {
+        const int64_t r1 = std::min(i1, r0 + step);
+        GemmArgs g{r1 - r0, j1 - j0, k,
+                   ap + q * a.stride(0) + r0 * a.stride(1), a.stride(1), a.stride(2),
+                   bp + q * b.stride(0) + j0 * b.stride(2), b.stride(1), b.stride(2),
+                   cp + q * m * n + r0 * n + j0, n, accumulate};
+        gemm_one(a.dtype(), g);
+        if (epi) apply_epilogue<T>(*epi, static_cast<T*>(g.c), n, r1 - r0, j1 - j0, q, r0, j0, m);
+      }
     };
     const int threads = get_num_threads();
     const double flops = 2.0 * double(bt) * double(m) * double(n) * double(k);
@@ -74,6 +128,32 @@ void CpuBackend::gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool 
       if (i0 < i1 && j0 < j1) piece(q, i0, i1, j0, j1);
     });
   });
+}
+
+}  // namespace
+
+void CpuBackend::gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
+  run_gemm(a, b, out, accumulate, nullptr);
+}
+
+bool CpuBackend::gemm_epilogue(const Tensor& a, const Tensor& b, const Tensor& bias, UnaryOp act,
+                               const Tensor& residual, const Tensor& out) {
+  const int64_t n = out.size(2);
+  EMBER_ASSERT(!bias.defined() || (bias.numel() == n && bias.is_contiguous() && bias.dtype() == out.dtype()),
+               "gemm_epilogue: bias {} for output {}", bias.defined() ? shape_str(bias.shape()) : "-",
+               shape_str(out.shape()));
+  EMBER_ASSERT(!residual.defined() || (residual.shape() == out.shape() && residual.is_contiguous() &&
+                                       residual.dtype() == out.dtype()),
+               "gemm_epilogue: residual {} for output {}", residual.defined() ? shape_str(residual.shape()) : "-",
+               shape_str(out.shape()));
+  switch (act) {
+    case UnaryOp::identity: case UnaryOp::relu: case UnaryOp::gelu_tanh: case UnaryOp::gelu_erf:
+    case UnaryOp::silu: break;
+    default: return false;
+  }
+  const Epilogue e{&bias, act, &residual};
+  run_gemm(a, b, out, false, &e);
+  return true;
 }
 
 }  // namespace ember::cpu

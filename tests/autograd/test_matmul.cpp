@@ -63,6 +63,12 @@ TEST(Matmul, LinearMatchesDefinition) {
   EXPECT_TRUE(all_close(linear(x, w, b), add(matmul(x, w.t()), b), 1e-12, 1e-12));
   EXPECT_TRUE(grad_ok([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, {x, w, b}));
   EXPECT_TRUE(grad_ok([](const std::vector<Tensor>& in) { return linear(in[0], in[1]); }, {rand64({2, 3, 3}, 9), w}));
+  // The fused bias path on a transposed (non-contiguous) input and on a 1-D input (not fused).
+  Tensor xt = rand64({3, 6}, 10).t();
+  EXPECT_TRUE(all_close(linear(xt, w, b), add(matmul(xt, w.t()), b), 1e-12, 1e-12));
+  EXPECT_TRUE(grad_ok([](const std::vector<Tensor>& in) { return linear(in[0].t(), in[1], in[2]); },
+                      {rand64({3, 6}, 10), w, b}));
+  EXPECT_TRUE(grad_ok([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, {rand64({3}, 11), w, b}));
   EXPECT_TRUE(throws_with([&] { linear(x, rand64({5, 4}, 1)); }, {"linear", "[4,3]", "3 features", "[5,4]", "expects 4"}));
 }
 
