@@ -7,6 +7,9 @@
 //   memory-bound kernels: bytes/s from the tensors each pass must read and write once.
 #include <benchmark/benchmark.h>
 
+#include <cstring>
+#include <vector>
+
 #include "autograd/ops.h"
 #include "tensor/cpu/cpu_features.h"
 
@@ -147,6 +150,65 @@ void BM_unary(benchmark::State& st) {
   st.SetLabel(std::string(names[st.range(0)]) + (avx2 ? " avx2" : " scalar"));
 }
 BENCHMARK(BM_unary)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {0, 1}})->Unit(benchmark::kMicrosecond);
+
+// Memory roofline for the bandwidth counters below: copy (b = a) and triad (a = b + s c) over
+// 64 MiB per array, far beyond the LLC. copy moves 8 bytes per element, triad 12 (write-allocate
+// traffic not counted, as for every kernel here).
+void BM_bandwidth(benchmark::State& st) {
+  const bool triad = st.range(0) == 1;
+  const int64_t n = int64_t{16} << 20;
+  std::vector<float> a(size_t(n), 1.0f), b(size_t(n), 2.0f), c(size_t(n), 3.0f);
+  for (auto _ : st) {
+    if (triad) {
+      for (int64_t i = 0; i < n; ++i) a[size_t(i)] = b[size_t(i)] + 0.5f * c[size_t(i)];
+    } else {
+      std::memcpy(b.data(), a.data(), size_t(n) * sizeof(float));
+    }
+    benchmark::DoNotOptimize(a.data());
+    benchmark::DoNotOptimize(b.data());
+  }
+  rate(st, "bytes/s", (triad ? 12.0 : 8.0) * double(n));
+  st.SetLabel(triad ? "triad" : "copy");
+}
+BENCHMARK(BM_bandwidth)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// Runs the body with the ISA forced to isas[arg] (0 scalar, 1 avx2, 2 avx512); false if the CPU
+// lacks it.
+bool force_isa(benchmark::State& st, int64_t arg) {
+  const cpu::Isa isa = arg == 0 ? cpu::Isa::scalar : arg == 1 ? cpu::Isa::avx2 : cpu::Isa::avx512;
+  if (static_cast<int>(isa) > static_cast<int>(cpu::best_isa())) {
+    st.SkipWithError("ISA not supported here");
+    return false;
+  }
+  cpu::set_isa(isa);
+  return true;
+}
+
+// W2's pools: [64,32,28,28] and [64,64,14,14], 2x2 stride 2. Args: C, H, isa. Bytes: fwd reads x
+// and writes y (4 B) + indices (8 B) per output; bwd reads grad_y + indices, writes grad_x.
+void BM_max_pool(benchmark::State& st) {
+  set_num_threads(1);
+  const cpu::Isa prev = cpu::active_isa();
+  if (!force_isa(st, st.range(2))) return;
+  const bool bwd = st.range(3) == 1;
+  const int64_t n = 64, c = st.range(0), h = st.range(1), oh = h / 2;
+  Generator g(7);
+  Tensor x = Tensor::randn({n, c, h, h}, {}, &g), y = Tensor::empty({n, c, oh, oh});
+  Tensor idx = Tensor::empty({n, c, oh, oh}, {.dtype = DType::i64}), gx = Tensor::empty({n, c, h, h});
+  Backend& be = backend_for(Device::cpu());
+  be.max_pool2d_fwd(x, {}, y, idx);
+  for (auto _ : st) {
+    if (bwd)
+      be.max_pool2d_bwd(y, idx, gx);
+    else
+      be.max_pool2d_fwd(x, {}, y, idx);
+  }
+  rate(st, "bytes/s", 4.0 * double(n * c * h * h) + 12.0 * double(n * c * oh * oh));
+  st.SetLabel(std::string(cpu::isa_name(cpu::active_isa())) + (bwd ? " bwd" : " fwd"));
+  cpu::set_isa(prev);
+}
+BENCHMARK(BM_max_pool)->ArgsProduct({{32}, {28}, {0, 1, 2}, {0, 1}})->ArgsProduct({{64}, {14}, {0, 1, 2}, {0, 1}})
+    ->ArgNames({"C", "H", "isa", "bwd"})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
