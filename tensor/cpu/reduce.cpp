@@ -28,16 +28,27 @@ T identity_of(ReduceOp op) {
   return T(0);
 }
 
-// max/min propagate NaN, like PyTorch.
-template <typename T>
-T combine(ReduceOp op, T acc, T v) {
-  switch (op) {
-    case ReduceOp::sum: return T(acc + v);
-    case ReduceOp::prod: return T(acc * v);
-    case ReduceOp::max: return (v > acc || v != v) ? v : acc;
-    case ReduceOp::min: return (v < acc || v != v) ? v : acc;
-  }
+// max/min propagate NaN, like PyTorch. The op is a template argument in the hot loops, so each
+// loop is a plain vectorizable sum/product/select (a runtime switch per element kept the 8-lane
+// inner loop scalar).
+template <ReduceOp Op, typename T>
+T combine(T acc, T v) {
+  if constexpr (Op == ReduceOp::sum) return T(acc + v);
+  if constexpr (Op == ReduceOp::prod) return T(acc * v);
+  if constexpr (Op == ReduceOp::max) return (v > acc || v != v) ? v : acc;
+  if constexpr (Op == ReduceOp::min) return (v < acc || v != v) ? v : acc;
   return acc;
+}
+
+// f.template operator()<Op>() with the runtime op made a compile-time one.
+template <typename F>
+void with_op(ReduceOp op, F&& f) {
+  switch (op) {
+    case ReduceOp::sum: return f.template operator()<ReduceOp::sum>();
+    case ReduceOp::prod: return f.template operator()<ReduceOp::prod>();
+    case ReduceOp::max: return f.template operator()<ReduceOp::max>();
+    case ReduceOp::min: return f.template operator()<ReduceOp::min>();
+  }
 }
 
 struct Split {
@@ -73,8 +84,8 @@ std::vector<int64_t> reduced_offsets(const Split& s) {
   return offs;
 }
 
-template <typename T>
-void reduce_inner(ReduceOp op, const Tensor& x, const Split& s, const Tensor& out) {
+template <ReduceOp op, typename T>
+void reduce_inner(const Tensor& x, const Split& s, const Tensor& out) {
   const T* xp = x.data<T>();
   T* outp = out.data<T>();
   StridedLoop<1> red(s.red_shape, {s.red_x});
@@ -98,21 +109,21 @@ void reduce_inner(ReduceOp op, const Tensor& x, const Split& s, const Tensor& ou
         if (rs[0] == 1) {
           int64_t i = 0;
           for (; i + 8 <= m; i += 8)
-            for (int l = 0; l < 8; ++l) acc[l] = combine(op, acc[l], p[i + l]);
-          for (; i < m; ++i) acc[0] = combine(op, acc[0], p[i]);
+            for (int l = 0; l < 8; ++l) acc[l] = combine<op>(acc[l], p[i + l]);
+          for (; i < m; ++i) acc[0] = combine<op>(acc[0], p[i]);
         } else {
-          for (int64_t i = 0; i < m; ++i) acc[0] = combine(op, acc[0], p[i * rs[0]]);
+          for (int64_t i = 0; i < m; ++i) acc[0] = combine<op>(acc[0], p[i * rs[0]]);
         }
       });
       T total = acc[0];
-      for (int l = 1; l < 8; ++l) total = combine(op, total, acc[l]);
+      for (int l = 1; l < 8; ++l) total = combine<op>(total, acc[l]);
       outp[ooff] = total;
     }
   });
 }
 
-template <typename T>
-void reduce_outer(ReduceOp op, const Tensor& x, const Split& s, const Tensor& out) {
+template <ReduceOp op, typename T>
+void reduce_outer(const Tensor& x, const Split& s, const Tensor& out) {
   const T* xp = x.data<T>();
   T* op_ = out.data<T>();
   StridedLoop<2> kept(s.kept_shape, {s.kept_x, s.kept_out});
@@ -128,10 +139,10 @@ void reduce_outer(ReduceOp op, const Tensor& x, const Split& s, const Tensor& ou
       kept.run_rows(b, e, [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& st) {
         const T* p = xp + off[0] + roff;
         T* o = op_ + off[1];
-        if (st[0] == 1 && st[1] == 1 && op == ReduceOp::sum) {
-          for (int64_t i = 0; i < n; ++i) o[i] += p[i];
+        if (st[0] == 1 && st[1] == 1) {
+          for (int64_t i = 0; i < n; ++i) o[i] = combine<op>(o[i], p[i]);
         } else {
-          for (int64_t i = 0; i < n; ++i) o[i * st[1]] = combine(op, o[i * st[1]], p[i * st[0]]);
+          for (int64_t i = 0; i < n; ++i) o[i * st[1]] = combine<op>(o[i * st[1]], p[i * st[0]]);
         }
       });
     }
@@ -155,10 +166,12 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>
   }
   bool last_reduced = !dims.empty() && dims.back() == x.dim() - 1;
   dispatch_all(x.dtype(), "reduce", [&]<typename T>() {
-    if (last_reduced || s.kept_shape.empty())
-      reduce_inner<T>(op, x, s, out);
-    else
-      reduce_outer<T>(op, x, s, out);
+    with_op(op, [&]<ReduceOp O>() {
+      if (last_reduced || s.kept_shape.empty())
+        reduce_inner<O, T>(x, s, out);
+      else
+        reduce_outer<O, T>(x, s, out);
+    });
   });
 }
 
