@@ -210,6 +210,29 @@ void BM_max_pool(benchmark::State& st) {
 BENCHMARK(BM_max_pool)->ArgsProduct({{32}, {28}, {0, 1, 2}, {0, 1}})->ArgsProduct({{64}, {14}, {0, 1, 2}, {0, 1}})
     ->ArgNames({"C", "H", "isa", "bwd"})->Unit(benchmark::kMicrosecond);
 
+// Backend cross-entropy, forward + backward, on W1's [128, 10], W4's [2048, 256] and LLM-style
+// [1024, 32000] logits. Args: N, C, isa (0 = the scalar loops). Bytes: forward reads the logits
+// twice (max, exp-sum), backward reads them once and writes the gradient: 16 bytes per logit.
+void BM_cross_entropy_rows(benchmark::State& st) {
+  set_num_threads(1);
+  const cpu::Isa prev = cpu::active_isa();
+  if (!force_isa(st, st.range(2))) return;
+  const int64_t n = st.range(0), c = st.range(1);
+  Generator g(8);
+  Tensor x = Tensor::randn({n, c}, {}, &g), t = Tensor::randint(0, c, {n}, {.dtype = DType::i64}, &g);
+  Tensor loss = Tensor::empty({n}), lse = Tensor::empty({n}), gl = Tensor::ones({n}), dx = Tensor::empty({n, c});
+  Backend& be = backend_for(Device::cpu());
+  for (auto _ : st) {
+    be.cross_entropy_fwd(x, t, -100, 0.0, loss, lse);
+    be.cross_entropy_bwd(x, t, lse, gl, -100, 0.0, dx);
+  }
+  rate(st, "bytes/s", 16.0 * double(n * c));
+  st.SetLabel(std::string(cpu::isa_name(cpu::active_isa())));
+  cpu::set_isa(prev);
+}
+BENCHMARK(BM_cross_entropy_rows)->ArgsProduct({{128}, {10}, {0, 1}})->ArgsProduct({{2048}, {256}, {0, 1}})
+    ->ArgsProduct({{1024}, {32000}, {0, 1}})->ArgNames({"N", "C", "isa"})->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();
