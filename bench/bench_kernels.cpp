@@ -233,6 +233,36 @@ void BM_cross_entropy_rows(benchmark::State& st) {
 BENCHMARK(BM_cross_entropy_rows)->ArgsProduct({{128}, {10}, {0, 1}})->ArgsProduct({{2048}, {256}, {0, 1}})
     ->ArgsProduct({{1024}, {32000}, {0, 1}})->ArgNames({"N", "C", "isa"})->Unit(benchmark::kMicrosecond);
 
+// Backend layer norm / RMS norm, forward + backward with weight (and bias) grads, on [2048, 256]
+// (W4) and [8192, 512]. Args: N, D, rms, isa (0 = the scalar loops). Bytes: each tensor touched
+// once: fwd reads x, writes y; bwd reads x and grad_y, writes grad_x (20 bytes per element).
+void BM_norm_rows(benchmark::State& st) {
+  set_num_threads(1);
+  const cpu::Isa prev = cpu::active_isa();
+  if (!force_isa(st, st.range(3))) return;
+  const int64_t n = st.range(0), d = st.range(1);
+  const bool rms = st.range(2) == 1;
+  Generator g(9);
+  Tensor x = Tensor::randn({n, d}, {}, &g), w = Tensor::randn({d}, {}, &g), b = Tensor::randn({d}, {}, &g);
+  Tensor y = Tensor::empty({n, d}), gy = Tensor::randn({n, d}, {}, &g), gx = Tensor::empty({n, d});
+  Tensor mean = Tensor::empty({n}), rstd = Tensor::empty({n}), gw = Tensor::empty({d}), gb = Tensor::empty({d});
+  Backend& be = backend_for(Device::cpu());
+  for (auto _ : st) {
+    if (rms) {
+      be.rms_norm_fwd(x, w, 1e-5, y, rstd);
+      be.rms_norm_bwd(x, w, rstd, gy, gx, gw);
+    } else {
+      be.layer_norm_fwd(x, w, b, 1e-5, y, mean, rstd);
+      be.layer_norm_bwd(x, w, mean, rstd, gy, gx, gw, gb);
+    }
+  }
+  rate(st, "bytes/s", 20.0 * double(n * d));
+  st.SetLabel(std::string(rms ? "rms_norm " : "layer_norm ") + std::string(cpu::isa_name(cpu::active_isa())));
+  cpu::set_isa(prev);
+}
+BENCHMARK(BM_norm_rows)->ArgsProduct({{2048}, {256}, {0, 1}, {0, 1}})->ArgsProduct({{8192}, {512}, {0, 1}, {0, 1}})
+    ->ArgNames({"N", "D", "rms", "isa"})->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();
