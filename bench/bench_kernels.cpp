@@ -263,6 +263,26 @@ void BM_norm_rows(benchmark::State& st) {
 BENCHMARK(BM_norm_rows)->ArgsProduct({{2048}, {256}, {0, 1}, {0, 1}})->ArgsProduct({{8192}, {512}, {0, 1}, {0, 1}})
     ->ArgNames({"N", "D", "rms", "isa"})->Unit(benchmark::kMicrosecond);
 
+// Backend im2col + col2im (3x3, pad 1, stride 1) into the contiguous [N, C*9, L] layout on W2's
+// conv1/conv2 inputs and W3's level-2 conv. Args: N, C, H. Bytes: im2col reads x and writes col
+// (9 values per input pixel); col2im reads col and updates x: (2 * 9 + 2) * 4 per pixel. (An
+// AVX-512 masked-load version measured 1.6-4x slower than these loops here; see RESULTS-cpu.md.)
+void BM_im2col_col2im(benchmark::State& st) {
+  set_num_threads(1);
+  const int64_t n = st.range(0), c = st.range(1), h = st.range(2);
+  const Conv2dGeom geo{.n = n, .c = c, .h = h, .w = h, .kh = 3, .kw = 3, .ph = 1, .pw = 1};
+  Generator g(10);
+  Tensor x = Tensor::randn({n, c, h, h}, {}, &g), col = Tensor::empty({n, c * 9, h * h});
+  Backend& be = backend_for(Device::cpu());
+  for (auto _ : st) {
+    be.im2col(x, geo, col);
+    be.col2im(col, geo, x);
+  }
+  rate(st, "bytes/s", 80.0 * double(n * c * h * h));
+}
+BENCHMARK(BM_im2col_col2im)->Args({64, 1, 28})->Args({64, 32, 14})->Args({16, 64, 32})->ArgNames({"N", "C", "H"})
+    ->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();
