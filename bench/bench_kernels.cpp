@@ -151,12 +151,13 @@ void BM_unary(benchmark::State& st) {
 }
 BENCHMARK(BM_unary)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {0, 1}})->Unit(benchmark::kMicrosecond);
 
-// Memory roofline for the bandwidth counters below: copy (b = a) and triad (a = b + s c) over
-// 64 MiB per array, far beyond the LLC. copy moves 8 bytes per element, triad 12 (write-allocate
-// traffic not counted, as for every kernel here).
+// Memory roofline for the bandwidth counters below: copy (b = a) and triad (a = b + s c) with
+// 16 MiB per array (the size BM_elementwise uses; part of it stays in the L3) and 64 MiB (DRAM).
+// copy moves 8 bytes per element, triad 12 (write-allocate traffic not counted, as for every
+// kernel here). Args: triad, MiB per array.
 void BM_bandwidth(benchmark::State& st) {
   const bool triad = st.range(0) == 1;
-  const int64_t n = int64_t{16} << 20;
+  const int64_t n = st.range(1) << 18;
   std::vector<float> a(size_t(n), 1.0f), b(size_t(n), 2.0f), c(size_t(n), 3.0f);
   for (auto _ : st) {
     if (triad) {
@@ -170,7 +171,7 @@ void BM_bandwidth(benchmark::State& st) {
   rate(st, "bytes/s", (triad ? 12.0 : 8.0) * double(n));
   st.SetLabel(triad ? "triad" : "copy");
 }
-BENCHMARK(BM_bandwidth)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_bandwidth)->ArgsProduct({{0, 1}, {16, 64}})->ArgNames({"triad", "MiB"})->Unit(benchmark::kMillisecond);
 
 // Runs the body with the ISA forced to isas[arg] (0 scalar, 1 avx2, 2 avx512); false if the CPU
 // lacks it.
@@ -211,7 +212,7 @@ BENCHMARK(BM_max_pool)->ArgsProduct({{32}, {28}, {0, 1, 2}, {0, 1}})->ArgsProduc
     ->ArgNames({"C", "H", "isa", "bwd"})->Unit(benchmark::kMicrosecond);
 
 // Backend cross-entropy, forward + backward, on W1's [128, 10], W4's [2048, 256] and LLM-style
-// [1024, 32000] logits. Args: N, C, isa (0 = the scalar loops). Bytes: forward reads the logits
+// [1024, 32000] logits. Args: N, C, isa (0 = the scalar loops, 1 avx2, 2 avx512). Bytes: forward reads the logits
 // twice (max, exp-sum), backward reads them once and writes the gradient: 16 bytes per logit.
 void BM_cross_entropy_rows(benchmark::State& st) {
   set_num_threads(1);
@@ -230,8 +231,8 @@ void BM_cross_entropy_rows(benchmark::State& st) {
   st.SetLabel(std::string(cpu::isa_name(cpu::active_isa())));
   cpu::set_isa(prev);
 }
-BENCHMARK(BM_cross_entropy_rows)->ArgsProduct({{128}, {10}, {0, 1}})->ArgsProduct({{2048}, {256}, {0, 1}})
-    ->ArgsProduct({{1024}, {32000}, {0, 1}})->ArgNames({"N", "C", "isa"})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_cross_entropy_rows)->ArgsProduct({{128}, {10}, {0, 1, 2}})->ArgsProduct({{2048}, {256}, {0, 1, 2}})
+    ->ArgsProduct({{1024}, {32000}, {0, 1, 2}})->ArgNames({"N", "C", "isa"})->Unit(benchmark::kMicrosecond);
 
 // Backend layer norm / RMS norm, forward + backward with weight (and bias) grads, on [2048, 256]
 // (W4) and [8192, 512]. Args: N, D, rms, isa (0 = the scalar loops). Bytes: each tensor touched
@@ -282,6 +283,48 @@ void BM_im2col_col2im(benchmark::State& st) {
 }
 BENCHMARK(BM_im2col_col2im)->Args({64, 1, 28})->Args({64, 32, 14})->Args({16, 64, 32})->ArgNames({"N", "C", "H"})
     ->Unit(benchmark::kMicrosecond);
+
+// Backend elementwise and reduction kernels over 4M f32 (16 MiB per tensor, past the LLC), as
+// GB/s to hold against BM_bandwidth. Arg: which kernel. Bytes: each operand read or written once.
+//  0 add [4M] + [4M]            12 B/elem     5 relu backward (x, g -> gx)   12 B/elem
+//  1 add [4096,1024] + [1024]    8 B/elem     6 copy                           8 B/elem
+//  2 mul by a scalar tensor      8 B/elem     7 broadcast-row copy (bias fill)  4 B/elem
+//  3 relu                        8 B/elem     8 sum over the last dim [4096,1024]   4 B/elem
+//  4 exp (AVX2 rows)             8 B/elem     9 sum over dim 0 [4096,1024] (linear bias grad) 4 B/elem
+//                                            10 sum over {0,2,3} of [64,64,32,32] (conv bias grad) 4 B/elem
+void BM_elementwise(benchmark::State& st) {
+  set_num_threads(1);
+  const int64_t which = st.range(0), rows = 4096, cols = 1024, n = rows * cols;
+  const char* names[] = {"add", "add_row_bcast", "mul_scalar_bcast", "relu", "exp", "relu_bwd",
+                         "copy", "copy_bcast_row", "sum_inner", "sum_outer", "sum_conv_bias"};
+  const double bytes[] = {12, 8, 8, 8, 8, 12, 8, 4, 4, 4, 4};
+  Generator g(11);
+  Tensor a = Tensor::randn({rows, cols}, {}, &g), b = Tensor::randn({rows, cols}, {}, &g), out = Tensor::empty({rows, cols});
+  Tensor row = Tensor::randn({cols}, {}, &g), one = Tensor::randn({1}, {}, &g);
+  Backend& be = backend_for(Device::cpu());
+  const Tensor row_b = row.as_strided({rows, cols}, {0, 1}, 0), one_b = one.as_strided({rows, cols}, {0, 0}, 0);
+  const Tensor bias_b = row.as_strided({64, 64, 32, 32}, {0, 1, 0, 0}, 0);
+  const Tensor a4 = a.reshape({64, 64, 32, 32}), out4 = out.reshape({64, 64, 32, 32});
+  Tensor sum_in = Tensor::empty({rows, 1}), sum_out = Tensor::empty({1, cols}), sum_c = Tensor::empty({1, 64, 1, 1});
+  for (auto _ : st) {
+    switch (which) {
+      case 0: be.binary(BinaryOp::add, a, b, out); break;
+      case 1: be.binary(BinaryOp::add, a, row_b, out); break;
+      case 2: be.binary(BinaryOp::mul, a, one_b, out); break;
+      case 3: be.unary(UnaryOp::relu, a, out, {}); break;
+      case 4: be.unary(UnaryOp::exp, a, out, {}); break;
+      case 5: be.unary_backward(UnaryOp::relu, a, b, out, {}); break;
+      case 6: be.copy(a, out); break;
+      case 7: be.copy(bias_b.reshape({64, 64, 32, 32}), out4); break;
+      case 8: be.reduce(ReduceOp::sum, a, {1}, sum_in); break;
+      case 9: be.reduce(ReduceOp::sum, a, {0}, sum_out); break;
+      case 10: be.reduce(ReduceOp::sum, a4, {0, 2, 3}, sum_c); break;
+    }
+  }
+  rate(st, "bytes/s", bytes[which] * double(n));
+  st.SetLabel(names[which]);
+}
+BENCHMARK(BM_elementwise)->DenseRange(0, 10)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

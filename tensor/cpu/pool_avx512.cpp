@@ -14,8 +14,9 @@
 // block (not produced by this geometry) make it return false; the caller then redoes the plane
 // with the generic scatter.
 // GCC 12's AVX-512 headers build some results from a deliberately undefined register (`__Y`),
-// which -Wmaybe-uninitialized flags at -O3; the values are fully defined.
+// which -W(maybe-)uninitialized flags at -O3; the values are fully defined.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cstdint>

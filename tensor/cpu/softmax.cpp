@@ -9,7 +9,8 @@
 // Numerics: the row max is subtracted before exp (no overflow at x = 1000); the exp-sums and the
 // dot products of the backward accumulate in double, one rounding per row instead of D.
 // The plain loops are the reference (STYLE "Reference first"); f32 rows run the AVX2 row
-// functions of softmax_avx2.cpp unless the ISA is forced to scalar (tests compare the two).
+// functions of softmax_avx2.cpp (the exp-heavy ones from softmax_avx512.cpp on AVX-512) unless
+// the ISA is forced to scalar (tests/tensor/test_cpu_softmax.cpp compares every path).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -28,6 +29,10 @@ double row_sum_f32_avx2(const float* x, int64_t d);
 void row_log_softmax_write_f32_avx2(const float* x, int64_t d, float m, float ls, float* y);
 void row_scale_f32_avx2(float* y, int64_t d, float s);
 void ce_grad_row_f32_avx2(const float* x, int64_t c, float lse, float g, float off, float* dx);
+// softmax_avx512.cpp: the exp-heavy rows on 16 lanes.
+float row_max_f32_avx512(const float* x, int64_t d);
+double row_exp_sum_f32_avx512(const float* x, int64_t d, float m, float* y);
+void ce_grad_row_f32_avx512(const float* x, int64_t c, float lse, float g, float off, float* dx);
 
 namespace {
 
@@ -45,7 +50,7 @@ int64_t row_grain(int64_t d) { return std::max<int64_t>(1, 32768 / std::max<int6
 template <typename T>
 T row_max(const T* x, int64_t d) {
   if constexpr (std::is_same_v<T, float>)
-    if (simd_rows<T>(d)) return row_max_f32_avx2(x, d);
+    if (simd_rows<T>(d)) return active_isa() == Isa::avx512 ? row_max_f32_avx512(x, d) : row_max_f32_avx2(x, d);
   T m = -std::numeric_limits<T>::infinity();
   for (int64_t j = 0; j < d; ++j) m = std::max(m, x[j]);
   return m;
@@ -55,7 +60,8 @@ T row_max(const T* x, int64_t d) {
 template <typename T>
 double row_exp_sum(const T* x, int64_t d, T m, T* y) {
   if constexpr (std::is_same_v<T, float>)
-    if (simd_rows<T>(d)) return row_exp_sum_f32_avx2(x, d, m, y);
+    if (simd_rows<T>(d))
+      return active_isa() == Isa::avx512 ? row_exp_sum_f32_avx512(x, d, m, y) : row_exp_sum_f32_avx2(x, d, m, y);
   double s = 0;
   for (int64_t j = 0; j < d; ++j) {
     const T e = std::exp(x[j] - m);
@@ -176,7 +182,8 @@ void cross_entropy_bwd_rows(const T* x, const int64_t* target, const T* lse, con
       const T g = gloss[i], l = lse[i];
       const T off = static_cast<T>(eps / static_cast<double>(c));
       if constexpr (std::is_same_v<T, float>) {
-        if (simd_rows<T>(c)) ce_grad_row_f32_avx2(xr, c, l, g, off, dr);
+        if (simd_rows<T>(c))
+          (active_isa() == Isa::avx512 ? ce_grad_row_f32_avx512 : ce_grad_row_f32_avx2)(xr, c, l, g, off, dr);
         else for (int64_t j = 0; j < c; ++j) dr[j] = g * (std::exp(xr[j] - l) - off);
       } else {
         for (int64_t j = 0; j < c; ++j) dr[j] = g * (std::exp(xr[j] - l) - off);

@@ -18,11 +18,13 @@ using test::all_close;
 using test::Guarded;
 using test::IsaScope;
 
-// Logits in [-8, 8) with special rows: row 1 holds a -inf, row 2 a NaN, row 3 is all -inf.
+// Logits in [-8, 8) with special rows: row 0 starts with 95 (the rest of the row lands at
+// e^-100, in exp's denormal range), row 1 holds a -inf, row 2 a NaN, row 3 is all -inf.
 Tensor logits(int64_t n, int64_t c, uint64_t seed) {
   Generator g(seed);
   std::vector<float> v = (Tensor::rand({n, c}, {}, &g) * 16.0 - 8.0).to_vector<float>();
   const float inf = std::numeric_limits<float>::infinity();
+  v[0] = 95.0f;
   if (n > 1) v[size_t(c + c / 2)] = -inf;
   if (n > 2) v[size_t(2 * c)] = std::numeric_limits<float>::quiet_NaN();
   if (n > 3)
