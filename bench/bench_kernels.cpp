@@ -264,25 +264,31 @@ void BM_norm_rows(benchmark::State& st) {
 BENCHMARK(BM_norm_rows)->ArgsProduct({{2048}, {256}, {0, 1}, {0, 1}})->ArgsProduct({{8192}, {512}, {0, 1}, {0, 1}})
     ->ArgNames({"N", "D", "rms", "isa"})->Unit(benchmark::kMicrosecond);
 
-// Backend im2col + col2im (3x3, pad 1, stride 1) into the contiguous [N, C*9, L] layout on W2's
-// conv1/conv2 inputs and W3's level-2 conv. Args: N, C, H. Bytes: im2col reads x and writes col
-// (9 values per input pixel); col2im reads col and updates x: (2 * 9 + 2) * 4 per pixel. (An
-// AVX-512 masked-load version measured 1.6-4x slower than these loops here; see RESULTS-cpu.md.)
-void BM_im2col_col2im(benchmark::State& st) {
+// Backend im2col and col2im (3x3, pad 1, stride 1) into the contiguous [N, C*9, L] layout. Args:
+// N, C, H, op (0 im2col, 1 col2im). Shapes: W2 conv1 (N 64, C 1, 28x28) and conv2 (C 32, 14x14)
+// with N as in one ~1 MiB wide chunk of the conv op (37 and 4 images, so col stays in L2), and
+// W3's level-2 conv with its whole batch. Bytes: im2col reads x, writes col (9 per pixel): 40 B
+// per input pixel; col2im reads col and updates x: 44 B. (Neither an AVX-512 masked-load version
+// nor fixed-size block copies for the short rows beat these loops here; see RESULTS-cpu.md.)
+void BM_im2col(benchmark::State& st) {
   set_num_threads(1);
   const int64_t n = st.range(0), c = st.range(1), h = st.range(2);
+  const bool col2im = st.range(3) == 1;
   const Conv2dGeom geo{.n = n, .c = c, .h = h, .w = h, .kh = 3, .kw = 3, .ph = 1, .pw = 1};
   Generator g(10);
-  Tensor x = Tensor::randn({n, c, h, h}, {}, &g), col = Tensor::empty({n, c * 9, h * h});
+  Tensor x = Tensor::randn({n, c, h, h}, {}, &g), col = Tensor::randn({n, c * 9, h * h}, {}, &g);
   Backend& be = backend_for(Device::cpu());
   for (auto _ : st) {
-    be.im2col(x, geo, col);
-    be.col2im(col, geo, x);
+    if (col2im)
+      be.col2im(col, geo, x);
+    else
+      be.im2col(x, geo, col);
   }
-  rate(st, "bytes/s", 80.0 * double(n * c * h * h));
+  rate(st, "bytes/s", (col2im ? 44.0 : 40.0) * double(n * c * h * h));
+  st.SetLabel(col2im ? "col2im" : "im2col");
 }
-BENCHMARK(BM_im2col_col2im)->Args({64, 1, 28})->Args({64, 32, 14})->Args({16, 64, 32})->ArgNames({"N", "C", "H"})
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_im2col)->ArgsProduct({{37}, {1}, {28}, {0, 1}})->ArgsProduct({{4}, {32}, {14}, {0, 1}})
+    ->ArgsProduct({{16}, {64}, {32}, {0, 1}})->ArgNames({"N", "C", "H", "op"})->Unit(benchmark::kMicrosecond);
 
 // Backend elementwise and reduction kernels over 4M f32 (16 MiB per tensor, past the LLC), as
 // GB/s to hold against BM_bandwidth. Arg: which kernel. Bytes: each operand read or written once.
