@@ -1,5 +1,6 @@
 // CPU copy (with dtype conversion) and fill. Both accept any strided destination; copy's source
 // may be an expanded view (zero strides). Row loops are contiguous when both sides are.
+#include <algorithm>
 #include <cstring>
 
 #include "tensor/cpu/cpu_backend.h"
@@ -23,6 +24,10 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
             std::memcpy(dp, sp, size_t(n) * sizeof(D));
             return;
           }
+        }
+        if (st[0] == 0 && st[1] == 1) {  // a broadcast row (conv's bias fill): a vectorized fill
+          std::fill(dp, dp + n, static_cast<D>(sp[0]));
+          return;
         }
         if (st[0] == 1 && st[1] == 1) {
           for (int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);

@@ -187,8 +187,21 @@ void CpuBackend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& grad_
                                 UnaryParams p) {
   if (grad_in.numel() == 0) return;
   dispatch_float(x.dtype(), "unary_backward", [&]<typename T>() {
+    // The cheap derivatives get their own loops (a switch per element kept them scalar; W4's
+    // rotate-half negation and scaling go through here).
+    const T alpha = T(p.alpha);
     if (op == UnaryOp::relu) {
       map2<T, T>(x, grad_out, grad_in, [](T v, T g) { return v > T(0) ? g : T(0); });
+    } else if (op == UnaryOp::neg) {
+      map2<T, T>(x, grad_out, grad_in, [](T, T g) { return -g; });
+    } else if (op == UnaryOp::identity || op == UnaryOp::add_scalar) {
+      map2<T, T>(x, grad_out, grad_in, [](T, T g) { return g; });
+    } else if (op == UnaryOp::mul_scalar) {
+      map2<T, T>(x, grad_out, grad_in, [alpha](T, T g) { return g * alpha; });
+    } else if (op == UnaryOp::square) {
+      map2<T, T>(x, grad_out, grad_in, [](T v, T g) { return g * (T(2) * v); });
+    } else if (op == UnaryOp::leaky_relu) {
+      map2<T, T>(x, grad_out, grad_in, [alpha](T v, T g) { return g * (v > T(0) ? T(1) : alpha); });
     } else if (std::is_same_v<T, float> && use_avx2_row(op)) {
       StridedLoop<3> loop(grad_in.shape(), {x.strides(), grad_out.strides(), grad_in.strides()});
       const float* xp = x.data<float>();

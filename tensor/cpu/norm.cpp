@@ -8,16 +8,42 @@
 // own contiguous column block, so no partial buffers are needed and results are deterministic.
 // Numerics: per-row statistics (mean, variance, mean square, the two backward dot products)
 // accumulate in double, also for f32; variance is two-pass (sum (x - mean)^2), never E[x^2]-E[x]^2.
-// The kernels are the plain loops, so they are their own reference (STYLE "Reference first").
+// The plain loops are the reference (STYLE "Reference first"); f32 rows run the AVX2 passes of
+// norm_avx2.cpp unless the ISA is forced to scalar (tests/tensor/test_cpu_norm.cpp compares).
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/cpu_features.h"
 #include "tensor/parallel.h"
 
 namespace ember::cpu {
+
+// norm_avx2.cpp (and row_sum from softmax_avx2.cpp): f32 row passes.
+double row_sum_f32_avx2(const float* x, int64_t d);
+double row_centered_sqsum_f32_avx2(const float* x, int64_t d, double m);
+double row_sqsum_f32_avx2(const float* x, int64_t d);
+void layer_norm_write_f32_avx2(const float* x, int64_t d, float m, float r, const float* w, const float* b, float* y);
+void rms_norm_write_f32_avx2(const float* x, int64_t d, float r, const float* w, float* y);
+void layer_norm_bwd_dots_f32_avx2(const float* x, const float* gy, const float* w, int64_t d, float m, float r,
+                                  double& sg, double& sgx);
+void layer_norm_bwd_write_f32_avx2(const float* x, const float* gy, const float* w, int64_t d, float m, float r,
+                                   float mg, float mgx, float* gx);
+double rms_norm_bwd_dot_f32_avx2(const float* x, const float* gy, const float* w, int64_t d);
+void rms_norm_bwd_write_f32_avx2(const float* x, const float* gy, const float* w, int64_t d, float r, float c,
+                                 float* gx);
+void affine_grads_row_f32_avx2(const float* x, const float* gy, int64_t len, float m, float r, double* aw,
+                               double* ab);
+
 namespace {
+
+// f32 rows take the AVX2 passes unless the ISA is forced to scalar.
+template <typename T>
+bool simd_rows() {
+  return std::is_same_v<T, float> && active_isa() != Isa::scalar;
+}
 
 int64_t row_grain(int64_t d) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(d, 1)); }
 
@@ -36,10 +62,21 @@ T* mut_ptr_or_null(const Tensor& t) {
 template <typename T>
 void layer_norm_fwd_rows(const T* x, const T* w, const T* b, double eps, T* y, T* mean, T* rstd, int64_t n,
                          int64_t d) {
+  const bool simd = simd_rows<T>();
   parallel_for(n, row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * d;
       T* yr = y + r * d;
+      if constexpr (std::is_same_v<T, float>) {
+        if (simd) {
+          const double m = row_sum_f32_avx2(xr, d) / static_cast<double>(d);
+          const double rs = 1.0 / std::sqrt(row_centered_sqsum_f32_avx2(xr, d, m) / static_cast<double>(d) + eps);
+          mean[r] = static_cast<T>(m);
+          rstd[r] = static_cast<T>(rs);
+          layer_norm_write_f32_avx2(xr, d, mean[r], rstd[r], w, b, yr);
+          continue;
+        }
+      }
       double s = 0;
       for (int64_t j = 0; j < d; ++j) s += xr[j];
       const double m = s / static_cast<double>(d);
@@ -69,6 +106,7 @@ void layer_norm_fwd_rows(const T* x, const T* w, const T* b, double eps, T* y, T
 template <typename T>
 void layer_norm_bwd_rows(const T* x, const T* w, const T* mean, const T* rstd, const T* gy, T* gx, int64_t n,
                          int64_t d) {
+  const bool simd = simd_rows<T>();
   parallel_for(n, row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * d;
@@ -76,6 +114,14 @@ void layer_norm_bwd_rows(const T* x, const T* w, const T* mean, const T* rstd, c
       T* out = gx + r * d;
       const T m = mean[r], rs = rstd[r];
       double sg = 0, sgx = 0;  // sum g, sum g * xhat
+      if constexpr (std::is_same_v<T, float>) {
+        if (simd) {
+          layer_norm_bwd_dots_f32_avx2(xr, gr, w, d, m, rs, sg, sgx);
+          const T mg = static_cast<T>(sg / static_cast<double>(d)), mgx = static_cast<T>(sgx / static_cast<double>(d));
+          layer_norm_bwd_write_f32_avx2(xr, gr, w, d, m, rs, mg, mgx, out);
+          continue;
+        }
+      }
       for (int64_t j = 0; j < d; ++j) {
         const T g = w ? gr[j] * w[j] : gr[j];
         sg += g;
@@ -96,6 +142,7 @@ void layer_norm_bwd_rows(const T* x, const T* w, const T* mean, const T* rstd, c
 template <typename T>
 void affine_grads(const T* x, const T* mean, const T* rstd, const T* gy, T* gw, T* gb, int64_t n, int64_t d) {
   if (!gw && !gb) return;
+  const bool simd = simd_rows<T>();
   parallel_for(d, std::max<int64_t>(64, 32768 / std::max<int64_t>(n, 1)), [&](int64_t c0, int64_t c1) {
     const int64_t len = c1 - c0;
     std::vector<double> aw(gw ? len : 0, 0.0), ab(gb ? len : 0, 0.0);
@@ -103,6 +150,12 @@ void affine_grads(const T* x, const T* mean, const T* rstd, const T* gy, T* gw, 
       const T* xr = x + r * d + c0;
       const T* gr = gy + r * d + c0;
       const T m = mean ? mean[r] : T(0), rs = rstd[r];
+      if constexpr (std::is_same_v<T, float>) {
+        if (simd) {
+          affine_grads_row_f32_avx2(xr, gr, len, m, rs, gw ? aw.data() : nullptr, gb ? ab.data() : nullptr);
+          continue;
+        }
+      }
       if (gw)
         for (int64_t j = 0; j < len; ++j) aw[j] += static_cast<double>(gr[j] * ((xr[j] - m) * rs));
       if (gb)
@@ -119,11 +172,19 @@ void affine_grads(const T* x, const T* mean, const T* rstd, const T* gy, T* gw, 
 // rstd = 1 / sqrt(mean_j x_j^2 + eps),   y_j = x_j * rstd * w_j
 template <typename T>
 void rms_norm_fwd_rows(const T* x, const T* w, double eps, T* y, T* rstd, int64_t n, int64_t d) {
+  const bool simd = simd_rows<T>();
   parallel_for(n, row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * d;
       T* yr = y + r * d;
       double ss = 0;
+      if constexpr (std::is_same_v<T, float>) {
+        if (simd) {
+          rstd[r] = static_cast<T>(1.0 / std::sqrt(row_sqsum_f32_avx2(xr, d) / static_cast<double>(d) + eps));
+          rms_norm_write_f32_avx2(xr, d, rstd[r], w, yr);
+          continue;
+        }
+      }
       for (int64_t j = 0; j < d; ++j) ss += static_cast<double>(xr[j]) * xr[j];
       const double rs = 1.0 / std::sqrt(ss / static_cast<double>(d) + eps);
       rstd[r] = static_cast<T>(rs);
@@ -143,12 +204,21 @@ void rms_norm_fwd_rows(const T* x, const T* w, double eps, T* y, T* rstd, int64_
 //   grad_w_j = sum_rows grad_y_j * x_j * r
 template <typename T>
 void rms_norm_bwd_rows(const T* x, const T* w, const T* rstd, const T* gy, T* gx, int64_t n, int64_t d) {
+  const bool simd = simd_rows<T>();
   parallel_for(n, row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * d;
       const T* gr = gy + r * d;
       T* out = gx + r * d;
       const T rs = rstd[r];
+      if constexpr (std::is_same_v<T, float>) {
+        if (simd) {
+          const double sgx = rms_norm_bwd_dot_f32_avx2(xr, gr, w, d);
+          const T c = static_cast<T>(static_cast<double>(rs) * rs * (sgx / static_cast<double>(d)));
+          rms_norm_bwd_write_f32_avx2(xr, gr, w, d, rs, c, out);
+          continue;
+        }
+      }
       double sgx = 0;
       for (int64_t j = 0; j < d; ++j) {
         const T g = w ? gr[j] * w[j] : gr[j];

@@ -6,16 +6,29 @@
 // H*W (or OH*OW) block. Work split: one plane per task, over threads above a grain; backward
 // kernels scatter into the task's own input plane, so no atomics are needed. Backward outputs are
 // overwritten (`=`): each plane is zeroed and then accumulated into.
+// Max pool 2x2 / stride 2 / no padding on f32 runs SIMD planes (pool_avx512.cpp, pool_avx2.cpp);
+// the generic loops below are their reference (forced with set_isa(scalar) in the tests).
 // Semantics follow PyTorch (ceil_mode false, no dilation); formulas are quoted beside each kernel.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/cpu_features.h"
 #include "tensor/parallel.h"
 
 namespace ember::cpu {
+
+// pool_avx512.cpp / pool_avx2.cpp: f32 planes of max pool 2x2 stride 2 without padding.
+void max_pool2x2_plane_f32_avx512(const float* in, int64_t w, int64_t oh, int64_t ow, float* out, int64_t* idx);
+void max_pool2x2_plane_f32_avx2(const float* in, int64_t w, int64_t oh, int64_t ow, float* out, int64_t* idx);
+bool max_pool2x2_bwd_plane_f32_avx512(const float* g, const int64_t* idx, int64_t h, int64_t w, int64_t oh,
+                                      int64_t ow, float* gi);
+bool max_pool2x2_bwd_plane_f32_avx2(const float* g, const int64_t* idx, int64_t h, int64_t w, int64_t oh,
+                                    int64_t ow, float* gi);
+
 namespace {
 
 struct Planes {
@@ -39,6 +52,13 @@ void for_planes(const Planes& s, F&& f) {
   });
 }
 
+// The SIMD planes need AVX2 and int32 plane offsets. AVX-512 takes rows of more than 8 outputs;
+// shorter rows (W2's second pool, 7 wide) fill an 8-lane AVX2 vector better than 16 lanes.
+bool use_pool2x2(const Planes& s) { return active_isa() != Isa::scalar && s.h * s.w < (int64_t{1} << 31); }
+bool is_2x2_stride2(const Pool2dGeom& g) {
+  return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
+}
+
 // ---- max pool: out = max over the window clipped to the image (padding never wins);
 // NaN propagates (PyTorch: `val > max || isnan(val)`, so the last NaN); the first max wins ties.
 template <typename T>
@@ -47,8 +67,16 @@ void max_pool_fwd(const Tensor& x, const Pool2dGeom& g, const Tensor& out, const
   const T* xp = x.data<T>();
   T* op = out.data<T>();
   int64_t* ip = indices.data<int64_t>();
+  const bool fast = std::is_same_v<T, float> && use_pool2x2(s) && is_2x2_stride2(g);
+  const bool wide = active_isa() == Isa::avx512 && s.ow > 8;
   for_planes(s, [&](int64_t p) {
     const T* in = xp + p * s.h * s.w;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast) {
+        auto* plane = wide ? max_pool2x2_plane_f32_avx512 : max_pool2x2_plane_f32_avx2;
+        return plane(in, s.w, s.oh, s.ow, op + p * s.oh * s.ow, ip + p * s.oh * s.ow);
+      }
+    }
     for (int64_t oh = 0; oh < s.oh; ++oh) {
       const int64_t h0 = std::max<int64_t>(oh * g.sh - g.ph, 0), h1 = std::min(oh * g.sh - g.ph + g.kh, s.h);
       for (int64_t ow = 0; ow < s.ow; ++ow) {
@@ -76,8 +104,19 @@ void max_pool_bwd(const Tensor& grad_out, const Tensor& indices, const Tensor& g
   const T* gp = grad_out.data<T>();
   const int64_t* ip = indices.data<int64_t>();
   T* gi = grad_in.data<T>();
+  // Shapes of a 2x2/2 pool; the kernel itself checks that every index lies in its own block.
+  // Rows of under 8 outputs go to the generic scatter, which measured faster there (W2's 7-wide
+  // second pool: masked partial stores cost more than memset + scatter).
+  const bool fast = std::is_same_v<T, float> && use_pool2x2(s) && s.oh == s.h / 2 && s.ow == s.w / 2 && s.ow >= 8;
+  const bool wide = active_isa() == Isa::avx512 && s.ow > 8;
   for_planes(s, [&](int64_t p) {
     T* plane = gi + p * s.h * s.w;
+    if constexpr (std::is_same_v<T, float>) {
+      if (fast) {
+        auto* kernel = wide ? max_pool2x2_bwd_plane_f32_avx512 : max_pool2x2_bwd_plane_f32_avx2;
+        if (kernel(gp + p * s.oh * s.ow, ip + p * s.oh * s.ow, s.h, s.w, s.oh, s.ow, plane)) return;
+      }
+    }
     std::fill(plane, plane + s.h * s.w, T(0));
     for (int64_t o = p * s.oh * s.ow; o < (p + 1) * s.oh * s.ow; ++o) {
       EMBER_ASSERT(ip[o] >= 0 && ip[o] < s.h * s.w, "max_pool2d_bwd: index {} outside a {}x{} plane", ip[o],

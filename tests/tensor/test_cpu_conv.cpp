@@ -5,6 +5,7 @@
 #include "tensor/backend.h"
 #include "tensor/cpu/ref/conv.h"
 #include "tests/common/expect_close.h"
+#include "tests/tensor/cpu_isa_sweep.h"
 
 namespace ember {
 namespace {
@@ -31,7 +32,7 @@ void check_geom(Conv2dGeom g, DType dt, bool transposed_input) {
   EXPECT_TRUE(all_close(img, img_ref, tol, tol));
 }
 
-TEST(CpuConv, Im2colCol2imMatchReference) {
+void reference_cases() {
   for (DType dt : {DType::f32, DType::f64})
     for (bool tr : {false, true}) {
       check_geom({.n = 2, .c = 3, .h = 5, .w = 7, .kh = 3, .kw = 3, .ph = 1, .pw = 1}, dt, tr);
@@ -42,14 +43,36 @@ TEST(CpuConv, Im2colCol2imMatchReference) {
       check_geom({.n = 3, .c = 2, .h = 1, .w = 13, .kh = 1, .kw = 5, .sw = 2, .pw = 2, .dw = 3}, dt, tr);
       check_geom({.n = 1, .c = 1, .h = 4, .w = 4, .kh = 1, .kw = 1}, dt, tr);
     }
+  // stride 1, dilation 1 (the AVX-512 planes): W2/W3/W6 shapes, one-column and prime widths, row
+  // tails of every kind (16k +- 1), pads from 0 to wider than the kernel
+  for (bool tr : {false, true}) {
+    check_geom({.n = 2, .c = 3, .h = 28, .w = 28, .kh = 3, .kw = 3, .ph = 1, .pw = 1}, DType::f32, tr);
+    check_geom({.n = 1, .c = 2, .h = 14, .w = 14, .kh = 3, .kw = 3, .ph = 1, .pw = 1}, DType::f32, tr);
+    check_geom({.n = 2, .c = 2, .h = 6, .w = 7, .kh = 3, .kw = 3, .ph = 1, .pw = 1}, DType::f32, tr);
+    check_geom({.n = 1, .c = 1, .h = 5, .w = 1, .kh = 3, .kw = 3, .ph = 1, .pw = 1}, DType::f32, tr);
+    check_geom({.n = 1, .c = 2, .h = 3, .w = 17, .kh = 3, .kw = 3, .ph = 1, .pw = 1}, DType::f32, tr);
+    check_geom({.n = 1, .c = 1, .h = 4, .w = 33, .kh = 5, .kw = 5, .ph = 2, .pw = 2}, DType::f32, tr);
+    check_geom({.n = 1, .c = 1, .h = 7, .w = 31, .kh = 2, .kw = 3, .ph = 0, .pw = 0}, DType::f32, tr);
+    check_geom({.n = 1, .c = 1, .h = 3, .w = 5, .kh = 2, .kw = 2, .ph = 3, .pw = 4}, DType::f32, tr);
+    check_geom({.n = 1, .c = 1, .h = 64, .w = 64, .kh = 3, .kw = 3, .ph = 1, .pw = 1}, DType::f32, tr);
+  }
   // a plane above the padded-copy limit (2^16 padded elements) takes the per-row range path
   check_geom({.n = 1, .c = 1, .h = 257, .w = 256, .kh = 3, .kw = 3, .sh = 2, .ph = 1, .pw = 1}, DType::f32, true);
+  check_geom({.n = 1, .c = 1, .h = 257, .w = 256, .kh = 3, .kw = 3, .ph = 1, .pw = 1}, DType::f32, true);
+}
+
+TEST(CpuConv, Im2colCol2imMatchReference) {
+  for (cpu::Isa isa : test::cpu_isas()) {
+    SCOPED_TRACE(std::string(cpu::isa_name(isa)));
+    test::IsaScope scope(isa);
+    reference_cases();
+  }
 }
 
 // The "wide" col layout used by the conv op on CPU: col as [K, N*L], seen as an [N, K, L] view
 // with strides {L, N*L, 1}. im2col/col2im must give the reference values at those addresses and
 // leave the guard cells around the buffer untouched.
-TEST(CpuConv, WideColLayoutMatchesReference) {
+void wide_cases() {
   for (Conv2dGeom g : {Conv2dGeom{.n = 3, .c = 2, .h = 6, .w = 7, .kh = 3, .kw = 3, .ph = 1, .pw = 1},
                        Conv2dGeom{.n = 2, .c = 1, .h = 257, .w = 256, .kh = 2, .kw = 2, .sh = 2, .sw = 2}}) {
     Generator gen(3);
@@ -70,6 +93,14 @@ TEST(CpuConv, WideColLayoutMatchesReference) {
       ASSERT_EQ(v[size_t(i)], 77.0f) << "guard before col overwritten at " << i;
       ASSERT_EQ(v[v.size() - 1 - size_t(i)], 77.0f) << "guard after col overwritten at " << i;
     }
+  }
+}
+
+TEST(CpuConv, WideColLayoutMatchesReference) {
+  for (cpu::Isa isa : test::cpu_isas()) {
+    SCOPED_TRACE(std::string(cpu::isa_name(isa)));
+    test::IsaScope scope(isa);
+    wide_cases();
   }
 }
 
