@@ -21,6 +21,7 @@
 
 #include "autograd/function.h"
 #include "autograd/ops.h"
+#include "tensor/parallel.h"
 
 namespace ember {
 namespace {
@@ -87,11 +88,21 @@ void for_each_col_chunk(const Tensor& img, const Conv2dGeom& g, F&& f) {
 bool use_wide(const Tensor& t, int64_t groups) { return groups == 1 && t.device().is_cpu(); }
 
 // Images per wide chunk: col stays within ~1 MiB (L2-sized; a whole-batch col of W6 would be
-// 25 MB and stream from memory) while N = nb*L still spans many register tiles.
+// 25 MB and stream from memory) while N = nb*L still spans many register tiles, and the batch
+// gives at least 8 chunks (chunks are what threads share). Independent of the thread count, so
+// results are too.
 constexpr int64_t kWideColBudget = int64_t{1} << 18;
 int64_t wide_chunk(const Conv2dGeom& g) {
   const int64_t rows = g.c * g.kh * g.kw, L = g.oh() * g.ow();
-  return std::clamp<int64_t>(kWideColBudget / std::max<int64_t>(1, rows * L), 1, std::max<int64_t>(g.n, 1));
+  return std::clamp<int64_t>(kWideColBudget / std::max<int64_t>(1, rows * L), 1, std::max<int64_t>((g.n + 7) / 8, 1));
+}
+
+// Runs f(n0, nb) for every chunk of the batch, chunks spread over the threads (each chunk's
+// im2col, GEMM and copies then run on one thread: no fork/join per kernel).
+template <typename F>
+void for_each_wide_chunk(const Conv2dGeom& g, F&& f) {
+  const int64_t chunk = wide_chunk(g), chunks = (g.n + chunk - 1) / chunk;
+  parallel_tasks(chunks, [&](int64_t c) { f(c * chunk, std::min(chunk, g.n - c * chunk)); });
 }
 
 // [nb, R, L] view of a wide [R, nb*L] buffer.
@@ -118,26 +129,24 @@ Tensor wide_of(const Tensor& out, int64_t n0, int64_t nb, int64_t M, int64_t L) 
 }
 
 void lower_wide(const Tensor& img, const Tensor& w, const Conv2dGeom& g, const Tensor& out, bool accumulate) {
-  const int64_t M = w.size(0), K = w.numel() / M, L = g.oh() * g.ow(), chunk = wide_chunk(g);
+  const int64_t M = w.size(0), K = w.numel() / M, L = g.oh() * g.ow();
   Backend& be = backend_of(out);
   const Tensor a = w.as_strided({1, M, K}, {0, K, 1}, w.offset());
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.n - n0);
+  for_each_wide_chunk(g, [&](int64_t n0, int64_t nb) {
     const Tensor col = wide_col(img, g, n0, nb);
     Tensor res = Tensor::empty({1, M, nb * L}, out.options());
     be.gemm(a, col.reshape({1, K, nb * L}), res, false);
     const Tensor src = wide_as_batch(res, nb, M, L), dst = batch_view(out, n0, nb, M, L);
     if (accumulate) be.binary(BinaryOp::add, dst, src, dst);
     else be.copy(src, dst);
-  }
+  });
 }
 
 void raise_wide(const Tensor& out, const Tensor& w, const Conv2dGeom& g, const Tensor& img) {
-  const int64_t M = w.size(0), K = w.numel() / M, L = g.oh() * g.ow(), chunk = wide_chunk(g);
+  const int64_t M = w.size(0), K = w.numel() / M, L = g.oh() * g.ow();
   Backend& be = backend_of(img);
   const Tensor at = w.as_strided({1, K, M}, {0, 1, K}, w.offset());  // W^T
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.n - n0);
+  for_each_wide_chunk(g, [&](int64_t n0, int64_t nb) {
     const Tensor src = wide_of(out, n0, nb, M, L);
     Tensor col = Tensor::empty({1, K, nb * L}, img.options());
     be.gemm(at, src.reshape({1, M, nb * L}), col, false);
@@ -145,20 +154,30 @@ void raise_wide(const Tensor& out, const Tensor& w, const Conv2dGeom& g, const T
     gc.n = nb;
     be.col2im(wide_as_batch(col.reshape({K, nb * L}), nb, K, L), gc,
               img.as_strided({nb, g.c, g.h, g.w}, img.strides(), img.offset() + n0 * img.stride(0)));
-  }
+  });
 }
 
+// Chunks are summed in kWeightGradParts fixed groups (a partial gW each, added in order at the
+// end), so threads can share the batch and the sum order does not depend on the thread count.
+constexpr int64_t kWeightGradParts = 4;
 void weight_grad_wide(const Tensor& out, const Tensor& img, const Conv2dGeom& g, const Tensor& gw) {
   const int64_t M = gw.size(0), K = gw.numel() / M, L = g.oh() * g.ow(), chunk = wide_chunk(g);
   Backend& be = backend_of(gw);
-  const Tensor dst = gw.as_strided({1, M, K}, {M * K, K, 1}, gw.offset());
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.n - n0);
-    const Tensor a = wide_of(out, n0, nb, M, L), col = wide_col(img, g, n0, nb);
-    // gW [M, K] (=|+=) gy [M, nb*L] @ col^T [nb*L, K] (col^T as a strided view: an NT product)
-    be.gemm(a.reshape({1, M, nb * L}), col.as_strided({1, nb * L, K}, {0, 1, nb * L}, col.offset()), dst, n0 > 0);
-  }
-  if (g.n == 0) be.fill(gw, 0);
+  if (g.n == 0) return be.fill(gw, 0);
+  const int64_t chunks = (g.n + chunk - 1) / chunk, parts = std::min(chunks, kWeightGradParts);
+  std::vector<Tensor> partial(static_cast<size_t>(parts));
+  partial[0] = gw.as_strided({1, M, K}, {M * K, K, 1}, gw.offset());
+  for (int64_t p = 1; p < parts; ++p) partial[size_t(p)] = Tensor::empty({1, M, K}, gw.options());
+  parallel_tasks(parts, [&](int64_t p) {
+    for (int64_t c = chunks * p / parts; c < chunks * (p + 1) / parts; ++c) {
+      const int64_t n0 = c * chunk, nb = std::min(chunk, g.n - n0);
+      const Tensor a = wide_of(out, n0, nb, M, L), col = wide_col(img, g, n0, nb);
+      // gW [M, K] (=|+=) gy [M, nb*L] @ col^T [nb*L, K] (col^T as a strided view: an NT product)
+      be.gemm(a.reshape({1, M, nb * L}), col.as_strided({1, nb * L, K}, {0, 1, nb * L}, col.offset()),
+              partial[size_t(p)], c > chunks * p / parts);
+    }
+  });
+  for (int64_t p = 1; p < parts; ++p) be.binary(BinaryOp::add, partial[0], partial[size_t(p)], partial[0]);
 }
 
 // out [N, M, OH, OW] contiguous (=|+=) conv(img, w).
