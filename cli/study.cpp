@@ -36,12 +36,6 @@ hpo::StudyInfo find(hpo::Storage& s, const StudyArgs& a) {
   return *info;
 }
 
-std::string params_string(const hpo::FrozenTrial& t) {
-  std::string s;
-  for (const auto& [name, v] : t.params) s += fmt::format("{}{}={}", s.empty() ? "" : " ", name, t.param_string(name));
-  return s;
-}
-
 void list(const StudyArgs& a) {
   auto s = open(a);
   const auto studies = s->list_studies();
@@ -60,7 +54,7 @@ void show(const StudyArgs& a) {
   fmt::print("study {} ({}), {} trials\n", info.name, hpo::to_string(info.direction), info.n_trials);
   for (const auto& t : s->get_trials(info.id))
     fmt::print("{:5d}  {:<8}  {:>14}  {}{}\n", t->number, hpo::to_string(t->state),
-               t->value ? fmt::format("{:.9g}", *t->value) : "-", params_string(*t),
+               t->value ? fmt::format("{:.9g}", *t->value) : "-", t->params_string(),
                t->message.empty() ? "" : "  (" + t->message + ")");
 }
 
@@ -70,7 +64,7 @@ void best(const StudyArgs& a) {
   const hpo::History h(info.direction, s->get_trials(info.id));
   const auto b = h.best();
   EMBER_CHECK(b != nullptr, "study: '{}' has no complete trial yet", info.name);
-  fmt::print("trial {}  value {:.9g}  {}\n", b->number, *b->value, params_string(*b));
+  fmt::print("trial {}  value {:.9g}  {}\n", b->number, *b->value, b->params_string());
 }
 
 void export_trials(const StudyArgs& a) {

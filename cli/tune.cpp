@@ -28,12 +28,6 @@ struct TuneArgs {
   bool quiet = false;
 };
 
-std::string params_string(const hpo::FrozenTrial& t) {
-  std::string s;
-  for (const auto& [name, v] : t.params) s += fmt::format("{}{}={}", s.empty() ? "" : " ", name, t.param_string(name));
-  return s;
-}
-
 void run_tune(const TuneArgs& a) {
   const auto& problem = hpo::suite::problem(a.objective);
   EMBER_CHECK(a.trials >= 1, "tune: --trials must be >= 1 (got {})", a.trials);
@@ -59,7 +53,7 @@ void run_tune(const TuneArgs& a) {
                     const std::string value =
                         t.value.has_value() ? fmt::format("{:.6g}", *t.value) : hpo::to_string(t.state);
                     fmt::print("trial {:4d}  value {:>12}  best {:>12}  {}{}\n", t.number, value,
-                               best ? fmt::format("{:.6g}", *best->value) : "-", params_string(t),
+                               best ? fmt::format("{:.6g}", *best->value) : "-", t.params_string(),
                                t.message.empty() ? "" : "  (" + t.message + ")");
                   }});
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -69,7 +63,7 @@ void run_tune(const TuneArgs& a) {
   if (best) {
     fmt::print("best value {:.9g} at trial {} (regret {:.3g} vs f* = {:.9g})\n", *best->value, best->number,
                *best->value - problem.optimum, problem.optimum);
-    fmt::print("best params {}\n", params_string(*best));
+    fmt::print("best params {}\n", best->params_string());
   }
   if (!a.plot.empty()) {
     hpo::plot_history(study.trials(), study.direction(), a.plot + "_history.png", name + ": optimization history");

@@ -53,6 +53,12 @@ std::string FrozenTrial::param_string(const std::string& name) const {
   return distributions.at(name).format_value(it->second);
 }
 
+std::string FrozenTrial::params_string() const {
+  std::string s;
+  for (const auto& [name, v] : params) s += (s.empty() ? "" : " ") + name + "=" + param_string(name);
+  return s;
+}
+
 std::vector<TrialPtr> History::with_state(TrialState s) const {
   std::vector<TrialPtr> out;
   for (const auto& t : trials_)

@@ -43,6 +43,7 @@ struct FrozenTrial {
   // The user-facing value of a parameter (throws if the trial has no such parameter).
   ParamValue param(const std::string& name) const;
   std::string param_string(const std::string& name) const;
+  std::string params_string() const;  // "name=value name=value ..." in name order
 };
 
 using TrialPtr = std::shared_ptr<const FrozenTrial>;

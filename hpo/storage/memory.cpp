@@ -7,12 +7,6 @@
 
 namespace ember::hpo {
 
-namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-}  // namespace
-
 MemoryStorage::StudyRec& MemoryStorage::study(int64_t id) {
   EMBER_CHECK(id >= 0 && id < static_cast<int64_t>(studies_.size()), "memory storage: no study with id {}", id);
   return studies_[static_cast<size_t>(id)];

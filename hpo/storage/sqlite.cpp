@@ -38,10 +38,6 @@ CREATE TABLE IF NOT EXISTS claims(study_id INTEGER NOT NULL, key TEXT NOT NULL, 
 INSERT OR IGNORE INTO ember_meta(key, value) VALUES ('schema', 'ember-hpo'), ('version', '1');
 )sql";
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 std::string host_name() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";

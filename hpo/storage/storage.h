@@ -3,6 +3,7 @@
 // processes). Every method is safe to call from several threads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -13,6 +14,11 @@
 #include "hpo/trial.h"
 
 namespace ember::hpo {
+
+// Seconds since the Unix epoch (trial start/end stamps in every storage).
+inline double now_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 struct StudyInfo {
   int64_t id = -1;

@@ -11,6 +11,21 @@
 #include "autograd/ops.h"
 
 namespace ember::nn {
+
+template <typename T>
+T detail::metadata_number(const std::map<std::string, std::string>& md, const std::string& key, const char* who) {
+  auto it = md.find(key);
+  EMBER_CHECK(it != md.end(), "{}: metadata lacks '{}'", who, key);
+  const std::string& s = it->second;
+  T value{};
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  EMBER_CHECK(ec == std::errc() && end == s.data() + s.size() && !s.empty(),
+              "{}: metadata '{}' = '{}' is not a number", who, key, s);
+  return value;
+}
+template int64_t detail::metadata_number<int64_t>(const std::map<std::string, std::string>&, const std::string&, const char*);
+template uint64_t detail::metadata_number<uint64_t>(const std::map<std::string, std::string>&, const std::string&, const char*);
+template double detail::metadata_number<double>(const std::map<std::string, std::string>&, const std::string&, const char*);
 namespace {
 
 struct OptionField {
@@ -32,14 +47,7 @@ Tensor host_copy(const Tensor& t) {
 
 template <typename T>
 T parse_number(const std::map<std::string, std::string>& md, const std::string& key) {
-  auto it = md.find(key);
-  EMBER_CHECK(it != md.end(), "load_state_dict: metadata lacks '{}'", key);
-  const std::string& s = it->second;
-  T value{};
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  EMBER_CHECK(ec == std::errc() && end == s.data() + s.size() && !s.empty(),
-              "load_state_dict: metadata '{}' = '{}' is not a number", key, s);
-  return value;
+  return detail::metadata_number<T>(md, key, "load_state_dict");
 }
 
 std::string group_key(size_t g, std::string_view what) { return fmt::format("optimizer.group.{}.{}", g, what); }

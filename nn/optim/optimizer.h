@@ -25,6 +25,13 @@
 
 namespace ember::nn {
 
+namespace detail {
+// A number stored as text in state-dict metadata (int64_t, uint64_t or double); errors name `who`
+// ("load_state_dict", "scheduler load_state_dict") and the key.
+template <typename T>
+T metadata_number(const std::map<std::string, std::string>& md, const std::string& key, const char* who);
+}  // namespace detail
+
 // A set of parameters with per-group overrides of the optimizer's options. An unset option takes
 // the optimizer's default. Options an optimizer does not have (beta1 for SGD, dampening for Adam)
 // must stay unset; the constructor throws otherwise.

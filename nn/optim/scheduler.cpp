@@ -10,15 +10,8 @@ namespace ember::nn {
 namespace {
 
 template <typename T>
-T parse_number(const std::map<std::string, std::string>& md, const std::string& key) {
-  auto it = md.find(key);
-  EMBER_CHECK(it != md.end(), "scheduler load_state_dict: metadata lacks '{}'", key);
-  const std::string& s = it->second;
-  T value{};
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  EMBER_CHECK(ec == std::errc() && end == s.data() + s.size() && !s.empty(),
-              "scheduler load_state_dict: metadata '{}' = '{}' is not a number", key, s);
-  return value;
+T scheduler_number(const std::map<std::string, std::string>& md, const std::string& key) {
+  return detail::metadata_number<T>(md, key, "scheduler load_state_dict");
 }
 
 }  // namespace
@@ -68,13 +61,13 @@ void LRScheduler::load_state_dict(const std::map<std::string, std::string>& md) 
   auto type = md.find("scheduler.type");
   EMBER_CHECK(type != md.end(), "{} load_state_dict: metadata lacks 'scheduler.type'", name());
   EMBER_CHECK(type->second == name(), "{} load_state_dict: state is for {}", name(), type->second);
-  auto n = parse_number<uint64_t>(md, "scheduler.num_groups");
+  auto n = scheduler_number<uint64_t>(md, "scheduler.num_groups");
   EMBER_CHECK(n == base_lrs_.size(), "{} load_state_dict: state has {} groups, this scheduler {}", name(), n,
               base_lrs_.size());
-  auto step = parse_number<int64_t>(md, "scheduler.step");
+  auto step = scheduler_number<int64_t>(md, "scheduler.step");
   EMBER_CHECK(step >= 0, "{} load_state_dict: negative step {}", name(), step);
   std::vector<double> base;
-  for (size_t g = 0; g < n; ++g) base.push_back(parse_number<double>(md, fmt::format("scheduler.base_lr.{}", g)));
+  for (size_t g = 0; g < n; ++g) base.push_back(scheduler_number<double>(md, fmt::format("scheduler.base_lr.{}", g)));
   std::vector<double> old_base = base_lrs_;
   int64_t old_step = step_;
   base_lrs_ = std::move(base);

@@ -24,6 +24,7 @@ namespace {
 // -Wmaybe-uninitialized reports once they are inlined here; the value is never read.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 // In-register transpose of a 16x16 block: r[i] holds row i on entry and column i on exit.
 // Three stages, each on pairs: 32-bit (unpack), 64-bit (shuffle_ps), 128-bit lanes (shuffle_f32x4 twice).
 inline void transpose16(__m512 r[16]) {

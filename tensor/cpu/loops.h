@@ -88,5 +88,7 @@ class StridedLoop {
 
 // Elements per thread below which elementwise work stays on one thread.
 constexpr int64_t kElementwiseGrain = 32768;
+// Rows per parallel chunk for row kernels of width d: at least kElementwiseGrain elements.
+inline int64_t row_grain(int64_t d) { return std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(d, 1)); }
 
 }  // namespace ember::cpu

@@ -17,6 +17,7 @@
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/cpu_features.h"
+#include "tensor/cpu/loops.h"
 #include "tensor/parallel.h"
 
 namespace ember::cpu {
@@ -44,8 +45,6 @@ template <typename T>
 bool simd_rows() {
   return std::is_same_v<T, float> && active_isa() != Isa::scalar;
 }
-
-int64_t row_grain(int64_t d) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(d, 1)); }
 
 template <typename T>
 const T* ptr_or_null(const Tensor& t) {

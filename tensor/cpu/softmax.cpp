@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/loops.h"
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/parallel.h"
 
@@ -43,9 +44,6 @@ template <typename T>
 bool simd_rows(int64_t d) {
   return std::is_same_v<T, float> && d >= 16 && active_isa() != Isa::scalar;
 }
-
-// Rows per parallel chunk: at least ~32K elements, so small inputs stay single-threaded.
-int64_t row_grain(int64_t d) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(d, 1)); }
 
 template <typename T>
 T row_max(const T* x, int64_t d) {
