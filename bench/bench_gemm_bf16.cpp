@@ -6,89 +6,38 @@
 // BM_f32_peak the AVX-512 FMA one), the denominators for "% of peak".
 // Shapes: squares 256..2048 and the W1/W2 training GEMMs (ops as in bench_gemm.cpp).
 // Run with OPENBLAS_CORETYPE set to the best core this CPU runs (the binary prints the name).
-#include <benchmark/benchmark.h>
-#include <immintrin.h>
+#include <vector>
 
-#include "autograd/ops.h"
+#include "bench/gemm_common.h"
 #include "tensor/backend.h"
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/matmul_precision.h"
 
-#ifdef EMBER_HAVE_OPENBLAS
-#include <cblas.h>
-extern "C" char* openblas_get_corename();
-extern "C" void openblas_set_num_threads(int);
-#endif
-
 namespace {
 using namespace ember;
+using namespace ember::bench;
 
-void flop_counter(benchmark::State& st, double flops_per_iter) {
-  st.counters["GFLOP/s"] = benchmark::Counter(flops_per_iter * double(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
-}
-
-// 12 independent accumulator chains cover 2 pipes x ~6 cycles of latency. One VDPBF16PS on zmm is
-// 16 lanes x 2 products x (mul + add) = 64 FLOPs; one VFMADD on zmm 32.
-__attribute__((target("avx512f,avx512bf16"))) float bf16_peak_loop(int64_t iters) {
-  __m512 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i) * 1e-3f);
-  const __m512bh a = __m512bh(_mm512_set1_epi32(0x3f803f80)), b = __m512bh(_mm512_set1_epi32(0x33d633d6));
-  for (int64_t it = 0; it < iters; ++it)
-    for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
-  __m512 s = acc[0];
-  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, s);
-  return lanes[0] + lanes[15];
-}
-
-__attribute__((target("avx512f"))) float f32_peak_loop(int64_t iters) {
-  __m512 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i) * 1e-3f);
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iters; ++it)
-    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  __m512 s = acc[0];
-  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, s);
-  return lanes[0] + lanes[15];
-}
-
-template <float (*Loop)(int64_t), int FlopsPerInstr>
-void BM_peak(benchmark::State& st) {
-  if (cpu::best_isa() != cpu::Isa::avx512 || (FlopsPerInstr == 64 && !__builtin_cpu_supports("avx512bf16"))) {
+// BM_bf16_peak: VDPBF16PS throughput of one core (64 FLOPs an instruction); BM_f32_peak: AVX-512 FMA.
+void BM_peak(benchmark::State& st, bool bf16) {
+  if (cpu::best_isa() != cpu::Isa::avx512 || (bf16 && !__builtin_cpu_supports("avx512bf16"))) {
     st.SkipWithError("CPU lacks the instruction");
     return;
   }
-  volatile int64_t n = 1 << 20;  // opaque, so the call is not hoisted out of the timing loop
-  const int64_t iters = n;
-  for (auto _ : st) {
-    int64_t it = iters;
-    benchmark::DoNotOptimize(it);
-    benchmark::DoNotOptimize(Loop(it));
-  }
-  flop_counter(st, double(FlopsPerInstr) * 12 * double(iters));
+  run_peak(st, bf16 ? bf16_peak_avx512 : fma_peak_avx512, bf16 ? 64 : 32);
 }
-BENCHMARK(BM_peak<bf16_peak_loop, 64>)->Name("BM_bf16_peak")->Unit(benchmark::kMicrosecond)->MinTime(0.2);
-BENCHMARK(BM_peak<f32_peak_loop, 32>)->Name("BM_f32_peak")->Unit(benchmark::kMicrosecond)->MinTime(0.2);
-
-// Op codes (the 4th argument): 0 NN, 1 NT (A @ B^T, B stored [N, K]), 2 TN (A^T @ B, A stored [K, M]).
-const char* kOps[] = {"NN", "NT", "TN"};
+BENCHMARK_CAPTURE(BM_peak, bf16, true)->Name("BM_bf16_peak")->Unit(benchmark::kMicrosecond)->MinTime(0.2);
+BENCHMARK_CAPTURE(BM_peak, f32, false)->Name("BM_f32_peak")->Unit(benchmark::kMicrosecond)->MinTime(0.2);
 
 template <MatmulPrecision P>
 void BM_ember(benchmark::State& st) {
   const int64_t m = st.range(0), n = st.range(1), k = st.range(2), op = st.range(3);
   set_num_threads(1);
   MatmulPrecisionGuard precision(P);
-  Generator g(1);
-  Tensor a = op == 2 ? Tensor::rand({1, k, m}, {}, &g).transpose(1, 2) : Tensor::rand({1, m, k}, {}, &g);
-  Tensor b = op == 1 ? Tensor::rand({1, n, k}, {}, &g).transpose(1, 2) : Tensor::rand({1, k, n}, {}, &g);
-  Tensor c = Tensor::empty({1, m, n});
+  const Operands o = ember_operands(m, n, k, op);
   Backend& be = backend_for(Device::cpu());
   for (auto _ : st) {
-    be.gemm(a, b, c, false);
-    benchmark::DoNotOptimize(c.raw_data());
+    be.gemm(o.a, o.b, o.c, false);
+    benchmark::DoNotOptimize(o.c.raw_data());
   }
   flop_counter(st, 2.0 * double(m) * double(n) * double(k));
   st.SetLabel(kOps[op]);
@@ -146,11 +95,7 @@ void BM_openblas_sbgemm(benchmark::State& st) {
 // One thread, timed on CPU time (the machine is shared).
 void shapes(benchmark::internal::Benchmark* b) {
   for (int s : {256, 512, 1024, 2048}) b->Args({s, s, s, 0});
-  const int64_t w[][4] = {{128, 256, 784, 1}, {128, 784, 256, 0}, {256, 784, 128, 2}, {128, 256, 256, 1},
-                          {256, 256, 128, 2}, {128, 10, 256, 1},  {128, 256, 10, 0},  {10, 256, 128, 2},
-                          {64, 196, 288, 0},  {64, 288, 196, 1},  {288, 196, 64, 2},  {64, 128, 3136, 1},
-                          {128, 3136, 64, 2}};
-  for (const auto& s : w) b->Args({s[0], s[1], s[2], s[3]});
+  for (const auto& s : kTrainingShapes) b->Args({s[0], s[1], s[2], s[3]});
   b->ArgNames({"M", "N", "K", "op"})->Unit(benchmark::kMicrosecond)->MinTime(0.2);
 }
 

@@ -1,6 +1,7 @@
 // The CPU thread pool: every index covered exactly once, exceptions reach the caller, nesting and
 // concurrent submitters run inline instead of deadlocking, and pools come and go cleanly.
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -45,8 +46,14 @@ TEST(Parallel, TasksRunOnceEachAndUseTheWorkers) {
   parallel_tasks(1000, [&](int64_t t) {
     hits[t].fetch_add(1);
     EXPECT_TRUE(in_parallel_region());
-    if (std::this_thread::get_id() != caller) other_thread = true;
-    std::this_thread::yield();
+    if (std::this_thread::get_id() != caller) {
+      other_thread = true;
+      return;
+    }
+    // The caller holds its task until a worker has taken one (a freshly started worker on a busy
+    // machine may need a while to be scheduled); 10 s without one fails below.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!other_thread.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   });
   for (auto& h : hits) ASSERT_EQ(h.load(), 1);
   EXPECT_TRUE(other_thread.load());
