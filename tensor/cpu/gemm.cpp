@@ -112,7 +112,9 @@ void run_gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumula
     // cut until there are about 3 tiles per thread (the larger side is cut first), handed out
     // dynamically: a thread that is descheduled (a shared machine) does not hold up the others,
     // as it would with one fixed half each. Each tile packs its own A rows and B columns.
-    const int64_t mu = (m + 11) / 12, nu = (n + 31) / 32, want = 3 * int64_t(threads);
+    // Small products get one tile per thread: every extra tile repacks its A rows or B columns,
+    // which costs as much as the product itself at W1 sizes.
+    const int64_t mu = (m + 11) / 12, nu = (n + 31) / 32, want = (flops < 1e8 ? 1 : 3) * int64_t(threads);
     int64_t sm = 1, sn = 1;
     while (bt * sm * sn < want) {
       const bool cut_rows = double(m) / double(sm) >= double(n) / double(sn);
