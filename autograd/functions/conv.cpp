@@ -57,12 +57,17 @@ void group_gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumu
     be.gemm(a, batch_view(b, n * G, G, K, L), batch_view(out, n * G, G, R, L), accumulate);
 }
 
+// A 1x1, stride-1, unpadded conv: col(img) is the image itself.
+bool is_pointwise(const Conv2dGeom& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
+
 // Per batch chunk of img [N, C, H, W] (any strides): col = im2col(chunk) as [nb, C*kk, L], or the
 // chunk itself on the 1x1 fast path. f(n0, nb, col) is called for each chunk in order.
 template <typename F>
 void for_each_col_chunk(const Tensor& img, const Conv2dGeom& g, F&& f) {
   const int64_t rows = g.c * g.kh * g.kw, L = g.oh() * g.ow();
-  const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  const bool pointwise = is_pointwise(g);
   const int64_t chunk = std::clamp<int64_t>(kColBudget / std::max<int64_t>(1, rows * L), 1, std::max<int64_t>(g.n, 1));
   for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.n - n0);
@@ -85,7 +90,10 @@ void for_each_col_chunk(const Tensor& img, const Conv2dGeom& g, F&& f) {
 // "wide" layout [K, nb*L] (the CPU im2col/col2im accept this strided view of [nb, K, L]) and the
 // [M, nb*L] result is moved to [nb, M, L] with one copy (grad_y the other way round).
 
-bool use_wide(const Tensor& t, int64_t groups) { return groups == 1 && t.device().is_cpu(); }
+// 1x1 pointwise convs skip the wide lowering: per image they already are a GEMM on the image.
+bool use_wide(const Tensor& t, const Conv2dGeom& g, int64_t groups) {
+  return groups == 1 && t.device().is_cpu() && !is_pointwise(g);
+}
 
 // Images per wide chunk: col stays within ~1 MiB (L2-sized; a whole-batch col of W6 would be
 // 25 MB and stream from memory) while N = nb*L still spans many register tiles, and the batch
@@ -183,7 +191,7 @@ void weight_grad_wide(const Tensor& out, const Tensor& img, const Conv2dGeom& g,
 // out [N, M, OH, OW] contiguous (=|+=) conv(img, w).
 void lower(const Tensor& img, const Tensor& w, const Conv2dGeom& g, int64_t groups, const Tensor& out,
            bool accumulate) {
-  if (use_wide(out, groups)) return lower_wide(img, w, g, out, accumulate);
+  if (use_wide(out, g, groups)) return lower_wide(img, w, g, out, accumulate);
   const int64_t M = w.size(0), L = g.oh() * g.ow();
   const Tensor a = weight_groups(w, groups);
   for_each_col_chunk(img, g, [&](int64_t n0, int64_t nb, const Tensor& col) {
@@ -193,10 +201,10 @@ void lower(const Tensor& img, const Tensor& w, const Conv2dGeom& g, int64_t grou
 
 // img [N, C, H, W] contiguous += conv^T(out), out [N, M, OH, OW] contiguous.
 void raise(const Tensor& out, const Tensor& w, const Conv2dGeom& g, int64_t groups, const Tensor& img) {
-  if (use_wide(img, groups)) return raise_wide(out, w, g, img);
+  if (use_wide(img, g, groups)) return raise_wide(out, w, g, img);
   const int64_t M = w.size(0), L = g.oh() * g.ow(), rows = g.c * g.kh * g.kw;
   const Tensor at = weight_groups_t(w, groups);
-  const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  const bool pointwise = is_pointwise(g);
   const int64_t chunk = std::clamp<int64_t>(kColBudget / std::max<int64_t>(1, rows * L), 1, std::max<int64_t>(g.n, 1));
   for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.n - n0);
@@ -215,7 +223,7 @@ void raise(const Tensor& out, const Tensor& w, const Conv2dGeom& g, int64_t grou
 
 // gw [M, C/G, kh, kw] contiguous = sum_n out[n, g] @ col(img)[n, g]^T, out [N, M, OH, OW] contiguous.
 void weight_grad(const Tensor& out, const Tensor& img, const Conv2dGeom& g, int64_t groups, const Tensor& gw) {
-  if (use_wide(gw, groups)) return weight_grad_wide(out, img, g, gw);
+  if (use_wide(gw, g, groups)) return weight_grad_wide(out, img, g, gw);
   const int64_t M = gw.size(0), G = groups, R = M / G, K = gw.numel() / M, L = g.oh() * g.ow();
   const Tensor dst = weight_groups(gw, groups);  // [G, R, K], contiguous
   bool first = true;
