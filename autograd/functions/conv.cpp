@@ -90,9 +90,11 @@ void for_each_col_chunk(const Tensor& img, const Conv2dGeom& g, F&& f) {
 // "wide" layout [K, nb*L] (the CPU im2col/col2im accept this strided view of [nb, K, L]) and the
 // [M, nb*L] result is moved to [nb, M, L] with one copy (grad_y the other way round).
 
-// 1x1 pointwise convs skip the wide lowering: per image they already are a GEMM on the image.
+// 1x1 pointwise convs on images of 256+ pixels skip the wide lowering: per image they already
+// are a GEMM on the image with a long N. Small images (W6's 6x7 heads) stay wide: one product
+// over a chunk beats hundreds of tiny per-image ones.
 bool use_wide(const Tensor& t, const Conv2dGeom& g, int64_t groups) {
-  return groups == 1 && t.device().is_cpu() && !is_pointwise(g);
+  return groups == 1 && t.device().is_cpu() && !(is_pointwise(g) && g.oh() * g.ow() >= 256);
 }
 
 // Images per wide chunk: col stays within ~1 MiB (L2-sized; a whole-batch col of W6 would be
