@@ -2,9 +2,6 @@
 // micro-kernel for the active ISA (gemm_avx512.cpp, gemm_avx2.cpp, or the portable one here).
 // Threads take macro-tiles of C (batch item x row block x column block) from a dynamic queue, so
 // every tile is owned by one thread (no write sharing) and packs its own panels.
-#include <cmath>
-#include <type_traits>
-
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/cpu/gemm_bf16.h"
@@ -16,8 +13,6 @@ namespace ember::cpu {
 
 void gemm_f32_avx512(const GemmArgs& g);
 void gemm_f32_avx2(const GemmArgs& g);
-bool unary_row_has_avx2(UnaryOp op);
-void unary_row_f32_avx2(UnaryOp op, const float* x, float* y, int64_t n);
 
 namespace {
 
@@ -42,40 +37,17 @@ struct Epilogue {
   const Tensor* residual;  // [Bt, M, N] contiguous, or undefined
 };
 
-template <typename T>
-T activate(UnaryOp act, T z) {
-  switch (act) {
-    case UnaryOp::relu: return z > T(0) ? z : T(0);  // NaN stays NaN, as in the unary op
-    case UnaryOp::silu: return z / (T(1) + std::exp(-z));
-    case UnaryOp::gelu_erf: return T(0.5) * z * (T(1) + std::erf(z * T(0.70710678118654752)));
-    case UnaryOp::gelu_tanh: {
-      const T c = T(0.79788456080286536);  // sqrt(2/pi)
-      return T(0.5) * z * (T(1) + std::tanh(c * (z + T(0.044715) * z * z * z)));
-    }
-    default: return z;
-  }
-}
-
-// rows x cols block of C (row stride ldc) whose first element is C[q, i0, j0].
-template <typename T>
-void apply_epilogue(const Epilogue& e, T* c, int64_t ldc, int64_t rows, int64_t cols, int64_t q, int64_t i0,
-                    int64_t j0, int64_t m) {
-  const T* bias = e.bias->defined() ? e.bias->data<T>() + j0 : nullptr;
-  const T* res = e.residual->defined() ? e.residual->data<T>() + (q * m + i0) * ldc + j0 : nullptr;
-  const bool vec_act = std::is_same_v<T, float> && e.act != UnaryOp::relu && e.act != UnaryOp::identity &&
-                       active_isa() != Isa::scalar && unary_row_has_avx2(e.act);
-  for (int64_t i = 0; i < rows; ++i) {
-    T* row = c + i * ldc;
-    if (bias)
-      for (int64_t j = 0; j < cols; ++j) row[j] += bias[j];
-    if constexpr (std::is_same_v<T, float>) {
-      if (vec_act) unary_row_f32_avx2(e.act, row, row, cols);
-    }
-    if (!vec_act && e.act != UnaryOp::identity)
-      for (int64_t j = 0; j < cols; ++j) row[j] = activate(e.act, row[j]);
-    if (res)
-      for (int64_t j = 0; j < cols; ++j) row[j] += res[i * ldc + j];
-  }
+// The epilogue on block rows [i0, i1) x columns [j0, j1) of batch item q of out, through the CPU's
+// own elementwise kernels (the same formulas and AVX2 rows as the unfused ops).
+void apply_epilogue(const Epilogue& e, const Tensor& out, int64_t q, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  Backend& be = backend_of(out);
+  const int64_t n = out.size(2), at = (q * out.size(1) + i0) * n + j0;
+  const Shape shape{i1 - i0, j1 - j0};
+  const Tensor block = out.as_strided(shape, {n, 1}, out.offset() + at);
+  if (e.bias->defined()) be.binary(BinaryOp::add, block, e.bias->as_strided(shape, {0, 1}, e.bias->offset() + j0), block);
+  if (e.act != UnaryOp::identity) be.unary(e.act, block, block, {});
+  if (e.residual->defined())
+    be.binary(BinaryOp::add, block, e.residual->as_strided(shape, {n, 1}, e.residual->offset() + at), block);
 }
 
 void run_gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate, const Epilogue* epi) {
@@ -99,7 +71,7 @@ void run_gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumula
                    bp + q * b.stride(0) + j0 * b.stride(2), b.stride(1), b.stride(2),
                    cp + q * m * n + r0 * n + j0, n, accumulate};
         gemm_one(a.dtype(), g);
-        if (epi) apply_epilogue<T>(*epi, static_cast<T*>(g.c), n, r1 - r0, j1 - j0, q, r0, j0, m);
+        if (epi) apply_epilogue(*epi, out, q, r0, r1, j0, j1);
       }
     };
     const int threads = get_num_threads();
