@@ -86,19 +86,19 @@ struct GemmDriver {
     // Pack buffers sized to this product (a small GEMM should not take MC x KC + KC x NC).
     const auto round_up = [](int64_t x, int64_t to) { return (x + to - 1) / to * to; };
     const size_t a_bytes = sizeof(T) * size_t(round_up(std::min(MC, g.m), MR) * kstep);
+    // Small M: each B panel would serve one or two row panels, so packing it costs about what the
+    // product does; a kernel that masks its own edges reads row-major B in place instead.
+    const bool direct_b = kTiles && g.b_cs == 1 && g.m <= 2 * MR;
     const size_t b_bytes = sizeof(T) * size_t(round_up(std::min(NC, g.n), NR) * kstep);
     ember::Allocator& alloc = ember::cpu_allocator();
     T* a_pack = static_cast<T*>(alloc.allocate(a_bytes));
-    T* b_pack = static_cast<T*>(alloc.allocate(b_bytes));
+    T* b_pack = direct_b ? nullptr : static_cast<T*>(alloc.allocate(b_bytes));
     alignas(64) T edge[MR * NR];
     for (int64_t jc = 0; jc < g.n; jc += NC) {
       int64_t nc = std::min<int64_t>(NC, g.n - jc);
       for (int64_t pc = 0; pc < g.k; pc += kstep) {
         int64_t kc = std::min<int64_t>(kstep, g.k - pc);
         bool acc = g.accumulate || pc > 0;
-        // Small M: each B panel would serve one or two row panels, so packing it costs about what
-        // the product does; a kernel that masks its own edges reads row-major B in place instead.
-        const bool direct_b = kTiles && g.b_cs == 1 && g.m <= 2 * MR;
         if (!direct_b) pack_b(g, pc, kc, jc, nc, b_pack);
         for (int64_t ic = 0; ic < g.m; ic += MC) {
           int64_t mc = std::min<int64_t>(MC, g.m - ic);
