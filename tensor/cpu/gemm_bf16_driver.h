@@ -1,9 +1,9 @@
-// BLIS-style loop nest for the bf16 GEMMs (gemm_bf16.h), the same nest as gemm_driver.h's but with
-// packing that rounds f32 to bf16, so a packed element may be a bf16 k-pair (VDPBF16PS) or a
-// bf16-valued float (PortableKernel below). Included by gemm_bf16_avx512.cpp, gemm_bf16_avx2.cpp and
+// Kernels for the bf16 GEMMs (gemm_bf16.h), run by gemm_driver.h's GemmDriver: packing rounds f32
+// to bf16, so a packed element is a bf16 k-pair (VDPBF16PS, gemm_bf16_avx512.cpp) or a bf16-valued
+// float (PortableKernel below). Included by gemm_bf16_avx512.cpp, gemm_bf16_avx2.cpp and
 // gemm_bf16.cpp, each compiling it with its own ISA flags.
 //
-// Kernel policy K:
+// Kernel policy K (the GemmDriver hooks):
 //   using Packed; static constexpr int MR, NR;
 //   static int64_t packed_k(int64_t kc);   // packed steps for kc values of k (k-pairs: ceil(kc/2))
 //   template <int W> static void pack(const float* src, int64_t w_stride, int64_t k_stride,
@@ -14,79 +14,17 @@
 //     an MR x NR tile of C from kp packed steps.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include "tensor/cpu/gemm_bf16.h"
 #include "tensor/cpu/gemm_driver.h"
-#include "tensor/storage.h"
 
 namespace ember::cpu {
 
+// The bf16 products use the f32 driver's loop nest with a bf16 kernel policy.
 template <typename K, int64_t MC, int64_t KC, int64_t NC>
-struct Bf16GemmDriver {
-  using P = typename K::Packed;
-  static constexpr int MR = K::MR, NR = K::NR;
-
-  static void run(const GemmArgs& g) {
-    float* c = static_cast<float*>(g.c);
-    const float* a = static_cast<const float*>(g.a);
-    const float* b = static_cast<const float*>(g.b);
-    if (g.k == 0) {
-      if (!g.accumulate)
-        for (int64_t i = 0; i < g.m; ++i) std::fill(c + i * g.ldc, c + i * g.ldc + g.n, 0.0f);
-      return;
-    }
-    // Equal K blocks of at most KC, each an even length so no k-pair straddles two blocks.
-    const int64_t kblocks = (g.k + KC - 1) / KC;
-    int64_t kstep = (g.k + kblocks - 1) / kblocks;
-    kstep += kstep & 1;
-    const int64_t kp_max = K::packed_k(kstep);
-    const int64_t mc_max = std::min<int64_t>(MC, g.m), nc_max = std::min<int64_t>(NC, g.n);
-    const size_t a_bytes = sizeof(P) * size_t((mc_max + MR - 1) / MR * MR * kp_max);
-    const size_t b_bytes = sizeof(P) * size_t((nc_max + NR - 1) / NR * NR * kp_max);
-    Allocator& alloc = cpu_allocator();
-    P* a_pack = static_cast<P*>(alloc.allocate(a_bytes));
-    P* b_pack = static_cast<P*>(alloc.allocate(b_bytes));
-    alignas(64) float edge[MR * NR];
-    for (int64_t jc = 0; jc < g.n; jc += NC) {
-      const int64_t nc = std::min<int64_t>(NC, g.n - jc);
-      for (int64_t pc = 0; pc < g.k; pc += kstep) {
-        const int64_t kc = std::min<int64_t>(kstep, g.k - pc), kp = K::packed_k(kc);
-        const bool acc = g.accumulate || pc > 0;
-        for (int64_t jr = 0; jr < nc; jr += NR)
-          K::template pack<NR>(b + pc * g.b_rs + (jc + jr) * g.b_cs, g.b_cs, g.b_rs, std::min<int64_t>(NR, nc - jr), kc,
-                               b_pack + jr / NR * kp * NR);
-        for (int64_t ic = 0; ic < g.m; ic += MC) {
-          const int64_t mc = std::min<int64_t>(MC, g.m - ic);
-          for (int64_t ir = 0; ir < mc; ir += MR)
-            K::template pack<MR>(a + (ic + ir) * g.a_rs + pc * g.a_cs, g.a_rs, g.a_cs, std::min<int64_t>(MR, mc - ir),
-                                 kc, a_pack + ir / MR * kp * MR);
-          for (int64_t jr = 0; jr < nc; jr += NR) {
-            const int64_t cols = std::min<int64_t>(NR, nc - jr);
-            const P* bp = b_pack + jr / NR * kp * NR;
-            for (int64_t ir = 0; ir < mc; ir += MR) {
-              const int64_t rows = std::min<int64_t>(MR, mc - ir);
-              const P* ap = a_pack + ir / MR * kp * MR;
-              float* cp = c + (ic + ir) * g.ldc + jc + jr;
-              if (rows == MR && cols == NR) {
-                K::run(kp, ap, bp, cp, g.ldc, acc);
-                continue;
-              }
-              K::run(kp, ap, bp, edge, NR, false);  // edge tile: full tile into a buffer, copy the valid part
-              for (int64_t i = 0; i < rows; ++i)
-                for (int64_t j = 0; j < cols; ++j)
-                  cp[i * g.ldc + j] = acc ? cp[i * g.ldc + j] + edge[i * NR + j] : edge[i * NR + j];
-            }
-          }
-        }
-      }
-    }
-    alloc.deallocate(a_pack, a_bytes);
-    alloc.deallocate(b_pack, b_bytes);
-  }
-};
+using Bf16GemmDriver = GemmDriver<float, K, MC, KC, NC>;
 
 // Portable kernel: operands rounded to bf16 while packing but kept as floats (so every product is
 // exact, as in VDPBF16PS) and summed in f32. Sums live in 8-float GCC vectors (one ymm with AVX2,
