@@ -57,8 +57,9 @@ inline void transpose16(__m512 r[16]) {
 inline __mmask16 first(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 // Panel packer shared by the kernels: dst[p*W + r] = src[r*rs + p*ps], r < cnt, zero-padded to W.
+// False for operands contiguous in neither direction: the driver's portable packer takes those.
 template <int W>
-void pack_panel(const float* src, int64_t rs, int64_t ps, int64_t cnt, int64_t kc, float* dst) {
+bool pack_panel(const float* src, int64_t rs, int64_t ps, int64_t cnt, int64_t kc, float* dst) {
   if (ps == 1) {  // lanes contiguous along k: 16 x 16 blocks through registers
     for (int r0 = 0; r0 < W; r0 += 16) {
       const int lanes = std::min(16, W - r0);
@@ -80,11 +81,9 @@ void pack_panel(const float* src, int64_t rs, int64_t ps, int64_t cnt, int64_t k
         _mm512_mask_storeu_ps(dst + p * W + r0, first(W - r0), _mm512_maskz_loadu_ps(load, src + p * ps + r0));
       }
   } else {
-    for (int64_t p = 0; p < kc; ++p) {
-      for (int64_t r = 0; r < cnt; ++r) dst[p * W + r] = src[r * rs + p * ps];
-      for (int64_t r = cnt; r < W; ++r) dst[p * W + r] = 0.0f;
-    }
+    return false;
   }
+  return true;
 }
 
 // C[MR x 16*NV] (=|+=) A panel [kc][MR] @ B [kc][16*NV] (a packed panel, or row-major B in place).
@@ -94,8 +93,8 @@ struct Avx512Kernel {
   using Block = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, bool, __mmask16);
 
   template <int W>
-  static void pack(const float* src, int64_t rs, int64_t ps, int64_t cnt, int64_t kc, float* dst) {
-    pack_panel<W>(src, rs, ps, cnt, kc, dst);
+  static bool pack(const float* src, int64_t rs, int64_t ps, int64_t cnt, int64_t kc, float* dst) {
+    return pack_panel<W>(src, rs, ps, cnt, kc, dst);
   }
 
   // C[R rows x (16*(V-1) + columns of `last`)] from A panel rows [0, R) (panel stride MR) and B rows

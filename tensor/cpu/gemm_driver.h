@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "tensor/storage.h"
 
@@ -72,22 +73,30 @@ struct GemmDriver {
   }
 
   // One panel: dst[p*W + r] = src[r*rs + p*ps] for lanes r < cnt (zero for cnt <= r < W), p < kc.
-  // A kernel may bring its own vectorized packer (Kernel::pack<W>); this is the portable one.
+  // A kernel may bring its own vectorized packer (Kernel::pack<W>; one returning bool may decline a
+  // layout, which then comes here); this is the portable one.
   template <int W>
   static void pack_panel(const T* src, int64_t rs, int64_t ps, int64_t cnt, int64_t kc, P* dst) {
     if constexpr (requires { Kernel::template pack<W>(src, rs, ps, cnt, kc, dst); }) {
-      Kernel::template pack<W>(src, rs, ps, cnt, kc, dst);
-    } else if (rs == 1 && cnt == W) {  // lanes contiguous: a row copy per k step
-      for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * W, src + p * ps, sizeof(T) * W);
-    } else if (ps == 1) {  // each lane contiguous along k (A row-major, B^T row-major): read lane by lane
-      for (int64_t r = 0; r < cnt; ++r)
-        for (int64_t p = 0; p < kc; ++p) dst[p * W + r] = src[r * rs + p];
-      for (int64_t p = 0; p < kc; ++p)
-        for (int64_t r = cnt; r < W; ++r) dst[p * W + r] = T(0);
-    } else {
-      for (int64_t p = 0; p < kc; ++p) {
-        for (int64_t r = 0; r < cnt; ++r) dst[p * W + r] = src[r * rs + p * ps];
-        for (int64_t r = cnt; r < W; ++r) dst[p * W + r] = T(0);
+      if constexpr (std::is_same_v<decltype(Kernel::template pack<W>(src, rs, ps, cnt, kc, dst)), bool>) {
+        if (Kernel::template pack<W>(src, rs, ps, cnt, kc, dst)) return;
+      } else {
+        return Kernel::template pack<W>(src, rs, ps, cnt, kc, dst);
+      }
+    }
+    if constexpr (std::is_same_v<P, T>) {
+      if (rs == 1 && cnt == W) {  // lanes contiguous: a row copy per k step
+        for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * W, src + p * ps, sizeof(T) * W);
+      } else if (ps == 1) {  // each lane contiguous along k (A row-major, B^T row-major): read lane by lane
+        for (int64_t r = 0; r < cnt; ++r)
+          for (int64_t p = 0; p < kc; ++p) dst[p * W + r] = src[r * rs + p];
+        for (int64_t p = 0; p < kc; ++p)
+          for (int64_t r = cnt; r < W; ++r) dst[p * W + r] = T(0);
+      } else {
+        for (int64_t p = 0; p < kc; ++p) {
+          for (int64_t r = 0; r < cnt; ++r) dst[p * W + r] = src[r * rs + p * ps];
+          for (int64_t r = cnt; r < W; ++r) dst[p * W + r] = T(0);
+        }
       }
     }
   }
