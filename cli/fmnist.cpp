@@ -81,16 +81,9 @@ void add_eval_fmnist(CLI::App& eval) {
 
 }  // namespace
 
-void add_train_command(CLI::App& app) {
-  auto* train = app.add_subcommand("train", "train a zoo model");
-  train->require_subcommand(1);
-  add_train_fmnist(*train);
-}
-
-void add_eval_command(CLI::App& app) {
-  auto* eval = app.add_subcommand("eval", "evaluate a zoo checkpoint");
-  eval->require_subcommand(1);
-  add_eval_fmnist(*eval);
+void add_fmnist_commands(const ZooCommands& zoo) {
+  add_train_fmnist(*zoo.train);
+  add_eval_fmnist(*zoo.eval);
 }
 
 }  // namespace ember::cli

@@ -10,8 +10,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   ember::cli::add_tune_command(app);
   ember::cli::add_study_command(app);
-  ember::cli::add_train_command(app);
-  ember::cli::add_eval_command(app);
+
+  ember::cli::ZooCommands zoo{.app = &app,
+                              .train = app.add_subcommand("train", "train a zoo model"),
+                              .eval = app.add_subcommand("eval", "evaluate a zoo checkpoint"),
+                              .data = app.add_subcommand("data", "build a data set outside the source tree")};
+  zoo.train->require_subcommand(1);
+  zoo.eval->require_subcommand(1);
+  zoo.data->require_subcommand(1);
+  ember::cli::add_fmnist_commands(zoo);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
