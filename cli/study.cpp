@@ -1,4 +1,5 @@
 // `ember study list|show|best|export|plot`: inspect the studies in a storage.
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -21,6 +22,10 @@ struct StudyArgs {
 
 std::shared_ptr<hpo::Storage> open(const StudyArgs& a) {
   EMBER_CHECK(a.storage.rfind("sqlite:", 0) == 0, "study: --storage must be sqlite:PATH (got '{}')", a.storage);
+  // Every study subcommand only reads: a missing database is an error, never a new empty file.
+  const std::string path = a.storage.substr(7);
+  EMBER_CHECK(std::filesystem::exists(path), "study: no database at '{}' (create one with `ember tune --storage {}`)",
+              path, a.storage);
   return hpo::open_storage(a.storage);
 }
 
