@@ -151,5 +151,23 @@ TEST_F(Binary, ReadOnlyCommandsCreateNoFile) {
   EXPECT_FALSE(fs::exists(dir_ / "missing.db"));
 }
 
+TEST_F(Binary, TuneSaysWhyAGridRunsFewerTrials) {
+  const auto r = ember("tune --objective branin --sampler grid --trials 7 --quiet");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("note: the grid for branin has 4 points (axes: 2 x 2), fewer than --trials 7"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(Binary, TuneRefusesToResumeAStudyOfAnotherObjective) {
+  auto r = ember("tune --objective branin --trials 3 --storage sqlite:s.db --study one --quiet");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = ember("tune --objective hartmann6 --trials 3 --storage sqlite:s.db --study one --quiet");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("study 'one' in sqlite:s.db was run on another objective"), std::string::npos) << r.out;
+  r = ember("tune --objective branin --trials 4 --storage sqlite:s.db --study one --quiet");
+  EXPECT_EQ(r.rc, 0) << r.out;  // the same objective resumes
+}
+
 }  // namespace
 }  // namespace ember::cli
