@@ -37,6 +37,7 @@ void add_train_fmnist(CLI::App& train) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-progress{false}", cfg->progress, "no progress line");
   cmd->add_flag("--no-plots{false}", cfg->plots, "skip curves.png and predictions.png");
+  cmd->add_flag("--distributed", cfg->distributed, "run as one rank of `ember launch` (data-parallel over Gloo)");
   cmd->add_option("--matmul-precision", *precision,
                   "f32 GEMMs (training and evaluation): highest, or bf16 operands with f32 sums "
                   "(default $EMBER_MATMUL_PRECISION or highest)")

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   ember::cli::add_tune_command(app);
   ember::cli::add_study_command(app);
+  ember::cli::add_launch_command(app);
 
   ember::cli::ZooCommands zoo{.app = &app,
                               .train = app.add_subcommand("train", "train a zoo model"),

@@ -57,7 +57,7 @@ std::optional<DistEnv> env_from_environment() {
 }
 
 CommunicatorPtr init_process_group(const DistEnv& e, InitOptions o) {
-  if (o.timeout.count() == 0) o.timeout = std::chrono::seconds(env_int("EMBER_DIST_TIMEOUT", 60));
+  if (o.timeout.count() == 0) o.timeout = std::chrono::seconds(env_int("EMBER_DIST_TIMEOUT", 300));
   if (o.store.empty()) {
     const char* s = env("EMBER_DIST_STORE");
     o.store = s ? s : "tcp://" + e.master_addr + ":" + std::to_string(e.master_port);

@@ -26,7 +26,7 @@ struct InitOptions {
   std::string backend = "gloo";  // "gloo" (CPU) or "nccl" (CUDA builds, one GPU per local rank)
   std::string store;             // "": $EMBER_DIST_STORE, else tcp://MASTER_ADDR:MASTER_PORT
   std::string iface;             // "": $EMBER_DIST_IFACE / $GLOO_SOCKET_IFNAME, else by address
-  std::chrono::milliseconds timeout{0};  // 0: $EMBER_DIST_TIMEOUT seconds, else 60 s
+  std::chrono::milliseconds timeout{0};  // 0: $EMBER_DIST_TIMEOUT seconds, else 300 s
 };
 
 // Connects this process to the others described by `env`; every rank calls it.
