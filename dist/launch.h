@@ -15,7 +15,7 @@ struct LaunchOptions {
   int nnodes = 1, node_rank = 0;
   // Rank 0's host and the rendezvous port. Port 0 (single node only): pick a free port.
   std::string master = "127.0.0.1:0";
-  std::vector<std::string> command;  // program and its arguments (PATH is searched)
+  std::vector<std::string> command{};  // program and its arguments (PATH is searched)
   // After the first rank fails, how long the others get to notice and exit on their own before
   // SIGTERM (and SIGKILL 5 s later).
   std::chrono::milliseconds grace = std::chrono::seconds(10);
