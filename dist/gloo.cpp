@@ -3,6 +3,8 @@
 // ember::Error "<collective>: rank R of W failed (...)".
 #include "dist/gloo.h"
 
+#include <signal.h>
+
 #include <gloo/allgather.h>
 #include <gloo/allreduce.h>
 #include <gloo/barrier.h>
@@ -129,6 +131,10 @@ CommunicatorPtr make_gloo_communicator(int rank, int world_size, std::shared_ptr
   EMBER_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "gloo: rank {} is not in a world of {}", rank,
               world_size);
   EMBER_CHECK(store != nullptr, "gloo: no rendezvous store");
+  // Gloo writes to its sockets without MSG_NOSIGNAL: a peer that died would kill this process with
+  // SIGPIPE instead of letting the collective throw. Ignore it unless the program installed a handler.
+  struct sigaction current {};
+  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
   return std::make_shared<GlooCommunicator>(rank, world_size, std::move(store), options);
 }
 
