@@ -20,7 +20,8 @@ struct StudyArgs {
 };
 
 std::shared_ptr<hpo::Storage> open(const StudyArgs& a) {
-  EMBER_CHECK(a.storage.rfind("sqlite:", 0) == 0, "study: --storage must be sqlite:PATH (got '{}')", a.storage);
+  EMBER_CHECK(a.storage.rfind("sqlite:", 0) == 0 || a.storage.rfind("postgresql://", 0) == 0,
+              "study: --storage must be sqlite:PATH or postgresql://... (got '{}')", a.storage);
   return hpo::open_storage(a.storage);
 }
 
@@ -103,7 +104,7 @@ void add_study_command(CLI::App& app) {
   cmd->require_subcommand(1);
   auto add = [&](const char* name, const char* help, bool needs_study, void (*fn)(const StudyArgs&)) {
     auto* sub = cmd->add_subcommand(name, help);
-    sub->add_option("--storage", args->storage, "sqlite:PATH")->required();
+    sub->add_option("--storage", args->storage, "sqlite:PATH or postgresql://user@host/db")->required();
     if (needs_study) sub->add_option("--study", args->study, "study name")->required();
     return std::make_pair(sub, fn);
   };
