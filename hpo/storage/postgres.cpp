@@ -19,7 +19,7 @@ namespace ember::hpo {
 
 namespace {
 
-constexpr const char* kSchema = R"sql(
+constexpr const char* kPgSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ember_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS studies(id BIGSERIAL PRIMARY KEY, name TEXT UNIQUE NOT NULL, direction TEXT NOT NULL,
   next_number BIGINT NOT NULL DEFAULT 0);
@@ -37,14 +37,14 @@ CREATE TABLE IF NOT EXISTS claims(study_id BIGINT NOT NULL, key TEXT NOT NULL, t
   PRIMARY KEY(study_id, key));
 INSERT INTO ember_meta(key, value) VALUES ('schema', 'ember-hpo'), ('version', '1') ON CONFLICT DO NOTHING;
 )sql";
-constexpr int64_t kSchemaLock = 0x656d626572;  // advisory lock id ("ember") held while creating the schema
+constexpr int64_t kPgSchemaLock = 0x656d626572;  // advisory lock id ("ember") held while creating the schema
 
 using Param = std::optional<std::string>;
 
 Param num(int64_t v) { return std::to_string(v); }
 Param num(double v) { return std::isfinite(v) ? Param(fmt::format("{:.17g}", v)) : std::nullopt; }  // NULL
 
-std::string host_name() {
+std::string this_host() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
   return buf;
@@ -56,7 +56,7 @@ struct RetryableError : Error {
 };
 
 // The same JSON as SqliteStorage's `fixed` column: {"name": {"f"|"i"|"s": value}}.
-std::string fixed_to_json(const std::map<std::string, ParamValue>& fixed) {
+std::string pg_fixed_json(const std::map<std::string, ParamValue>& fixed) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [k, v] : fixed) {
     if (const auto* d = std::get_if<double>(&v)) j[k] = {{"f", *d}};
@@ -66,7 +66,7 @@ std::string fixed_to_json(const std::map<std::string, ParamValue>& fixed) {
   return j.dump();
 }
 
-std::map<std::string, ParamValue> fixed_from_json(const std::string& text) {
+std::map<std::string, ParamValue> pg_fixed_params(const std::string& text) {
   std::map<std::string, ParamValue> out;
   const auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object()) return out;
@@ -176,7 +176,7 @@ PostgresStorage::PostgresStorage(const std::string& url, PostgresOptions options
   const std::string conninfo = take_options(url, options_);
   where_ = without_password(conninfo);
   std::random_device rd;
-  owner_ = fmt::format("{}:{}:{:08x}", host_name(), static_cast<long>(getpid()), rd());
+  owner_ = fmt::format("{}:{}:{:08x}", this_host(), static_cast<long>(getpid()), rd());
   conn_ = PQconnectdb(conninfo.c_str());
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string msg = conn_ ? PQerrorMessage(conn_) : "out of memory";
@@ -188,8 +188,8 @@ PostgresStorage::PostgresStorage(const std::string& url, PostgresOptions options
   try {
     PQclear(PQexec(conn_, "SET client_min_messages = warning"));  // no NOTICEs for IF NOT EXISTS
     transaction([&] {
-      query("SELECT pg_advisory_xact_lock($1)", {num(kSchemaLock)});
-      query(kSchema);
+      query("SELECT pg_advisory_xact_lock($1)", {num(kPgSchemaLock)});
+      query(kPgSchema);
     });
     Result v = query("SELECT value FROM ember_meta WHERE key = 'version'");
     EMBER_CHECK(v.rows() == 1, "postgres storage '{}': ember_meta has no schema version", where_);
@@ -269,7 +269,7 @@ FrozenTrial PostgresStorage::create_trial(int64_t study_id, TrialState state,
     Result ins = query(
         "INSERT INTO trials(study_id, number, state, fixed, owner, heartbeat, time_start) "
         "VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-        {num(study_id), num(t.number), to_string(state), fixed_to_json(fixed_params), running ? owner_ : "",
+        {num(study_id), num(t.number), to_string(state), pg_fixed_json(fixed_params), running ? owner_ : "",
          num(t.time_start)});
     t.id = ins.i64(0, 0);
   });
@@ -329,7 +329,7 @@ std::vector<FrozenTrial> PostgresStorage::load_trials(const char* where_sql, int
       t.number = q.i64(i, 1);
       t.state = trial_state_from_string(q.text(i, 2));
       if (!q.is_null(i, 3)) t.value = q.f64(i, 3);
-      t.fixed_params = fixed_from_json(q.text(i, 4));
+      t.fixed_params = pg_fixed_params(q.text(i, 4));
       t.message = q.text(i, 5);
       t.time_start = q.f64(i, 6);
       t.time_end = q.f64(i, 7);
@@ -386,7 +386,7 @@ bool PostgresStorage::claim_key(int64_t study_id, const std::string& key, int64_
 
 int PostgresStorage::fail_stale_trials(int64_t study_id) {
   std::lock_guard lock(mu_);
-  const std::string host = host_name();
+  const std::string host = this_host();
   const double now = now_s();
   return transaction([&] {
     // Rows another worker is finishing right now are skipped (it is alive).

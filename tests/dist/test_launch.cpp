@@ -10,8 +10,12 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "data/fashion_mnist.h"
 #include "dist/init.h"
 #include "dist/launch.h"
+#include "tests/common/subprocess.h"
 #include "tests/dist/dist_test_util.h"
 
 namespace ember::dist {
@@ -155,6 +159,51 @@ TEST_F(Launch, HungRankMakesTheOtherFailWithinTheTimeout) {
             std::string::npos)
       << err;
 }
+
+// Slow under the sanitizers (three runs of five processes that each read Fashion-MNIST): Release only.
+#if defined(EMBER_CLI_PATH) && !defined(__SANITIZE_ADDRESS__)
+// `ember launch --nproc 2 -- ember train fmnist --distributed` follows the single-process run (same
+// global batch, split over the ranks) and resumes from its own checkpoint.
+TEST_F(Launch, EmberTrainFmnistDistributedFollowsOneProcess) {
+  if (!std::filesystem::exists(std::filesystem::path(data::FashionMnist::default_root()) / "train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)";
+  const std::string ember = EMBER_CLI_PATH;
+  const std::string common =
+      " train fmnist --model mlp --epochs 2 --batch 64 --train-limit 512 --test-limit 200 --threads 1 --no-progress "
+      "--no-plots --out ";
+  const auto one = test::run_command(ember + common + (out_ / "one").string());
+  ASSERT_EQ(one.rc, 0) << one.out;
+  const std::string two = ember + " launch --nproc 2 -- " + ember + common + (out_ / "two").string() + " --distributed";
+  const auto first = test::run_command(two + " --stop-after 1");
+  ASSERT_EQ(first.rc, 0) << first.out;
+  EXPECT_NE(first.out.find("distributed: 2 ranks (gloo), 32 images of each global batch of 64 per rank"),
+            std::string::npos)
+      << first.out;
+  const auto second = test::run_command(two + " --resume");
+  ASSERT_EQ(second.rc, 0) << second.out;
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(second.out, "resuming mlp from epoch 1/2"), 1u) << "rank 0 alone reports:\n" << second.out;
+  EXPECT_EQ(count(second.out, "final: epoch 2"), 1u) << second.out;
+  auto metrics = [](const std::filesystem::path& dir) {
+    std::vector<nlohmann::json> rows;
+    std::istringstream in(read_text(dir / "metrics.jsonl"));
+    for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+    return rows;
+  };
+  const auto a = metrics(out_ / "one"), b = metrics(out_ / "two");
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  for (size_t e = 0; e < 2; ++e)
+    for (const char* key : {"train_loss", "test_loss"}) {
+      const double x = a[e][key].get<double>(), y = b[e][key].get<double>();
+      EXPECT_NEAR(y, x, 1e-5 * std::abs(x)) << key << " of epoch " << e + 1;
+    }
+}
+#endif
 
 }  // namespace
 }  // namespace ember::dist
