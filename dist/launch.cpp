@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -62,6 +64,11 @@ int launch(const LaunchOptions& o) {
   if (port == 0) port = free_port();
 
   const int world = o.nnodes * o.nproc;
+  // Like torchrun, keep N ranks from each spawning a thread per core: unless the user chose a
+  // count, each rank gets an equal share of this host's cores.
+  const bool threads_set = std::getenv("EMBER_NUM_THREADS") || std::getenv("OMP_NUM_THREADS");
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const std::string share = std::to_string(std::max(1, cores / o.nproc));
   std::vector<pid_t> pids(o.nproc, -1);
   std::vector<char*> argv;
   for (const auto& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
@@ -77,6 +84,7 @@ int launch(const LaunchOptions& o) {
       ::setenv("GROUP_RANK", std::to_string(o.node_rank).c_str(), 1);
       ::setenv("MASTER_ADDR", addr.c_str(), 1);
       ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+      if (!threads_set) ::setenv("EMBER_NUM_THREADS", share.c_str(), 1);
       ::execvp(argv[0], argv.data());
       std::fprintf(stderr, "launch: cannot run '%s' (%s)\n", argv[0], std::strerror(errno));
       std::_Exit(127);

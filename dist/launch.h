@@ -2,6 +2,8 @@
 // (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), wait for them, and
 // stop the rest when one fails. `ember launch` (cli/launch.cpp) is a thin wrapper.
 //   node with rank R of M nodes: RANK = R * nproc + LOCAL_RANK, WORLD_SIZE = M * nproc.
+// Unless EMBER_NUM_THREADS or OMP_NUM_THREADS is set, each rank gets EMBER_NUM_THREADS =
+// max(1, cores / nproc), so the ranks do not oversubscribe the host.
 #pragma once
 
 #include <chrono>

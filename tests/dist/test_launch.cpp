@@ -47,9 +47,10 @@ TEST(LaunchWorker, Run) {
   set_num_threads(1);
   const DistEnv env = env_from_environment().value();
   if (role == "env") {
+    const char* threads = std::getenv("EMBER_NUM_THREADS");
     write_text(out / fmt::format("env_{}", env.rank),
-               fmt::format("{} {} {} {} {}:{}", env.rank, env.world_size, env.local_rank, env.local_world_size,
-                           env.master_addr, env.master_port));
+               fmt::format("{} {} {} {} {}:{} {}", env.rank, env.world_size, env.local_rank, env.local_world_size,
+                           env.master_addr, env.master_port, threads ? threads : "unset"));
     return;
   }
   CommunicatorPtr comm = init_process_group(env);
@@ -107,14 +108,17 @@ TEST_F(Launch, SetsTheTorchrunEnvironment) {
   for (int r = 0; r < 3; ++r) {
     std::istringstream in(read_text(out_ / fmt::format("env_{}", r)));
     int rank, world, local, local_world;
-    std::string master;
-    in >> rank >> world >> local >> local_world >> master;
+    std::string master, threads;
+    in >> rank >> world >> local >> local_world >> master >> threads;
     EXPECT_EQ(rank, r);
     EXPECT_EQ(world, 3);
     EXPECT_EQ(local, r);
     EXPECT_EQ(local_world, 3);
     EXPECT_EQ(master.rfind("127.0.0.1:", 0), 0u) << master;
     EXPECT_NE(master, "127.0.0.1:0") << "a free port is chosen";
+    if (!std::getenv("EMBER_NUM_THREADS") && !std::getenv("OMP_NUM_THREADS")) {  // a third of the cores each
+      EXPECT_EQ(threads, std::to_string(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 3)));
+    }
   }
 }
 
