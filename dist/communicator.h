@@ -38,7 +38,8 @@ class Communicator {
   void allreduce(Tensor& t, ReduceOp op = ReduceOp::sum);  // f32 or f64
   void broadcast(Tensor& t, int root = 0);                 // any dtype
   Tensor allgather(const Tensor& t);                       // [world, ...t.shape]
-  double allreduce(double value, ReduceOp op = ReduceOp::sum);
+  // One number (a loss, a count) from host memory on every backend.
+  virtual double allreduce(double value, ReduceOp op = ReduceOp::sum);
 };
 
 using CommunicatorPtr = std::shared_ptr<Communicator>;

@@ -73,18 +73,23 @@ class NcclCommunicator final : public Communicator {
     EMBER_NCCL_CHECK(ncclAllGather(in, out, size_t(bytes), ncclUint8, comm_, stream_), "allgather");
     wait_stream("allgather");
   }
-  void barrier() override {  // NCCL has no barrier: a one-element allreduce is one
-    float* x = nullptr;
-    cudaMalloc(&x, sizeof(float));
-    cudaMemset(x, 0, sizeof(float));
+  void barrier() override { (void)allreduce(0.0, ReduceOp::sum); }  // NCCL has no barrier: a 1-element allreduce
+
+  double allreduce(double value, ReduceOp op) override {  // through one double of device memory
+    double* d = nullptr;
+    EMBER_CHECK(cudaMalloc(&d, sizeof(double)) == cudaSuccess, "allreduce: cudaMalloc of 8 bytes failed");
     try {
-      allreduce(x, 1, DType::f32, ReduceOp::sum);
+      cudaMemcpy(d, &value, sizeof(double), cudaMemcpyHostToDevice);
+      allreduce(d, 1, DType::f64, op);
+      cudaMemcpy(&value, d, sizeof(double), cudaMemcpyDeviceToHost);
     } catch (...) {
-      cudaFree(x);
+      cudaFree(d);
       throw;
     }
-    cudaFree(x);
+    cudaFree(d);
+    return value;
   }
+  using Communicator::allreduce;  // the tensor form
 
  private:
   void wait_comm(const char* op) {
