@@ -81,10 +81,15 @@ std::vector<int64_t> DistributedSampler::shard(const std::vector<int64_t>& order
   return mine;
 }
 
-data::Batch DistributedSampler::batch(const data::DataLoader& loader, int64_t epoch, int64_t step) const {
+data::Batch DistributedSampler::batch(const data::DataLoader& loader, int64_t epoch, int64_t step) {
   EMBER_CHECK(step >= 0 && step < steps_per_epoch(), "DistributedSampler: step {} is out of range ({} per epoch)",
               step, steps_per_epoch());
-  const std::vector<int64_t> mine = shard(loader.epoch_order(epoch));
+  if (cached_loader_ != &loader || cached_epoch_ != epoch) {
+    cached_shard_ = shard(loader.epoch_order(epoch));
+    cached_loader_ = &loader;
+    cached_epoch_ = epoch;
+  }
+  const std::vector<int64_t>& mine = cached_shard_;
   const int64_t begin = step * local_batch(), end = std::min(num_samples(), begin + local_batch());
   const std::vector<int64_t> indices(mine.begin() + begin, mine.begin() + end);
   NoGradGuard no_grad;

@@ -64,13 +64,17 @@ class DistributedSampler {
   std::vector<int64_t> shard(const std::vector<int64_t>& order) const;
 
   // This rank's batch `step` of `epoch` from `loader` (its epoch_order, dataset, seed and transform),
-  // built on the calling thread.
-  data::Batch batch(const data::DataLoader& loader, int64_t epoch, int64_t step) const;
+  // built on the calling thread. The epoch's shard is computed once and kept for the next steps
+  // (so one sampler serves one thread).
+  data::Batch batch(const data::DataLoader& loader, int64_t epoch, int64_t step);
 
  private:
   int64_t size_;
   int rank_, world_;
   int64_t global_batch_;
+  const data::DataLoader* cached_loader_ = nullptr;
+  int64_t cached_epoch_ = -1;
+  std::vector<int64_t> cached_shard_;
 };
 
 }  // namespace ember::dist
