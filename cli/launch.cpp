@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "cli/usage.h"
 #include "dist/launch.h"
 
 namespace ember::cli {
@@ -14,15 +15,15 @@ void add_launch_command(CLI::App& app) {
                 "MASTER_ADDR, MASTER_PORT), like torchrun");
   auto o = std::make_shared<dist::LaunchOptions>();
   auto grace_s = std::make_shared<double>(10);
-  cmd->add_option("--nproc", o->nproc, "processes on this node")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--nnodes", o->nnodes, "nodes in the job")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--nproc", o->nproc, "processes on this node")->check(positive())->capture_default_str();
+  cmd->add_option("--nnodes", o->nnodes, "nodes in the job")->check(positive())->capture_default_str();
   cmd->add_option("--node-rank", o->node_rank, "this node's rank, 0..nnodes-1")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--master", o->master, "rank 0's ADDR:PORT (port 0: a free one, single node only)")
       ->capture_default_str();
   cmd->add_option("--grace", *grace_s, "seconds the other ranks get to exit after one fails, before SIGTERM")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("command", o->command, "the command each rank runs (after --)")->required();
   cmd->callback([o, grace_s] {
