@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", ember::cli::version_text(), "print the version, commit, CPU ISA and CUDA status");
   ember::cli::add_tune_command(app);
   ember::cli::add_study_command(app);
+  ember::cli::add_launch_command(app);
 
   ember::cli::ZooCommands zoo{.app = &app,
                               .train = app.add_subcommand("train", "train a zoo model"),

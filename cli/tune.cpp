@@ -102,7 +102,7 @@ void add_tune_command(CLI::App& app) {
   cmd->add_option("--trials", args->trials, "total number of trials (a resumed study counts its complete ones)")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "sampler seed")->capture_default_str();
-  cmd->add_option("--storage", args->storage, "memory | sqlite:PATH")->capture_default_str();
+  cmd->add_option("--storage", args->storage, "memory | sqlite:PATH | postgresql://user@host/db")->capture_default_str();
   cmd->add_option("--study", args->study, "study name (default: objective-sampler-seed)");
   cmd->add_option("--jobs", args->jobs, "parallel trials (threads)")->capture_default_str();
   cmd->add_option("--plot", args->plot, "write PREFIX_history.png and PREFIX_params.png");
