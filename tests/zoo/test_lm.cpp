@@ -364,3 +364,35 @@ TEST(LmTrain, ResumeIsBitForBit) {
   c.lr = 1e-3;  // a different run
   EXPECT_TRUE(throws_with([&] { train(c); }, {"--resume", "was written by a run with"}));
 }
+
+// The Hugging Face layout read by an independent NumPy forward (tests/zoo/check_lm_hf.py), for an
+// f32 folder (tied and untied) and an int8 folder; skipped without python3 + NumPy.
+TEST(LmCheckpoint, PythonNumpyForwardMatchesLogits) {
+  std::string python;
+  for (const char* p : {"/usr/bin/python3", "python3"})
+    if (std::system(fmt::format("{} -c 'import numpy' > /dev/null 2>&1", p).c_str()) == 0) {
+      python = p;
+      break;
+    }
+  if (python.empty()) GTEST_SKIP() << "python3 with NumPy not found";
+  TempDir dir("hf");
+  const std::vector<int64_t> tok = {84, 104, 101, 32, 76, 79, 82, 68, 10, 97, 110};
+  for (int variant = 0; variant < 3; ++variant) {
+    auto m = random_model(test_config(variant == 1), 19);
+    fs::path folder = dir.path / fmt::format("v{}", variant);
+    save_pretrained(*m, folder.string());
+    if (variant == 2) {
+      quantize_int8(folder.string(), (dir.path / "q").string());
+      folder = dir.path / "q";
+      m = load_pretrained(folder.string()).model;
+    }
+    NoGradGuard g;
+    const auto logits = m->forward(tokens(tok)).to_vector<float>();
+    std::ofstream(folder / "check_tokens.i64", std::ios::binary)
+        .write(reinterpret_cast<const char*>(tok.data()), std::streamsize(tok.size() * 8));
+    std::ofstream(folder / "check_logits.f32", std::ios::binary)
+        .write(reinterpret_cast<const char*>(logits.data()), std::streamsize(logits.size() * 4));
+    const std::string cmd = fmt::format("{} '{}' '{}' 2e-4", python, EMBER_LM_HF_SCRIPT, folder.string());
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+}
