@@ -60,9 +60,10 @@ void gemm_rows_f32_rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int6
 }
 
 void gemm_rows_f32(int64_t m, int64_t n, int64_t k, const float* x, const float* w, float* y) {
-  const bool avx2 = active_isa() != Isa::scalar;
+  const Isa isa = active_isa();
   parallel_for(n, grain_of(k, sizeof(float)), [&](int64_t n0, int64_t n1) {
-    if (avx2) gemm_rows_f32_rows_avx2(m, n, k, n0, n1, x, w, y);
+    if (isa == Isa::avx512) gemm_rows_f32_rows_avx512(m, n, k, n0, n1, x, w, y);
+    else if (isa == Isa::avx2) gemm_rows_f32_rows_avx2(m, n, k, n0, n1, x, w, y);
     else gemm_rows_f32_rows_scalar(m, n, k, n0, n1, x, w, y);
   });
 }
@@ -73,9 +74,10 @@ void qgemm_f32_i8_rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64
 }
 
 void qgemm_f32_i8(int64_t m, int64_t n, int64_t k, const float* x, const int8_t* w, const float* scale, float* y) {
-  const bool avx2 = active_isa() != Isa::scalar;
+  const Isa isa = active_isa();
   parallel_for(n, grain_of(k, 1), [&](int64_t n0, int64_t n1) {
-    if (avx2) qgemm_f32_i8_rows_avx2(m, n, k, n0, n1, x, w, scale, y);
+    if (isa == Isa::avx512) qgemm_f32_i8_rows_avx512(m, n, k, n0, n1, x, w, scale, y);
+    else if (isa == Isa::avx2) qgemm_f32_i8_rows_avx2(m, n, k, n0, n1, x, w, scale, y);
     else qgemm_f32_i8_rows_scalar(m, n, k, n0, n1, x, w, scale, y);
   });
 }

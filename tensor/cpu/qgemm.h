@@ -8,7 +8,8 @@
 // because the general GEMM packs all of W for every product, which dominates at M = 1.
 //
 // *_ref are the references (double accumulation); the dispatchers split N across threads and run
-// the AVX2 rows (qgemm_avx2.cpp) unless the active ISA is scalar, then plain f32 loops.
+// the rows of the active ISA: qgemm_avx512.cpp (16 lanes, masked k tail), qgemm_avx2.cpp (8 lanes),
+// or plain f32 loops. All three keep f32 activations (no VNNI int8 x int8 path).
 #pragma once
 
 #include <cstdint>
@@ -25,10 +26,14 @@ void qgemm_f32_i8_rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64
                               const int8_t* w, const float* scale, float* y);
 void qgemm_f32_i8_rows_avx2(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
                             const int8_t* w, const float* scale, float* y);
+void qgemm_f32_i8_rows_avx512(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                              const int8_t* w, const float* scale, float* y);
 void gemm_rows_f32_rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
                                const float* w, float* y);
 void gemm_rows_f32_rows_avx2(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
                              const float* w, float* y);
+void gemm_rows_f32_rows_avx512(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                               const float* w, float* y);
 // The dispatching, threaded products.
 void qgemm_f32_i8(int64_t m, int64_t n, int64_t k, const float* x, const int8_t* w, const float* scale, float* y);
 void gemm_rows_f32(int64_t m, int64_t n, int64_t k, const float* x, const float* w, float* y);

@@ -1,6 +1,6 @@
 // Row-dot decode products (tensor/cpu/qgemm.h) against their double references on every ISA path
-// this CPU runs (the AVX2 kernel also serves the avx512 setting), for M in {1, 2, 3, 5} (2-row
-// tiles and the 1-row tail), N not a multiple of the 4-channel tile and K with an 8-lane tail;
+// this CPU runs (scalar, avx2, and avx512 where the CPU has it), for M in {1, 2, 3, 5} (2-row
+// tiles and the 1-row tail), N not a multiple of the 4-channel tile and K with 8/16-lane tails;
 // outputs between sentinels; the int8 quantizer's round trip; shape errors.
 #include <gtest/gtest.h>
 
