@@ -30,6 +30,8 @@ EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t li
   const int64_t n = limit > 0 ? std::min<int64_t>(limit, static_cast<int64_t>(text.size()))
                               : static_cast<int64_t>(text.size());
   EMBER_CHECK(n >= 2, "eval lm: the text has {} bytes; at least 2 are needed", n);
+  EMBER_CHECK(model.config().vocab_size >= 256, "eval lm: byte tokens need vocab_size >= 256, the model has {}",
+              model.config().vocab_size);
   const int64_t ctx = model.config().max_position_embeddings, T = std::min(ctx, n - 1);
   const int64_t stride = std::max<int64_t>(1, T / 2);
   // Windows (start, first scored offset): window s predicts bytes s+1..s+T.
@@ -120,6 +122,7 @@ int64_t sample_token(const float* logits, int64_t vocab, const SampleOptions& op
 GenerateResult generate(LlamaLM& model, const std::vector<uint8_t>& prompt, const GenerateOptions& opt,
                         const std::function<void(uint8_t)>& on_token) {
   const int64_t ctx = model.config().max_position_embeddings, V = model.config().vocab_size;
+  EMBER_CHECK(V == 256, "generate: byte-level generation needs vocab_size 256, the model has {}", V);
   EMBER_CHECK(!prompt.empty(), "generate: the prompt is empty");
   EMBER_CHECK(static_cast<int64_t>(prompt.size()) <= ctx,
               "generate: the prompt has {} tokens (bytes) but the model's context is {}", prompt.size(), ctx);
