@@ -141,4 +141,20 @@ std::pair<Tensor, Tensor> quantize_rows_int8(const Tensor& w) {
   return {q, s};
 }
 
+Tensor dequantize_rows_int8(const Tensor& qweight, const Tensor& scale) {
+  EMBER_CHECK(qweight.dtype() == DType::u8 && qweight.dim() == 2 && scale.dtype() == DType::f32 && scale.dim() == 1 &&
+                  scale.size(0) == qweight.size(0),
+              "dequantize_rows_int8: expected u8 [N, K] and f32 [N], got {} {} and {} {}", dtype_name(qweight.dtype()),
+              shape_str(qweight.shape()), dtype_name(scale.dtype()), shape_str(scale.shape()));
+  const Tensor qc = qweight.contiguous(), sc = scale.contiguous();
+  const int64_t n = qweight.size(0), k = qweight.size(1);
+  Tensor w = Tensor::empty({n, k});
+  const auto* q = reinterpret_cast<const int8_t*>(qc.data<uint8_t>());
+  const float* s = sc.data<float>();
+  float* d = w.data<float>();
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t p = 0; p < k; ++p) d[j * k + p] = static_cast<float>(q[j * k + p]) * s[j];
+  return w;
+}
+
 }  // namespace ember::cpu

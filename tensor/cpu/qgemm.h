@@ -47,5 +47,7 @@ Tensor linear_rows_f32(const Tensor& x, const Tensor& weight);
 // Symmetric per-row quantization of w f32 [N, K]: scale[n] = max_k |w[n,k]| / 127 (1 for a zero
 // row), q = round(w / scale) clamped to [-127, 127]. Returns {qweight u8 [N, K], scale f32 [N]}.
 std::pair<Tensor, Tensor> quantize_rows_int8(const Tensor& w);
+// The inverse: f32 [N, K] = int8 value * scale[row] (for many-row products, which run the f32 GEMM).
+Tensor dequantize_rows_int8(const Tensor& qweight, const Tensor& scale);
 
 }  // namespace ember::cpu

@@ -70,6 +70,10 @@ TEST(Qgemm, TensorFormsQuantizerAndErrors) {
   EXPECT_EQ(static_cast<int8_t>(qv[2]), 32);
   EXPECT_FLOAT_EQ(s.to_vector<float>()[0], 1.0f / 127);
   EXPECT_FLOAT_EQ(s.to_vector<float>()[1], 1.0f);
+  const auto dq = cpu::dequantize_rows_int8(q, s).to_vector<float>();  // 64/127, -1, 32/127, 0...
+  EXPECT_FLOAT_EQ(dq[0], 64.0f / 127);
+  EXPECT_FLOAT_EQ(dq[1], -1.0f);
+  EXPECT_EQ(dq[5], 0.0f);
   // x [2, 2, 3] (batched leading dims, a transposed view) -> [2, 2, 2]
   Tensor x = Tensor::from_vector(randv(12, 5), {2, 3, 2}).transpose(1, 2);
   Tensor y8 = cpu::linear_int8(x, q, s), yf = cpu::linear_rows_f32(x, w), ref = linear(x, w);

@@ -27,10 +27,12 @@ LmLinear::LmLinear(int64_t in_, int64_t out_, bool int8) : in(in_), out(out_) {
 }
 
 Tensor LmLinear::forward(const Tensor& x) {
-  if (is_int8()) return cpu::linear_int8(x, qweight, scale);
   // Inference on a few rows (decode, short prompts): row-by-row dot products over W [out, in] as
-  // stored; the general GEMM would pack all of W for every token.
-  if (!GradMode::is_enabled() && x.numel() <= kFewRows * in) return cpu::linear_rows_f32(x, weight);
+  // stored; the general GEMM would pack all of W for every token. Many rows (evaluation, long
+  // prompts) run the GEMM, int8 weights dequantized once per call.
+  const bool few = x.numel() <= kFewRows * in;
+  if (is_int8()) return few ? cpu::linear_int8(x, qweight, scale) : linear(x, cpu::dequantize_rows_int8(qweight, scale));
+  if (!GradMode::is_enabled() && few) return cpu::linear_rows_f32(x, weight);
   return linear(x, weight);
 }
 
