@@ -7,6 +7,7 @@
 #include <stb_image_write.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -45,6 +46,16 @@ void append_bytes(void* ctx, void* data, int size) {
 
 }  // namespace
 
+namespace {
+std::atomic<int64_t> g_max_image_pixels{int64_t(1) << 27};
+}
+
+void set_max_image_pixels(int64_t n) {
+  EMBER_CHECK(n >= 1, "set_max_image_pixels: expected n >= 1, got {}", n);
+  g_max_image_pixels.store(n);
+}
+int64_t max_image_pixels() { return g_max_image_pixels.load(); }
+
 Tensor load_image(const std::string& path, int channels) {
   EMBER_CHECK(channels >= 0 && channels <= 4, "load_image: {}: channels must be 0 (as stored) or 1..4, got {}", path,
               channels);
@@ -52,6 +63,13 @@ Tensor load_image(const std::string& path, int channels) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   EMBER_CHECK(f != nullptr, "load_image: {}: cannot open ({})", path, std::strerror(errno));
   int w = 0, h = 0, stored = 0;
+  // The declared size first (stb reads only the header and seeks back): a 14-byte GIF claiming
+  // 14406x24889 pixels must not make the decoder allocate gigabytes.
+  if (stbi_info_from_file(f, &w, &h, &stored) && int64_t(w) * int64_t(h) > max_image_pixels()) {
+    std::fclose(f);
+    EMBER_CHECK(false, "load_image: {}: declared size {}x{} ({} pixels) exceeds the limit of {} (set_max_image_pixels)",
+                path, w, h, int64_t(w) * int64_t(h), max_image_pixels());
+  }
   stbi_uc* pixels = stbi_load_from_file(f, &w, &h, &stored, channels);
   std::fclose(f);
   EMBER_CHECK(pixels != nullptr, "load_image: {}: cannot decode ({})", path, stbi_failure_reason());

@@ -109,6 +109,24 @@ TEST(Image, ErrorsNameTheFile) {
   EXPECT_TRUE(leftovers(dir).empty());
 }
 
+// Outside review: a 14-byte GIF declaring 14406x24889 pixels made stb allocate ~3.2 GB before
+// failing. The declared size is checked against max_image_pixels() before decoding.
+TEST(Image, DeclaredSizeBeyondTheLimitIsRefusedBeforeDecoding) {
+  TempDir dir;
+  // GIF89a, width 14406 (0x3846), height 24889 (0x6139), flags, background, aspect, 1 more byte.
+  test::write_bytes(dir.file("bomb.gif"), {'G', 'I', 'F', '8', '9', 'a', 0x46, 0x38, 0x39, 0x61, 0x80, 0, 0, 0});
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("bomb.gif")); },
+                          {dir.file("bomb.gif"), "declared size 14406x24889 (358550934 pixels) exceeds the limit"}));
+  // The limit is a setting: a 32x32 PNG passes the default, fails a limit of 1000 pixels.
+  save_png(dir.file("ok.png"), pattern_u8(3, 32, 32));
+  EXPECT_EQ(load_image(dir.file("ok.png")).shape(), (Shape{32, 32, 3}));
+  const int64_t saved = max_image_pixels();
+  set_max_image_pixels(1000);
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("ok.png")); }, {"32x32 (1024 pixels) exceeds the limit of 1000"}));
+  set_max_image_pixels(saved);
+  EXPECT_EQ(load_image(dir.file("ok.png")).shape(), (Shape{32, 32, 3}));
+}
+
 TEST(Image, AtomicWriteReplacesExistingFile) {
   TempDir dir;
   const std::string path = dir.file("x.bin");
