@@ -37,6 +37,8 @@ void add_train_fmnist(CLI::App& train) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-progress{false}", cfg->progress, "no progress line");
   cmd->add_flag("--no-plots{false}", cfg->plots, "skip curves.png and predictions.png");
+  cmd->add_flag("--skip-nonfinite", cfg->skip_nonfinite,
+                "skip training steps whose loss is NaN/inf (default: stop with an error, keeping the last checkpoint)");
   cmd->add_option("--matmul-precision", *precision,
                   "f32 GEMMs (training and evaluation): highest, or bf16 operands with f32 sums "
                   "(default $EMBER_MATMUL_PRECISION or highest)")
