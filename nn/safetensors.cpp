@@ -245,13 +245,15 @@ class Loader {
 
     const Json& shape = value["shape"];
     if (!shape.is_array()) fail("tensor '{}': shape is a JSON {}, expected an array", name, shape.type_name());
-    uint64_t numel = 1;
+    uint64_t numel = 1, span = 1;  // span: the product with 0-sized dims taken as 1 (the strides)
     bool overflow = false;
     for (const Json& d : shape) {
       uint64_t s = get_u64(d, name, "shape");
       if (s > uint64_t(std::numeric_limits<int64_t>::max())) fail("tensor '{}': shape dim {} is too large", name, s);
       e.shape.push_back(static_cast<int64_t>(s));
-      overflow = overflow || __builtin_mul_overflow(numel, s, &numel);
+      overflow = overflow || __builtin_mul_overflow(numel, s, &numel) ||
+                 __builtin_mul_overflow(span, std::max<uint64_t>(s, 1), &span) ||
+                 span > uint64_t(std::numeric_limits<int64_t>::max());
     }
     uint64_t nbytes = 0;
     overflow = overflow || __builtin_mul_overflow(numel, uint64_t(e.ft.bytes), &nbytes) ||

@@ -218,6 +218,10 @@ TEST(Safetensors, LoadRejectsHostileHeaders) {
   for (int i = 0; i < 100; ++i) dims += ",1";
   EXPECT_TRUE(rejects(craft(R"({"w":{"dtype":"F32","shape":)" + dims + R"(],"data_offsets":[0,4]}})", std::string(4, '\0')),
                       {"array of 101 elements (limit 64)"}));
+  // An empty tensor whose strides would not fit in int64 (review: [0, 2^63-1, 2^63-1]).
+  EXPECT_TRUE(rejects(craft(R"({"w":{"dtype":"F32","shape":[0,9223372036854775807,9223372036854775807],)"
+                            R"("data_offsets":[0,0]}})", ""),
+                      {"tensor 'w'", "too large"}));
   // Error messages show containers by size only (never a dump of untrusted JSON).
   EXPECT_TRUE(rejects(craft(R"({"w":{"dtype":"F32","shape":[[1,[2]]],"data_offsets":[0,4]}})", std::string(4, '\0')),
                       {"shape holds an array of 2 elements"}));

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 
 #include "nn/safetensors.h"
@@ -141,6 +142,25 @@ TEST_F(Fmnist, CheckpointReproducesRecordedAccuracy) {
     EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
 }
 
+// (Part of BadInputsGiveClearErrors: each test of this suite pays the subset set-up once.)
+void unreadable_metadata_and_read_only_output(const fs::path& dir_,
+                                             const std::function<TrainConfig(const std::string&)>& small) {
+  fs::create_directories(dir_);
+  const std::string bad = (dir_ / "bad.safetensors").string();
+  nn::save_safetensors(bad, make_model(Arch::mlp)->state_dict(), {{"ember.model", "fmnist-mlp"}, {"fmnist.epoch", "abc"}});
+  EXPECT_TRUE(throws_with([&] { load_checkpoint(bad); }, {bad, "metadata field 'fmnist.epoch' is 'abc', expected a number"}));
+  if (::geteuid() != 0) {  // root writes anywhere; the check still runs as a normal user in CI images
+    fs::create_directories(dir_ / "ro");
+    fs::permissions(dir_ / "ro", fs::perms::owner_read | fs::perms::owner_exec);
+    TrainConfig ro_cfg = small("ro");
+    EXPECT_TRUE(throws_with([&] { train(ro_cfg); }, {"cannot write to the output folder"}));
+    fs::permissions(dir_ / "ro", fs::perms::owner_all);
+  }
+  TrainConfig file_cfg = small("file");
+  std::ofstream(dir_ / "file") << "x";  // --out names a file: reported before any training
+  EXPECT_TRUE(throws_with([&] { train(file_cfg); }, {"train fmnist", "output folder"}));
+}
+
 TEST_F(Fmnist, BadInputsGiveClearErrors) {
   EXPECT_TRUE(throws_with([&] { load_checkpoint((dir_ / "none.safetensors").string()); }, {"does not exist"}));
   fs::create_directories(dir_);
@@ -153,6 +173,7 @@ TEST_F(Fmnist, BadInputsGiveClearErrors) {
   cfg = small("bad");
   cfg.epochs = 0;
   EXPECT_TRUE(throws_with([&] { train(cfg); }, {"--epochs must be >= 1"}));
+  unreadable_metadata_and_read_only_output(dir_, [&](const std::string& sub) { return small(sub); });
 }
 
 // Outside review: train_state was renamed before the model, so a kill between them left a run that
@@ -213,22 +234,6 @@ TEST_F(Fmnist, NonFiniteLossStopsWithoutOverwritingTheCheckpoint) {
     EXPECT_TRUE(test::all_close(after.tensors[i].second, good.tensors[i].second, 0, 0));
 }
 
-TEST_F(Fmnist, UnreadableMetadataAndReadOnlyOutputAreClearErrors) {
-  fs::create_directories(dir_);
-  const std::string bad = (dir_ / "bad.safetensors").string();
-  nn::save_safetensors(bad, make_model(Arch::mlp)->state_dict(), {{"ember.model", "fmnist-mlp"}, {"fmnist.epoch", "abc"}});
-  EXPECT_TRUE(throws_with([&] { load_checkpoint(bad); }, {bad, "metadata field 'fmnist.epoch' is 'abc', expected a number"}));
-  if (::geteuid() != 0) {  // root writes anywhere; the check still runs as a normal user in CI images
-    fs::create_directories(dir_ / "ro");
-    fs::permissions(dir_ / "ro", fs::perms::owner_read | fs::perms::owner_exec);
-    TrainConfig cfg = small("ro");
-    EXPECT_TRUE(throws_with([&] { train(cfg); }, {"cannot write to the output folder"}));
-    fs::permissions(dir_ / "ro", fs::perms::owner_all);
-  }
-  TrainConfig cfg = small("file");
-  std::ofstream(dir_ / "file") << "x";  // --out names a file: reported before any training
-  EXPECT_TRUE(throws_with([&] { train(cfg); }, {"train fmnist", "output folder"}));
-}
 
 }  // namespace
 }  // namespace ember::zoo::fmnist
