@@ -253,8 +253,9 @@ std::string trials_to_json(const std::string& study_name, Direction direction, c
     tj["state"] = to_string(t->state);
     tj["value"] = t->value ? nlohmann::json(*t->value) : nlohmann::json(nullptr);
     nlohmann::json params = nlohmann::json::object();
-    for (const auto& [name, v] : t->params) {
-      const auto pv = t->distributions.at(name).to_param_value(v);
+    for (const auto& kv : t->params) {  // not a structured binding: clang 14 cannot capture one
+      const std::string& name = kv.first;
+      const auto pv = t->distributions.at(name).to_param_value(kv.second);
       std::visit([&](const auto& x) { params[name] = x; }, pv);
     }
     tj["params"] = params;

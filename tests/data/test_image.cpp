@@ -127,6 +127,18 @@ TEST(Image, DeclaredSizeBeyondTheLimitIsRefusedBeforeDecoding) {
   EXPECT_EQ(load_image(dir.file("ok.png")).shape(), (Shape{32, 32, 3}));
 }
 
+// Found by the image fuzzer (clang ASan/UBSan): Debian's stb_image trusts a JPEG Huffman table's
+// code counts and writes up to 4080 codes into a 256-entry table. Refused before stb runs.
+TEST(Image, JpegHuffmanTableWithTooManyCodesIsRefused) {
+  TempDir dir;
+  std::vector<uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x13, 0x00};  // SOI, DHT of 17 bytes, table 0
+  for (int i = 0; i < 16; ++i) jpeg.push_back(0xFF);                         // 16 x 255 = 4080 codes
+  jpeg.insert(jpeg.end(), {0xFF, 0xD9});
+  test::write_bytes(dir.file("huff.jpg"), jpeg);
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("huff.jpg")); },
+                          {dir.file("huff.jpg"), "corrupt JPEG: a Huffman table declares 4080 codes"}));
+}
+
 TEST(Image, AtomicWriteReplacesExistingFile) {
   TempDir dir;
   const std::string path = dir.file("x.bin");
