@@ -69,16 +69,17 @@ std::string jpeg_huffman_problem(const std::vector<uint8_t>& b) {
   if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return "";
   size_t p = 2;
   while (p + 1 < b.size()) {
-    if (b[p] != 0xFF) return "";  // not at a marker: stb reports the corruption itself
+    if (b[p] != 0xFF) { ++p; continue; }  // stb skips bytes until the next 0xFF marker too
     const uint8_t m = b[p + 1];
     if (m == 0xFF) { ++p; continue; }  // fill byte
     if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { p += 2; continue; }  // no length
     if (m == 0xD9 || p + 3 >= b.size()) return "";
     const size_t len = size_t(b[p + 2]) << 8 | b[p + 3], end = std::min(b.size(), p + 2 + len);
+    if (len < 2) return "";  // stb stops at such a segment
     if (m == 0xC4) {  // DHT: tables of [class/id][16 counts][sum(counts) values]
-      for (size_t q = p + 4; q + 17 <= end;) {
-        int n = 0;
-        for (int i = 1; i <= 16; ++i) n += b[q + size_t(i)];
+      for (size_t q = p + 4; q < end;) {
+        int n = 0;  // counts cut off by the end of the file read as 0, as stb reads them
+        for (size_t i = 1; i <= 16 && q + i < end; ++i) n += b[q + i];
         if (n > 256) return fmt::format("corrupt JPEG: a Huffman table declares {} codes (at most 256)", n);
         q += 17 + size_t(n);
       }

@@ -137,6 +137,10 @@ TEST(Image, JpegHuffmanTableWithTooManyCodesIsRefused) {
   test::write_bytes(dir.file("huff.jpg"), jpeg);
   EXPECT_TRUE(throws_with([&] { load_image(dir.file("huff.jpg")); },
                           {dir.file("huff.jpg"), "corrupt JPEG: a Huffman table declares 4080 codes"}));
+  // Behind junk bytes (stb resynchronizes on the next 0xFF) and cut short (missing counts read as 0).
+  std::vector<uint8_t> hidden = {0xFF, 0xD8, 0x12, 0x34, 0xFF, 0xC4, 0x01, 0x00, 0x10, 0xFF, 0xFF};
+  test::write_bytes(dir.file("hidden.jpg"), hidden);
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("hidden.jpg")); }, {"Huffman table declares 510 codes"}));
 }
 
 TEST(Image, AtomicWriteReplacesExistingFile) {
