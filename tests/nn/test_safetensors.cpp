@@ -87,8 +87,10 @@ TEST(Safetensors, RoundTripKeepsNamesOrderDtypesShapesAndBits) {
   TensorDict d = load_safetensors(path);
   ASSERT_EQ(d.tensors.size(), tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto& [name, want] = tensors[i];
-    const auto& [got_name, got] = d.tensors[i];
+    const std::string& name = tensors[i].first;  // plain references: clang 14 cannot capture bindings
+    const Tensor& want = tensors[i].second;
+    const std::string& got_name = d.tensors[i].first;
+    const Tensor& got = d.tensors[i].second;
     EXPECT_EQ(got_name, name);
     EXPECT_EQ(got.dtype(), want.dtype()) << name;
     EXPECT_EQ(got.shape(), want.shape()) << name;
