@@ -69,6 +69,19 @@ Tensor broadcast_into(const Tensor& src, const Tensor& dst, std::string_view op)
               shape_str(dst.shape()));
   return src.as_strided(dst.shape(), broadcast_strides(src.shape(), src.strides(), dst.shape()), src.offset());
 }
+// An operand that shares memory with the destination in a shifted layout (x[1:].copy_(x[:-1]))
+// is read from a copy, so the result never depends on the kernel's element order.
+Tensor unaliased(const Tensor& src, const Tensor& dst) {
+  if (!partially_overlaps(src, dst)) return src;
+  Tensor tmp = Tensor::empty(src.shape(), src.options());
+  backend_of(src).copy(src, tmp);
+  return tmp;
+}
+// The write checks shared by every in-place op that reads an operand.
+Tensor prepare_inplace(const Tensor& dst, const Tensor& src, std::string_view op) {
+  check_no_internal_overlap(dst, op);
+  return unaliased(broadcast_into(src, dst, op), dst);
+}
 }  // namespace
 
 Tensor& Tensor::zero_() { return fill_(0.0); }
@@ -83,7 +96,7 @@ Tensor& Tensor::fill_(double value) {
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_");
   check_defined(src, "copy_", "src");
-  Tensor s = broadcast_into(src, *this, "copy_");
+  Tensor s = prepare_inplace(*this, src, "copy_");
   Backend& be = device().is_cpu() ? backend_of(src) : backend_of(*this);
   be.copy(s, *this);
   bump_version();
@@ -93,7 +106,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_inplace(*this, "add_");
   check_same_dtype(*this, other, "add_");
-  Tensor o = broadcast_into(other, *this, "add_");
+  Tensor o = prepare_inplace(*this, other, "add_");
   Backend& be = backend_of(*this);
   if (alpha != 1.0) {
     Tensor scaled = Tensor::empty(shape(), options());
@@ -107,6 +120,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 
 Tensor& Tensor::mul_(double value) {
   check_inplace(*this, "mul_");
+  check_no_internal_overlap(*this, "mul_");
   backend_of(*this).unary(UnaryOp::mul_scalar, *this, *this, {.alpha = value});
   bump_version();
   return *this;
@@ -115,7 +129,7 @@ Tensor& Tensor::mul_(double value) {
 Tensor& Tensor::mul_(const Tensor& other) {
   check_inplace(*this, "mul_");
   check_same_dtype(*this, other, "mul_");
-  Tensor o = broadcast_into(other, *this, "mul_");
+  Tensor o = prepare_inplace(*this, other, "mul_");
   backend_of(*this).binary(BinaryOp::mul, *this, o, *this);
   bump_version();
   return *this;

@@ -39,6 +39,8 @@ void add_train_fmnist(CLI::App& train) {
   cmd->add_flag_function("--no-progress", [cfg](int64_t) { cfg->progress = false; }, "no progress line");
   cmd->add_flag_function("--no-plots", [cfg](int64_t) { cfg->plots = false; }, "skip curves.png and predictions.png");
   cmd->add_flag("--distributed", cfg->distributed, "run as one rank of `ember launch` (data-parallel over Gloo)");
+  cmd->add_flag("--skip-nonfinite", cfg->skip_nonfinite,
+                "skip training steps whose loss is NaN/inf (default: stop with an error, keeping the last checkpoint)");
   cmd->add_option("--matmul-precision", *precision,
                   "f32 GEMMs (training and evaluation): highest, or bf16 operands with f32 sums "
                   "(default $EMBER_MATMUL_PRECISION or highest)")

@@ -1,7 +1,9 @@
 // `ember tune`: optimize a suite objective (HPO-SUITE.md) with a chosen sampler, printing each
 // trial and a final summary; optionally persistent (--storage sqlite:PATH --study NAME, resumed
-// when it exists: --trials is the total, so a killed run continues where it stopped) and plotted.
+// when it exists: --trials is the total, so a killed run continues where it stopped, and processes
+// sharing a study run that many between them, counted in the storage) and plotted.
 #include <chrono>
+#include <climits>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -35,7 +37,7 @@ void run_tune(const TuneArgs& a) {
   EMBER_CHECK(a.jobs >= 1, "tune: --jobs must be >= 1 (got {})", a.jobs);
   auto sampler = hpo::make_sampler(
       a.sampler, {.seed = a.seed, .space = problem.space, .deterministic = true,  // suite objectives are exact
-                  .grid_budget = static_cast<int>(a.trials)});
+                  .grid_budget = static_cast<int>(std::min<int64_t>(a.trials, INT_MAX))});  // no truncation
   auto storage = hpo::open_storage(a.storage);
   const std::string name = a.study.empty() ? fmt::format("{}-{}-{}", a.objective, a.sampler, a.seed) : a.study;
   hpo::Study study(hpo::StudyOptions{.name = name, .sampler = sampler, .storage = storage});
@@ -66,7 +68,7 @@ void run_tune(const TuneArgs& a) {
              remaining, a.jobs > 1 ? fmt::format(" on {} threads", a.jobs) : "", a.storage);
   const auto t0 = std::chrono::steady_clock::now();
   study.optimize(hpo::suite::objective(problem),
-                 {.n_trials = remaining, .n_jobs = a.jobs, .callback = [&](hpo::Study& s, const hpo::FrozenTrial& t) {
+                 {.n_trials = remaining, .max_total_trials = a.trials, .n_jobs = a.jobs, .callback = [&](hpo::Study& s, const hpo::FrozenTrial& t) {
                     if (a.quiet) return;
                     const auto best = s.best_trial();
                     const std::string value =

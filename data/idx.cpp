@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "tensor/error.h"
@@ -17,6 +18,9 @@ namespace {
 
 constexpr int64_t kMaxPayloadBytes = int64_t(1) << 34;  // 16 GiB: beyond this the header is corrupt
 constexpr unsigned kChunk = 1u << 30;                   // gzread takes an unsigned length
+// Payloads up to this size are read straight into the tensor; a larger header claim is only
+// believed as far as the data goes (a 16-byte file must not make us allocate 17 GB).
+constexpr int64_t kTrustedBytes = int64_t(64) << 20;
 
 // Owns a gzFile; reads and reports zlib errors with the file name.
 class GzReader {
@@ -44,6 +48,9 @@ class GzReader {
     }
     return got;
   }
+
+  // True when the file is not gzip data (zlib passes it through): its size on disk is the payload's.
+  bool plain() { return gzdirect(f_) == 1; }
 
   // Bytes left until end of data (consumes them).
   int64_t count_rest() {
@@ -112,12 +119,34 @@ Tensor read_u8(const std::string& path, uint32_t expected_magic, std::string_vie
     expected *= dims[d];
   }
 
-  Tensor out = Tensor::empty(dims, {.dtype = DType::u8});
-  got = in.read(out.raw_data(), expected);
+  const int64_t header = 4 + 4 * int64_t(ndim);
+  std::error_code ec;
+  if (in.plain()) {  // a plain file: its size says how much payload there is, before allocating
+    const auto size = std::filesystem::file_size(path, ec);
+    EMBER_CHECK(ec || int64_t(size) == header + expected,
+                "idx: {}: header says {} but payload holds {} bytes (expected {})", path, describe(dims, magic),
+                int64_t(size) - header, expected);
+  }
+  if (expected <= kTrustedBytes) {
+    Tensor out = Tensor::empty(dims, {.dtype = DType::u8});
+    got = in.read(out.raw_data(), expected);
+    if (got == expected) got += in.count_rest();
+    EMBER_CHECK(got == expected, "idx: {}: header says {} but payload holds {} bytes (expected {})", path,
+                describe(dims, magic), got, expected);
+    return out;
+  }
+  // Compressed and large: inflate in growing steps, so memory follows the real data, not the claim.
+  std::vector<unsigned char> buf;
+  for (got = 0; got < expected;) {
+    buf.resize(size_t(std::min(expected, std::max<int64_t>(2 * got, kTrustedBytes))));
+    const int64_t r = in.read(buf.data() + got, int64_t(buf.size()) - got);
+    got += r;
+    if (got < int64_t(buf.size())) break;  // end of data
+  }
   if (got == expected) got += in.count_rest();
   EMBER_CHECK(got == expected, "idx: {}: header says {} but payload holds {} bytes (expected {})", path,
               describe(dims, magic), got, expected);
-  return out;
+  return Tensor::from_buffer(buf.data(), dims, {.dtype = DType::u8});
 }
 
 }  // namespace

@@ -15,7 +15,11 @@ namespace ember::data {
 
 // Decodes an image file into u8 [H, W, C]. channels 0 keeps the file's channel count; 1..4
 // converts (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA). "load_image: <path>: <stb's reason>".
+// Files declaring more than max_image_pixels() pixels (width x height, default 2^27 = 134M) are
+// refused before decoding: "load_image: <path>: declared size WxH (...) exceeds the limit".
 Tensor load_image(const std::string& path, int channels = 0);
+void set_max_image_pixels(int64_t n);  // process-wide; n >= 1
+int64_t max_image_pixels();
 
 // u8 [H, W, C] -> f32 [C, H, W] in [0, 1] (x / 255).
 Tensor image_to_float(const Tensor& hwc_u8);

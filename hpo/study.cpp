@@ -1,6 +1,8 @@
 // Study: ask/tell, the optimize loop (threads, timeout, failure handling) and trial export.
 #include "hpo/study.h"
 
+#include "tensor/threads.h"
+
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -61,15 +63,20 @@ void Study::enqueue(const std::map<std::string, ParamValue>& params) {
   storage_->create_trial(study_id_, TrialState::kWaiting, params);
 }
 
-Trial Study::ask() {
+Trial Study::ask(std::optional<int64_t> max_total) {
   auto snapshot = std::make_shared<const History>(direction_, trials());
   {
     std::lock_guard lock(sampler_mu_);
     if (sampler_->is_exhausted(*snapshot))
       throw SearchExhausted(fmt::format("study '{}': sampler {} has no points left", name_, sampler_->name()));
   }
-  auto waiting = storage_->claim_waiting_trial(study_id_);
-  FrozenTrial record = waiting ? std::move(*waiting) : storage_->create_trial(study_id_, TrialState::kRunning, {});
+  std::optional<FrozenTrial> claimed = storage_->claim_waiting_trial(study_id_);  // enqueued: already counted
+  if (!claimed)
+    claimed = max_total ? storage_->create_trial_within(study_id_, *max_total)
+                        : storage_->create_trial(study_id_, TrialState::kRunning, {});
+  if (!claimed)
+    throw SearchExhausted(fmt::format("study '{}': holds {} trials, the total asked for", name_, *max_total));
+  FrozenTrial record = std::move(*claimed);
   std::map<std::string, double> relative;
   try {
     std::lock_guard lock(sampler_mu_);
@@ -144,7 +151,7 @@ void Study::tell(Trial& trial, TrialState state, const std::string& message) {
 }
 
 void Study::run_one(const Objective& objective, const OptimizeOptions& opt) {
-  Trial trial = ask();
+  Trial trial = ask(opt.max_total_trials);
   try {
     const double v = objective(trial);
     tell(trial, v);
@@ -188,13 +195,12 @@ void Study::optimize(const Objective& objective, const OptimizeOptions& opt) {
       }
     }
   };
-  if (opt.n_jobs == 1) {
-    worker();
-  } else {
-    std::vector<std::thread> pool;
-    for (int i = 0; i < opt.n_jobs; ++i) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
-  }
+  // n_jobs - 1 extra threads (capped, tensor/threads.h) plus this one, so trials run even when
+  // the system refuses every spawn; a refused spawn used to abort the process.
+  const int extra = std::min(opt.n_jobs, max_useful_threads()) - 1;
+  std::vector<std::thread> pool = spawn_threads(extra, [&](int) { worker(); });
+  worker();
+  for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
 }
 
@@ -247,8 +253,9 @@ std::string trials_to_json(const std::string& study_name, Direction direction, c
     tj["state"] = to_string(t->state);
     tj["value"] = t->value ? nlohmann::json(*t->value) : nlohmann::json(nullptr);
     nlohmann::json params = nlohmann::json::object();
-    for (const auto& [name, v] : t->params) {
-      const auto pv = t->distributions.at(name).to_param_value(v);
+    for (const auto& kv : t->params) {  // not a structured binding: clang 14 cannot capture one
+      const std::string& name = kv.first;
+      const auto pv = t->distributions.at(name).to_param_value(kv.second);
       std::visit([&](const auto& x) { params[name] = x; }, pv);
     }
     tj["params"] = params;

@@ -35,6 +35,9 @@ using Objective = std::function<double(Trial&)>;
 
 struct OptimizeOptions {
   std::optional<int64_t> n_trials{};  // trials to run in this call (unset: until timeout or stop)
+  // Stop once the study (in its storage, whoever runs it) holds this many trials that did not fail;
+  // counted in one storage transaction, so processes sharing a study run exactly this many in total.
+  std::optional<int64_t> max_total_trials{};
   std::optional<double> timeout_s{};
   int n_jobs = 1;
   // Called after each finished trial (from the worker thread that ran it, serialized).
@@ -47,7 +50,8 @@ class Study {
   Study(const Study&) = delete;
   Study& operator=(const Study&) = delete;
 
-  Trial ask();
+  // max_total: see OptimizeOptions::max_total_trials; throws BudgetReached when the study is full.
+  Trial ask(std::optional<int64_t> max_total = std::nullopt);
   void tell(Trial& trial, double value);  // a non-finite value marks the trial failed
   void tell(Trial& trial, TrialState state, const std::string& message = {});
   void optimize(const Objective& objective, const OptimizeOptions& opt);

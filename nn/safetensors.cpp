@@ -26,9 +26,32 @@ static_assert(std::endian::native == std::endian::little, "safetensors I/O assum
 
 using Json = nlohmann::ordered_json;  // keeps the header's order, so tensors come back in file order
 
-// Hugging Face's reader refuses headers above 100 MB; so do we (a corrupt length must not make us
-// allocate gigabytes).
-constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+// A valid header nests 3 deep ({name: {"shape": [dims]}}); anything deeper is refused while
+// parsing, so no later step (error messages, destruction) walks a hostile 100k-level tree.
+constexpr int kMaxJsonDepth = 8;
+// Longest shape array accepted (ember tensors have far fewer dims); stops arrays of a million numbers.
+constexpr size_t kMaxRank = 64;
+
+// Thrown from the parser callback to stop parsing at the first limit hit.
+struct HeaderLimit {
+  std::string what;
+};
+
+// A short, non-recursive rendering of an untrusted JSON value for error messages: scalars in
+// full (strings cut at 40 characters), containers only as their type and size.
+std::string brief(const Json& v) {
+  if (v.is_array()) {
+    bool flat = v.size() <= 8 && std::all_of(v.begin(), v.end(), [](const Json& x) { return x.is_primitive(); });
+    if (!flat) return fmt::format("an array of {} elements", v.size());
+    std::vector<std::string> parts;
+    for (const Json& x : v) parts.push_back(brief(x));  // primitives: one level only
+    return fmt::format("[{}]", fmt::join(parts, ","));
+  }
+  if (v.is_object()) return fmt::format("an object of {} fields", v.size());
+  if (v.is_string() && v.get_ref<const std::string&>().size() > 40)
+    return fmt::format("\"{}...\"", v.get_ref<const std::string&>().substr(0, 40));
+  return v.dump();  // a scalar: no recursion
+}
 
 // How a safetensors dtype is stored in the file and what ember tensor it becomes.
 enum class Widen : uint8_t { none, f16, bf16 };
@@ -108,7 +131,7 @@ struct Entry {
 
 class Loader {
  public:
-  explicit Loader(std::string path) : path_(std::move(path)) {}
+  Loader(std::string path, const SafetensorsOptions& opt) : path_(std::move(path)), opt_(opt) {}
 
   TensorDict run() {
     open();
@@ -148,7 +171,9 @@ class Loader {
     uint64_t n = 0;
     for (int i = 7; i >= 0; --i) n = (n << 8) | len_bytes[i];
     if (n > file_size_ - 8) fail("header length {} exceeds the {} bytes after the length field", n, file_size_ - 8);
-    if (n > kMaxHeaderBytes) fail("header length {} exceeds the limit of {} bytes", n, kMaxHeaderBytes);
+    if (n > opt_.max_header_bytes)
+      fail("header length {} exceeds the limit of {} bytes (SafetensorsOptions::max_header_bytes)", n,
+           opt_.max_header_bytes);
     if (n == 0) fail("header is empty");
     header_end_ = 8 + n;
     data_size_ = file_size_ - header_end_;
@@ -156,18 +181,26 @@ class Loader {
     read_exact(text.data(), 8, n, "the header");
     if (text[0] != '{') fail("header does not start with '{{'");
 
-    // A callback spots duplicate top-level keys, which the JSON parser would otherwise merge.
+    // A callback spots duplicate top-level keys, which the JSON parser would otherwise merge, and
+    // stops the parse at the first container nested deeper than kMaxJsonDepth or array longer than
+    // kMaxRank (the parser itself is iterative; only the tree it builds could be hostile).
     std::set<std::string> seen;
     std::string duplicate;
     auto on_event = [&](int depth, Json::parse_event_t ev, Json& parsed) {
       if (ev == Json::parse_event_t::key && depth == 1 && !seen.insert(parsed.get<std::string>()).second &&
           duplicate.empty())
         duplicate = parsed.get<std::string>();
+      if ((ev == Json::parse_event_t::object_start || ev == Json::parse_event_t::array_start) && depth >= kMaxJsonDepth)
+        throw HeaderLimit{fmt::format("header nests deeper than {} levels", kMaxJsonDepth)};
+      if (ev == Json::parse_event_t::array_end && parsed.size() > kMaxRank)
+        throw HeaderLimit{fmt::format("header holds an array of {} elements (limit {})", parsed.size(), kMaxRank)};
       return true;
     };
     Json header;
     try {
       header = Json::parse(text, on_event);
+    } catch (const HeaderLimit& e) {
+      fail("{}", e.what);
     } catch (const Json::exception& e) {
       fail("header is not valid JSON ({})", e.what());
     }
@@ -192,7 +225,7 @@ class Loader {
   }
 
   uint64_t get_u64(const Json& v, const std::string& name, std::string_view field) const {
-    if (!v.is_number_unsigned()) fail("tensor '{}': {} holds {}, expected a non-negative integer", name, field, v.dump());
+    if (!v.is_number_unsigned()) fail("tensor '{}': {} holds {}, expected a non-negative integer", name, field, brief(v));
     return v.get<uint64_t>();
   }
 
@@ -207,27 +240,29 @@ class Loader {
     bool known = false;
     if (!parse_file_dtype(dt.get<std::string>(), e.ft, known)) {
       if (known) fail("tensor '{}': dtype {} is not supported by ember", name, dt.get<std::string>());
-      fail("tensor '{}': unknown dtype {}", name, dt.dump());
+      fail("tensor '{}': unknown dtype {}", name, brief(dt));
     }
 
     const Json& shape = value["shape"];
     if (!shape.is_array()) fail("tensor '{}': shape is a JSON {}, expected an array", name, shape.type_name());
-    uint64_t numel = 1;
+    uint64_t numel = 1, span = 1;  // span: the product with 0-sized dims taken as 1 (the strides)
     bool overflow = false;
     for (const Json& d : shape) {
       uint64_t s = get_u64(d, name, "shape");
       if (s > uint64_t(std::numeric_limits<int64_t>::max())) fail("tensor '{}': shape dim {} is too large", name, s);
       e.shape.push_back(static_cast<int64_t>(s));
-      overflow = overflow || __builtin_mul_overflow(numel, s, &numel);
+      overflow = overflow || __builtin_mul_overflow(numel, s, &numel) ||
+                 __builtin_mul_overflow(span, std::max<uint64_t>(s, 1), &span) ||
+                 span > uint64_t(std::numeric_limits<int64_t>::max());
     }
     uint64_t nbytes = 0;
     overflow = overflow || __builtin_mul_overflow(numel, uint64_t(e.ft.bytes), &nbytes) ||
                numel > uint64_t(std::numeric_limits<int64_t>::max());
-    if (overflow) fail("tensor '{}': shape {} is too large", name, shape.dump());
+    if (overflow) fail("tensor '{}': shape {} is too large", name, brief(shape));
 
     const Json& off = value["data_offsets"];
     if (!off.is_array() || off.size() != 2)
-      fail("tensor '{}': data_offsets is {}, expected [begin, end]", name, off.dump());
+      fail("tensor '{}': data_offsets is {}, expected [begin, end]", name, brief(off));
     e.begin = get_u64(off[0], name, "data_offsets");
     e.end = get_u64(off[1], name, "data_offsets");
     if (e.begin > e.end) fail("tensor '{}': data_offsets [{}, {}] has begin > end", name, e.begin, e.end);
@@ -235,7 +270,7 @@ class Loader {
       fail("tensor '{}': data_offsets [{}, {}] extend past the data section of {} bytes", name, e.begin, e.end,
            data_size_);
     if (e.end - e.begin != nbytes)
-      fail("tensor '{}': shape {} of {} needs {} bytes but data_offsets [{}, {}] span {}", name, shape.dump(),
+      fail("tensor '{}': shape {} of {} needs {} bytes but data_offsets [{}, {}] span {}", name, shape_str(e.shape),
            dt.get<std::string>(), nbytes, e.begin, e.end, e.end - e.begin);
     return e;
   }
@@ -282,6 +317,7 @@ class Loader {
   }
 
   std::string path_;
+  SafetensorsOptions opt_;
   FilePtr file_;
   uint64_t file_size_ = 0, header_end_ = 0, data_size_ = 0;
   std::vector<Entry> entries_;
@@ -364,6 +400,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     if (ok && nbytes > 0) ok = std::fwrite(h.raw_data(), 1, nbytes, f.get()) == nbytes;
   }
   ok = std::fflush(f.get()) == 0 && ok;
+  ok = ::fsync(::fileno(f.get())) == 0 && ok;  // on disk before the rename makes it visible
   ok = std::fclose(f.release()) == 0 && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
@@ -372,6 +409,8 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   }
 }
 
-TensorDict load_safetensors(const std::string& path) { return Loader(path).run(); }
+TensorDict load_safetensors(const std::string& path, const SafetensorsOptions& options) {
+  return Loader(path, options).run();
+}
 
 }  // namespace ember::nn

@@ -43,11 +43,18 @@ struct TensorDict {
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
+// Limits on untrusted input (docs/reliability.md). A real header is ~100 bytes per tensor, so
+// 16 MiB covers ~150k tensors; parsing a header costs up to ~40x its size in memory.
+struct SafetensorsOptions {
+  uint64_t max_header_bytes = uint64_t(16) << 20;
+};
+
 // Reads a whole file into CPU tensors. The header is validated completely before any data is read:
 // file shorter than 8 bytes, header length beyond the file, invalid JSON, a missing or ill-typed
 // field, an unknown or unsupported dtype, shape x dtype size != end - begin, offsets outside the
 // data section, overlapping or with gaps, trailing bytes. Each failure throws an ember::Error that
-// names the file and the offending tensor or field.
-TensorDict load_safetensors(const std::string& path);
+// names the file and the offending tensor or field. The header must also stay within
+// options.max_header_bytes, nest at most 8 levels and hold no array longer than 64 elements.
+TensorDict load_safetensors(const std::string& path, const SafetensorsOptions& options = {});
 
 }  // namespace ember::nn

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set-up + build + the whole test suite, twice: a normal Release build (with the CUDA code compiled
-# when nvcc exists) and an ASan+UBSan build (CPU only, to keep the suite short).
+# when nvcc exists) and a clang ASan+UBSan build (CPU only, to keep the suite short) that also runs
+# each libFuzzer target for 15 s (EMBER_CI_FUZZ_SECONDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc)"
@@ -12,9 +13,14 @@ bash scripts/setup.sh "${unity[@]}"
 python3 scripts/sz --check
 (cd build && ctest --output-on-failure -j "$jobs")
 
-# -O0 without -g keeps the instrumented build quick on 2 cores (-O1 compiles 2.5-4.5x slower here);
-# ASan/UBSan reports then name functions but not lines; rebuild with -g to dig in.
-EMBER_BUILD_DIR=build-san bash scripts/setup.sh "${unity[@]}" -DEMBER_SANITIZE=ON -DEMBER_CUDA=OFF \
-  -DEMBER_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O0
-(cd build-san && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+# The sanitized pass is built with clang-14: its UBSan also catches what gcc's does not (pointer
+# overflow such as nullptr + offset, float -> int casts out of range), and its libFuzzer builds the
+# fuzz targets (tests/fuzz) in the same tree, so each loader is fuzzed briefly on every CI run
+# (scripts/fuzz.sh runs them for longer). -O0 without -g keeps the instrumented build quick on 2
+# cores; reports name functions but not lines; rebuild with -g to dig in.
+EMBER_BUILD_DIR=build-clang-san CC=clang-14 CXX=clang++-14 bash scripts/setup.sh "${unity[@]}" \
+  -DEMBER_SANITIZE=ON -DEMBER_FUZZ=ON -DEMBER_CUDA=OFF -DEMBER_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=None \
+  -DCMAKE_CXX_FLAGS=-O0
+(cd build-clang-san && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j "$jobs")
+EMBER_FUZZ_BUILD_DIR=build-clang-san EMBER_FUZZ_JOBS="$jobs" bash scripts/fuzz.sh "${EMBER_CI_FUZZ_SECONDS:-15}"

@@ -3,6 +3,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <string_view>
 
 #include "tensor/error.h"
@@ -42,6 +44,26 @@ template <> constexpr DType dtype_of<double>() { return DType::f64; }
 template <> constexpr DType dtype_of<int32_t>() { return DType::i32; }
 template <> constexpr DType dtype_of<int64_t>() { return DType::i64; }
 template <> constexpr DType dtype_of<uint8_t>() { return DType::u8; }
+
+// The one conversion rule between element types (docs/reliability.md), free of undefined behaviour:
+//  * floating -> integer truncates toward zero and saturates at the target's range; NaN -> 0
+//    (so 1e30 -> INT64_MAX, -1 -> 0 for u8, 300.7 -> 255 for u8);
+//  * integer -> integer wraps modulo 2^bits (C++20 and PyTorch agree);
+//  * anything -> floating rounds to nearest (f64 -> f32 overflow gives +-inf).
+template <typename D, typename S>
+constexpr D convert(S v) {
+  if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>) {
+    constexpr double hi = double(std::numeric_limits<D>::max()) + 1.0;  // 2^bits exactly
+    constexpr double lo = double(std::numeric_limits<D>::min());
+    double x = double(v);
+    if (!(x == x)) return D(0);
+    if (x >= hi) return std::numeric_limits<D>::max();
+    if (x <= lo - 1.0) return std::numeric_limits<D>::min();
+    return static_cast<D>(x);
+  } else {
+    return static_cast<D>(v);
+  }
+}
 
 // dispatch_all(dt, "op", [&]<typename T>() { ... }) calls the lambda with T = the C++ type of dt.
 template <typename F>

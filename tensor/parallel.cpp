@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tensor/error.h"
+#include "tensor/threads.h"
 
 namespace ember {
 namespace {
@@ -73,8 +74,13 @@ struct Job {
 
 class Pool {
  public:
-  explicit Pool(int threads) {
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { loop(); });
+  // Starts threads - 1 workers; when the system refuses some, runs with those that started (and
+  // says so once on stderr) instead of aborting.
+  explicit Pool(int threads) : requested_(threads) {
+    workers_ = spawn_threads(threads - 1, [this](int) { loop(); });
+    if (int(workers_.size()) + 1 < threads)
+      fmt::print(stderr, "ember: warning: the system started only {} of {} threads; running with {}\n",
+                 workers_.size() + 1, threads, workers_.size() + 1);
   }
   ~Pool() {
     stop_.store(true);
@@ -82,6 +88,7 @@ class Pool {
     for (auto& w : workers_) w.join();
   }
   int threads() const { return int(workers_.size()) + 1; }
+  int requested() const { return requested_; }
 
   // Runs the job on this thread and the workers; false when another thread's job is running
   // (the caller then runs inline rather than queueing behind it).
@@ -136,6 +143,7 @@ class Pool {
     }
   }
 
+  int requested_;
   std::vector<std::thread> workers_;
   std::mutex submit_;
   std::atomic<uint32_t> generation_{0};  // 32-bit: waits on it are plain futex waits
@@ -146,10 +154,8 @@ class Pool {
 
 int default_threads() {
   for (const char* var : {"EMBER_NUM_THREADS", "OMP_NUM_THREADS"})
-    if (const char* v = std::getenv(var); v && std::atoi(v) > 0) return std::atoi(v);
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
+    if (const char* v = std::getenv(var); v && std::atoi(v) > 0) return std::min(std::atoi(v), max_useful_threads());
+  return available_cpus();
 }
 
 std::mutex g_pool_mu;  // guards creating / replacing the pool
@@ -158,7 +164,7 @@ std::atomic<int> g_threads{0};  // 0: not yet decided
 
 std::shared_ptr<Pool> pool() {
   std::lock_guard lock(g_pool_mu);
-  if (!g_pool || g_pool->threads() != get_num_threads()) g_pool = std::make_shared<Pool>(get_num_threads());
+  if (!g_pool || g_pool->requested() != get_num_threads()) g_pool = std::make_shared<Pool>(get_num_threads());
   return g_pool;
 }
 
@@ -166,7 +172,7 @@ std::shared_ptr<Pool> pool() {
 
 void set_num_threads(int n) {
   EMBER_CHECK(n >= 1, "set_num_threads: expected n >= 1, got {}", n);
-  g_threads.store(n);
+  g_threads.store(std::min(n, max_useful_threads()));
 }
 
 int get_num_threads() {

@@ -7,7 +7,8 @@
 // thread that the OS deschedules does not hold up the others.
 //
 // Thread count: set_num_threads(n), else EMBER_NUM_THREADS, else OMP_NUM_THREADS, else the number of
-// CPUs this process may run on.
+// CPUs this process may run on; capped at max_useful_threads() (tensor/threads.h: 4x the CPUs, at
+// least 16). When the system refuses to start some threads the pool runs with those that started.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +16,7 @@
 
 namespace ember {
 
-void set_num_threads(int n);  // n >= 1
+void set_num_threads(int n);  // n >= 1 (larger than max_useful_threads() is capped)
 int get_num_threads();
 bool in_parallel_region();  // true inside a task run by parallel_for / parallel_tasks
 

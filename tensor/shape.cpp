@@ -6,18 +6,27 @@
 
 namespace ember {
 
-int64_t numel_of(const Shape& shape) {
+int64_t checked_mul(int64_t a, int64_t b, const Shape& shape, std::string_view op) {
+  int64_t r = 0;
+  EMBER_CHECK(!__builtin_mul_overflow(a, b, &r), "{}: size overflows int64 (shape {})", op, shape_str(shape));
+  return r;
+}
+
+// An empty shape has numel 0 whatever its other dims; otherwise the product must fit in int64.
+int64_t numel_of(const Shape& shape, std::string_view op) {
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  for (int64_t s : shape) n = checked_mul(n, s, shape, op);
   return n;
 }
 
-Strides contiguous_strides(const Shape& shape) {
+// Strides treat size-0 dims as 1 (like PyTorch), so they must fit in int64 even when numel is 0.
+Strides contiguous_strides(const Shape& shape, std::string_view op) {
   Strides st(shape.size());
   int64_t acc = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= std::max<int64_t>(shape[i], 1);
+    if (i > 0) acc = checked_mul(acc, std::max<int64_t>(shape[i], 1), shape, op);
   }
   return st;
 }

@@ -13,8 +13,11 @@ namespace ember {
 using Shape = std::vector<int64_t>;
 using Strides = std::vector<int64_t>;
 
-int64_t numel_of(const Shape& shape);
-Strides contiguous_strides(const Shape& shape);
+// Both throw "op: size overflows int64 (shape [..])" when the product does not fit in int64.
+int64_t numel_of(const Shape& shape, std::string_view op = "numel");
+Strides contiguous_strides(const Shape& shape, std::string_view op = "strides");
+// a * b, or the same overflow error naming `shape`.
+int64_t checked_mul(int64_t a, int64_t b, const Shape& shape, std::string_view op);
 
 // "[2,3]"; "[]" for a scalar.
 std::string shape_str(const Shape& shape);

@@ -1,6 +1,7 @@
 // Tensor: construction, metadata, data access, raw views and the entry checks used by ops.
 #include "tensor/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -14,9 +15,10 @@ namespace {
 Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
   for (int64_t s : shape) EMBER_CHECK(s >= 0, "empty: negative size in shape {}", shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(size_t(numel_of(shape)) * dtype_size(dtype), device);
+  impl->strides = contiguous_strides(shape, "empty");
+  int64_t nbytes = checked_mul(numel_of(shape, "empty"), int64_t(dtype_size(dtype)), shape, "empty");
+  impl->storage = std::make_shared<Storage>(size_t(nbytes), device);
   impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
@@ -35,6 +37,10 @@ Tensor to_target(const Tensor& host, const TensorOptions& opts) {
 }
 
 }  // namespace
+
+void Tensor::throw_undefined() {
+  throw Error("tensor: shape, dtype or storage read from an undefined tensor (a default-constructed Tensor)");
+}
 
 // ---------------------------------------------------------------- creation
 Tensor Tensor::empty(const Shape& shape, TensorOptions opts) {
@@ -55,11 +61,14 @@ Tensor Tensor::arange(double start, double end, double step, TensorOptions opts)
   EMBER_CHECK(step != 0 && std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
               "arange: invalid range start={} end={} step={}", start, end, step);
   EMBER_CHECK((end - start) / step >= 0, "arange: step {} has the wrong sign for [{}, {})", step, start, end);
-  auto n = static_cast<int64_t>(std::ceil((end - start) / step));
+  double count = std::ceil((end - start) / step);
+  EMBER_CHECK(count < 9.2e18, "arange: [{}, {}) with step {} has {:g} elements, which overflows int64", start, end,
+              step, count);
+  auto n = static_cast<int64_t>(count);
   Tensor host = make_tensor({n}, opts.dtype, Device::cpu());
   dispatch_all(opts.dtype, "arange", [&]<typename T>() {
     T* p = host.data<T>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + double(i) * step);
+    for (int64_t i = 0; i < n; ++i) p[i] = convert<T>(start + double(i) * step);
   });
   return to_target(host, opts);
 }
@@ -72,7 +81,7 @@ Tensor Tensor::linspace(double start, double end, int64_t steps, TensorOptions o
     double step = steps > 1 ? (end - start) / double(steps - 1) : 0.0;
     // Fill from both ends (like PyTorch) so the last value is exactly `end`.
     for (int64_t i = 0; i < steps; ++i)
-      p[i] = static_cast<T>(i < steps / 2 ? start + step * double(i) : end - step * double(steps - 1 - i));
+      p[i] = convert<T>(i < steps / 2 ? start + step * double(i) : end - step * double(steps - 1 - i));
   });
   return to_target(host, opts);
 }
@@ -95,7 +104,7 @@ Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape, Ten
   Tensor host = make_tensor(shape, opts.dtype, Device::cpu());
   dispatch_all(opts.dtype, "from_vector", [&]<typename U>() {
     U* p = host.data<U>();
-    for (size_t i = 0; i < values.size(); ++i) p[i] = static_cast<U>(values[i]);
+    for (size_t i = 0; i < values.size(); ++i) p[i] = convert<U>(values[i]);
   });
   return to_target(host, opts);
 }
@@ -197,10 +206,16 @@ Tensor Tensor::as_strided(const Shape& shape, const Strides& strides, int64_t of
                strides.size());
   // Bounds: the view must stay inside the storage (no out-of-bounds reads through views).
   int64_t lo = offset, hi = offset;
+  bool overflow = false;
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 0) { hi = lo - 1; break; }
-    (strides[d] >= 0 ? hi : lo) += (shape[d] - 1) * strides[d];
+    int64_t span = 0;
+    int64_t& end = strides[d] >= 0 ? hi : lo;
+    overflow = overflow || __builtin_mul_overflow(shape[d] - 1, strides[d], &span) ||
+               __builtin_add_overflow(end, span, &end);
   }
+  EMBER_CHECK(!overflow, "as_strided: size overflows int64 (shape {}, strides [{}])", shape_str(shape),
+              fmt::join(strides, ","));
   int64_t capacity = int64_t(impl_->storage->nbytes() / element_size());
   EMBER_ASSERT(hi < lo || (lo >= 0 && hi < capacity), "as_strided: view {} at offset {} exceeds storage of {}",
                shape_str(shape), offset, capacity);
@@ -260,6 +275,38 @@ void check_floating(const Tensor& t, std::string_view op) {
 
 void check_dim(const Tensor& t, int64_t ndim, std::string_view op, std::string_view name) {
   EMBER_CHECK(t.dim() == ndim, "{}: {} must be {}-D, got shape {}", op, name, ndim, shape_str(t.shape()));
+}
+
+void check_no_internal_overlap(const Tensor& t, std::string_view op) {
+  // Sorted by stride, each dim must step past everything the smaller-stride dims reach. A layout
+  // that fails this may overlap (certainly does with a 0 stride on a dim longer than 1): refused.
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (|stride|, size) of dims longer than 1
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (t.size(d) > 1) dims.emplace_back(std::abs(t.stride(d)), t.size(d));
+  std::sort(dims.begin(), dims.end());
+  int64_t reach = 0;  // largest offset reached by the dims so far
+  bool ok = true;
+  for (auto [stride, size] : dims) {
+    ok = ok && stride > reach;
+    reach += stride * (size - 1);
+  }
+  EMBER_CHECK(ok,
+              "{}: unsupported operation: more than one element of the written-to tensor {} (strides {}) refers to "
+              "a single memory location; clone() it first",
+              op, shape_str(t.shape()), shape_str(t.strides()));
+}
+
+bool partially_overlaps(const Tensor& a, const Tensor& b) {
+  if (a.impl()->storage != b.impl()->storage || a.numel() == 0 || b.numel() == 0) return false;
+  if (a.offset() == b.offset() && a.strides() == b.strides() && a.shape() == b.shape()) return false;
+  auto range = [](const Tensor& t) {
+    int64_t lo = t.offset(), hi = t.offset();
+    for (int64_t d = 0; d < t.dim(); ++d) (t.stride(d) >= 0 ? hi : lo) += (t.size(d) - 1) * t.stride(d);
+    return std::pair{lo * int64_t(t.element_size()), (hi + 1) * int64_t(t.element_size())};
+  };
+  auto [alo, ahi] = range(a);
+  auto [blo, bhi] = range(b);
+  return alo < bhi && blo < ahi;
 }
 
 // ---------------------------------------------------------------- generator and backends

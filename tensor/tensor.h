@@ -54,15 +54,15 @@ class Tensor {
 
   // ---- metadata ----
   bool defined() const { return impl_ != nullptr; }
-  const Shape& shape() const { return impl_->shape; }
-  const Strides& strides() const { return impl_->strides; }
-  int64_t dim() const { return static_cast<int64_t>(impl_->shape.size()); }
+  const Shape& shape() const { return meta().shape; }
+  const Strides& strides() const { return meta().strides; }
+  int64_t dim() const { return static_cast<int64_t>(meta().shape.size()); }
   int64_t size(int64_t d) const;    // negative d counts from the end
   int64_t stride(int64_t d) const;
-  int64_t numel() const { return numel_of(impl_->shape); }
-  int64_t offset() const { return impl_->offset; }
-  DType dtype() const { return impl_->dtype; }
-  Device device() const { return impl_->storage->device(); }
+  int64_t numel() const { return numel_of(meta().shape); }
+  int64_t offset() const { return meta().offset; }
+  DType dtype() const { return meta().dtype; }
+  Device device() const { return meta().storage->device(); }
   TensorOptions options() const { return {.dtype = dtype(), .device = device()}; }
   bool is_contiguous() const;
   size_t element_size() const { return dtype_size(dtype()); }
@@ -73,7 +73,7 @@ class Tensor {
   T* data() const;  // checks that T matches dtype()
   double item() const;  // single-element tensors only; "item: tensor has N elements"
   template <typename T>
-  T item() const { return static_cast<T>(item()); }
+  T item() const { return convert<T>(item()); }  // tensor/dtype.h conversion rule
   // Row-major copy of all elements, converted to T.
   template <typename T>
   std::vector<T> to_vector() const;
@@ -82,8 +82,8 @@ class Tensor {
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
-  uint32_t version() const { return impl_->storage->version(); }
-  void bump_version() const { impl_->storage->bump_version(); }
+  uint32_t version() const { return meta().storage->version(); }
+  void bump_version() const { meta().storage->bump_version(); }
   // A view of the same storage with another layout, no autograd (kernels and views build on it).
   Tensor as_strided(const Shape& shape, const Strides& strides, int64_t offset) const;
   // Same storage and layout, no autograd history, requires_grad false.
@@ -95,8 +95,8 @@ class Tensor {
   Tensor grad() const;                     // undefined until a backward reaches this leaf
   void set_grad(const Tensor& g) const;
   void zero_grad() const;  // drops .grad
-  const std::shared_ptr<autograd::Node>& grad_fn() const { return impl_->grad_fn; }
-  bool is_leaf() const { return impl_->grad_fn == nullptr; }
+  const std::shared_ptr<autograd::Node>& grad_fn() const { return meta().grad_fn; }
+  bool is_leaf() const { return meta().grad_fn == nullptr; }
   // Reverse-mode pass from this tensor (autograd/engine.cpp). `grad` may be omitted for a
   // single-element tensor (taken as 1). retain_graph keeps saved tensors for another pass.
   void backward(const Tensor& grad = {}, bool retain_graph = false) const;
@@ -159,6 +159,13 @@ class Tensor {
   std::string str() const;
 
  private:
+  // The impl for metadata reads; an undefined Tensor throws "tensor: ... undefined" (no segfault).
+  const TensorImpl& meta() const {
+    if (!impl_) throw_undefined();
+    return *impl_;
+  }
+  [[noreturn]] static void throw_undefined();
+
   std::shared_ptr<TensorImpl> impl_;
 };
 
@@ -170,6 +177,12 @@ void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op);
 void check_same_device(const Tensor& a, const Tensor& b, std::string_view op);
 void check_floating(const Tensor& t, std::string_view op);
 void check_dim(const Tensor& t, int64_t ndim, std::string_view op, std::string_view name);
+// Throws "op: unsupported operation: more than one element of the written-to tensor refers to a
+// single memory location" (PyTorch's rule for in-place writes), e.g. into an expanded view.
+void check_no_internal_overlap(const Tensor& t, std::string_view op);
+// Whether a and b share storage with element ranges that intersect without being the same layout
+// (an elementwise read of b while writing a could then read already-written elements).
+bool partially_overlaps(const Tensor& a, const Tensor& b);
 
 // ---------------------------------------------------------------------------------------------
 template <typename T>

@@ -98,7 +98,12 @@ class BinaryBackward final : public Node {
         break;
       case BinaryOp::pow:
         if (needs_input_grad(0)) ga = mul(g, mul(b, pow(a, sub(b, Tensor::scalar(1, b.options())))));
-        if (needs_input_grad(1)) gb = mul(g, mul(out_.unpack(*this), log(a)));
+        if (needs_input_grad(1)) {
+          // d a^b / db = a^b ln a, taken as 0 where a == 0 and b >= 0 (0 * -inf otherwise: PyTorch's rule,
+          // so a learnable exponent on ReLU outputs stays finite).
+          Tensor at_zero = mul(eq(a, Tensor::scalar(0, a.options())), ge(b, Tensor::scalar(0, b.options())));
+          gb = masked_fill(mul(g, mul(out_.unpack(*this), log(a))), at_zero, 0.0);
+        }
         break;
       case BinaryOp::maximum:
       case BinaryOp::minimum: {

@@ -48,7 +48,7 @@ Shape infer_shape(const Shape& shape, int64_t numel, std::string_view op, const 
       infer = int64_t(i);
     } else {
       EMBER_CHECK(out[i] >= 0, "{}: invalid size {} in {}", op, out[i], shape_str(shape));
-      known *= out[i];
+      known = checked_mul(known, out[i], shape, op);
     }
   }
   if (infer >= 0) {
@@ -95,7 +95,7 @@ class SliceBackward final : public Node {
     Tensor gx = Tensor::zeros(in_, g.options());
     Strides st = gx.strides();
     int64_t offset = start_ * st[dim_];
-    st[dim_] *= step_;
+    if (g.size(dim_) > 1) st[dim_] *= step_;  // a 0/1-long dim's stride is unused (and may not fit)
     backend_of(g).copy(g, gx.as_strided(g.shape(), st, offset));
     return {gx};
   }
@@ -183,9 +183,9 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   end = std::clamp<int64_t>(end, start, n);
   Shape shape = x.shape();
   Strides st = x.strides();
-  shape[dim] = (end - start + step - 1) / step;
+  shape[dim] = end == start ? 0 : (end - start - 1) / step + 1;  // no overflow for huge steps
   int64_t offset = x.offset() + start * st[dim];
-  st[dim] *= step;
+  if (shape[dim] > 1) st[dim] *= step;  // fits: the view lies inside the input
   Tensor out = make_view(x, shape, st, offset);
   record<SliceBackward>({x}, {out}, x.shape(), dim, start, step);
   return out;
@@ -196,9 +196,12 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   int64_t d = wrap_dim(dim, x.dim(), "narrow");
   int64_t n = x.size(d);
   if (start < 0) start += n;
-  EMBER_CHECK(start >= 0 && length >= 0 && start + length <= n,
-              "narrow: [{}, {}) is out of range for dim {} of size {} (input {})", start, start + length, d, n,
-              shape_str(x.shape()));
+  if (!(start >= 0 && start <= n && length >= 0 && length <= n - start)) {
+    int64_t end = 0;  // start + length may not fit in int64
+    std::string range = __builtin_add_overflow(start, length, &end) ? fmt::format("[{}, {} + {})", start, start, length)
+                                                                    : fmt::format("[{}, {})", start, end);
+    EMBER_CHECK(false, "narrow: {} is out of range for dim {} of size {} (input {})", range, d, n, shape_str(x.shape()));
+  }
   return slice(x, d, start, start + length);
 }
 
@@ -264,7 +267,7 @@ Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
   EMBER_CHECK(s <= e, "flatten: start_dim {} comes after end_dim {} (input {})", s, e, shape_str(x.shape()));
   Shape shape(x.shape().begin(), x.shape().begin() + s);
   int64_t merged = 1;
-  for (int64_t d = s; d <= e; ++d) merged *= x.size(d);
+  for (int64_t d = s; d <= e; ++d) merged = checked_mul(merged, x.size(d), x.shape(), "flatten");
   shape.push_back(merged);
   shape.insert(shape.end(), x.shape().begin() + e + 1, x.shape().end());
   return reshape(x, shape);

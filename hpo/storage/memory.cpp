@@ -67,6 +67,17 @@ FrozenTrial MemoryStorage::create_trial(int64_t study_id, TrialState state,
   return *t;
 }
 
+std::optional<FrozenTrial> MemoryStorage::create_trial_within(int64_t study_id, int64_t max_trials) {
+  std::lock_guard budget(budget_mu_);  // no other budgeted insert between the count and the insert
+  {
+    std::lock_guard lock(mu_);
+    int64_t live = 0;
+    for (const auto& t : study(study_id).trials) live += t->state != TrialState::kFailed;
+    if (live >= max_trials) return std::nullopt;
+  }
+  return create_trial(study_id, TrialState::kRunning, {});
+}
+
 std::optional<FrozenTrial> MemoryStorage::claim_waiting_trial(int64_t study_id) {
   std::lock_guard lock(mu_);
   auto& s = study(study_id);

@@ -17,6 +17,7 @@ class MemoryStorage final : public Storage {
   FrozenTrial create_trial(int64_t study_id, TrialState state,
                            const std::map<std::string, ParamValue>& fixed_params) override;
   std::optional<FrozenTrial> claim_waiting_trial(int64_t study_id) override;
+  std::optional<FrozenTrial> create_trial_within(int64_t study_id, int64_t max_trials) override;
   void set_param(int64_t trial_id, const std::string& name, const Distribution& dist, double value) override;
   void set_intermediate(int64_t trial_id, int64_t step, double value) override;
   void finish_trial(int64_t trial_id, TrialState state, std::optional<double> value,
@@ -36,6 +37,7 @@ class MemoryStorage final : public Storage {
   std::shared_ptr<FrozenTrial>& trial_slot(int64_t trial_id);  // copy-on-write: replaces the pointer
 
   std::mutex mu_;
+  std::mutex budget_mu_;  // held across create_trial_within's count and insert
   std::vector<StudyRec> studies_;
   std::unordered_map<int64_t, std::pair<int64_t, size_t>> trial_index_;  // id -> (study, position)
   int64_t next_trial_id_ = 0;

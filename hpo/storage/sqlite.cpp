@@ -98,16 +98,60 @@ std::string fixed_to_json(const std::map<std::string, ParamValue>& fixed) {
   return j.dump();
 }
 
-std::map<std::string, ParamValue> fixed_from_json(const std::string& text) {
+// Enqueued parameters {"name": {"f": 1.5} | {"i": 3} | {"s": "adam"}}; anything else in a
+// (tampered) database is an error naming the file, the trial and the field.
+std::map<std::string, ParamValue> fixed_from_json(const std::string& text, const std::string& path, int64_t number) {
   std::map<std::string, ParamValue> out;
   const auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) return out;
+  if (text.empty()) return out;
+  EMBER_CHECK(j.is_object(), "sqlite storage '{}': trial {}: fixed parameters are not a JSON object", path, number);
   for (const auto& [k, v] : j.items()) {
-    if (v.contains("f")) out[k] = v["f"].get<double>();
-    else if (v.contains("i")) out[k] = v["i"].get<int64_t>();
-    else if (v.contains("s")) out[k] = v["s"].get<std::string>();
+    if (v.is_object() && v.contains("f") && v["f"].is_number()) out[k] = v["f"].get<double>();
+    else if (v.is_object() && v.contains("i") && v["i"].is_number_integer()) out[k] = v["i"].get<int64_t>();
+    else if (v.is_object() && v.contains("s") && v["s"].is_string()) out[k] = v["s"].get<std::string>();
+    else EMBER_CHECK(false, "sqlite storage '{}': trial {}: fixed parameter '{}' is malformed", path, number, k);
   }
   return out;
+}
+
+// A stored distribution, re-validated through the same constructors suggest_* uses, so a tampered
+// row ("low": 1e308, a missing "high", a string where a number belongs) is reported with the file,
+// the trial and the parameter instead of a library message or a silently wrong best parameter.
+Distribution distribution_from_row(const std::string& text, const std::string& path, int64_t number,
+                                   const std::string& name) {
+  const std::string where = fmt::format("sqlite storage '{}': trial {} parameter '{}'", path, number, name);
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  EMBER_CHECK(j.is_object() && j.contains("kind") && j["kind"].is_string(), "{}: stored distribution is malformed",
+              where);
+  const std::string kind = j["kind"].get<std::string>();
+  auto number_field = [&](const char* f) {
+    EMBER_CHECK(j.contains(f) && j[f].is_number(), "{}: stored {} distribution has no numeric '{}'", where, kind, f);
+    return j[f].get<double>();
+  };
+  try {
+    if (kind == "categorical") {
+      EMBER_CHECK(j.contains("choices") && j["choices"].is_array(), "{}: stored choices are not an array", where);
+      std::vector<std::string> choices;
+      for (const auto& c : j["choices"]) {
+        EMBER_CHECK(c.is_string(), "{}: a stored choice is not a string", where);
+        choices.push_back(c.get<std::string>());
+      }
+      return Distribution::make_categorical(name, choices);
+    }
+    EMBER_CHECK(kind == "float" || kind == "int", "{}: stored distribution has unknown kind '{}'", where, kind);
+    EMBER_CHECK(j.contains("log") && j["log"].is_boolean(), "{}: stored distribution has no boolean 'log'", where);
+    const double low = number_field("low"), high = number_field("high"), step = number_field("step");
+    const bool log = j["log"].get<bool>();
+    if (kind == "float") return Distribution::make_float(name, low, high, {.log = log, .step = step});
+    EMBER_CHECK(low == std::floor(low) && high == std::floor(high) && step == std::floor(step) &&
+                    std::abs(low) < 9e15 && std::abs(high) < 9e15 && std::abs(step) < 9e15,
+                "{}: stored int distribution has non-integer or out-of-range bounds or step", where);
+    return Distribution::make_int(name, int64_t(low), int64_t(high), {.log = log, .step = int64_t(step)});
+  } catch (const Error& e) {
+    if (std::string(e.what()).rfind("sqlite storage", 0) == 0) throw;
+    EMBER_CHECK(false, "{}: stored distribution is invalid ({})", where, e.what());
+  }
+  __builtin_unreachable();
 }
 
 }  // namespace
@@ -247,6 +291,29 @@ FrozenTrial SqliteStorage::create_trial(int64_t study_id, TrialState state,
               "sqlite storage: a new trial must be running or waiting, not {}", to_string(state));
   std::lock_guard lock(mu_);
   Txn txn(db_, path_);
+  FrozenTrial t = insert_trial_locked(study_id, state, fixed_params);
+  txn.commit();
+  return t;
+}
+
+// The count and the insert share one BEGIN IMMEDIATE transaction: no other process can insert
+// between them, so the budget holds across processes.
+std::optional<FrozenTrial> SqliteStorage::create_trial_within(int64_t study_id, int64_t max_trials) {
+  std::lock_guard lock(mu_);
+  Txn txn(db_, path_);
+  {
+    Stmt q(db_, path_, "SELECT COUNT(*) FROM trials WHERE study_id = ? AND state != 'failed'");
+    q.bind(1, study_id);
+    q.step();
+    if (q.i64(0) >= max_trials) return std::nullopt;
+  }
+  FrozenTrial t = insert_trial_locked(study_id, TrialState::kRunning, {});
+  txn.commit();
+  return t;
+}
+
+FrozenTrial SqliteStorage::insert_trial_locked(int64_t study_id, TrialState state,
+                                               const std::map<std::string, ParamValue>& fixed_params) {
   int64_t number = 0;
   {
     Stmt q(db_, path_, "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?");
@@ -265,7 +332,6 @@ FrozenTrial SqliteStorage::create_trial(int64_t study_id, TrialState state,
   ins.bind(5, state == TrialState::kRunning ? owner_tag() : std::string()).bind(6, t.time_start);
   ins.step();
   t.id = sqlite3_last_insert_rowid(db_);
-  txn.commit();
   return t;
 }
 
@@ -336,9 +402,13 @@ std::vector<FrozenTrial> SqliteStorage::load_trials(const char* where_sql, int64
       FrozenTrial t;
       t.id = q.i64(0);
       t.number = q.i64(1);
-      t.state = trial_state_from_string(q.text(2));
+      try {
+        t.state = trial_state_from_string(q.text(2));
+      } catch (const Error& e) {
+        EMBER_CHECK(false, "sqlite storage '{}': trial {}: {}", path_, t.number, e.what());
+      }
       if (!q.is_null(3)) t.value = q.f64(3);
-      t.fixed_params = fixed_from_json(q.text(4));
+      t.fixed_params = fixed_from_json(q.text(4), path_, t.number);
       t.message = q.text(5);
       t.time_start = q.f64(6);
       t.time_end = q.f64(7);
@@ -353,11 +423,15 @@ std::vector<FrozenTrial> SqliteStorage::load_trials(const char* where_sql, int64
       const auto it = pos.find(p.i64(0));
       if (it == pos.end()) continue;
       auto& t = out[it->second];
-      const std::string dj = p.text(2);
-      auto dit = dist_cache.find(dj);
-      if (dit == dist_cache.end()) dit = dist_cache.emplace(dj, Distribution::from_json(dj)).first;
-      t.params[p.text(1)] = p.f64(3);
-      t.distributions[p.text(1)] = dit->second;
+      const std::string dj = p.text(2), name = p.text(1);
+      auto dit = dist_cache.find(dj + '\n' + name);
+      if (dit == dist_cache.end())
+        dit = dist_cache.emplace(dj + '\n' + name, distribution_from_row(dj, path_, t.number, name)).first;
+      const double value = p.f64(3);
+      EMBER_CHECK(dit->second.contains(value), "sqlite storage '{}': trial {} parameter '{}': stored value {} is outside {}",
+                  path_, t.number, name, value, dit->second.describe());
+      t.params[name] = value;
+      t.distributions[name] = dit->second;
     }
     Stmt iv(db_, path_, ("SELECT trial_id, step, value FROM intermediate WHERE trial_id IN " + sub).c_str());
     iv.bind(1, key);

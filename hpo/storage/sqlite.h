@@ -29,6 +29,7 @@ class SqliteStorage final : public Storage {
   FrozenTrial create_trial(int64_t study_id, TrialState state,
                            const std::map<std::string, ParamValue>& fixed_params) override;
   std::optional<FrozenTrial> claim_waiting_trial(int64_t study_id) override;
+  std::optional<FrozenTrial> create_trial_within(int64_t study_id, int64_t max_trials) override;
   void set_param(int64_t trial_id, const std::string& name, const Distribution& dist, double value) override;
   void set_intermediate(int64_t trial_id, int64_t step, double value) override;
   void finish_trial(int64_t trial_id, TrialState state, std::optional<double> value,
@@ -42,6 +43,8 @@ class SqliteStorage final : public Storage {
 
  private:
   void exec(const char* sql);
+  // INSERT of the next-numbered trial; the caller holds mu_ and an open transaction.
+  FrozenTrial insert_trial_locked(int64_t study_id, TrialState state, const std::map<std::string, ParamValue>& fixed);
   std::vector<FrozenTrial> load_trials(const char* where_sql, int64_t key);
 
   std::string path_;

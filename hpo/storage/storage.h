@@ -39,6 +39,16 @@ class Storage {
   // Creates a trial with the next number, in state kRunning or kWaiting (enqueued).
   virtual FrozenTrial create_trial(int64_t study_id, TrialState state,
                                    const std::map<std::string, ParamValue>& fixed_params) = 0;
+  // Creates a running trial only while the study holds fewer than `max_trials` trials that have
+  // not failed (complete, pruned, running, waiting), checked and inserted in one transaction, so
+  // several processes sharing a study run exactly `max_trials` between them; nullopt when full.
+  // The default is not atomic across processes: storages shared by processes override it.
+  virtual std::optional<FrozenTrial> create_trial_within(int64_t study_id, int64_t max_trials) {
+    int64_t live = 0;
+    for (const auto& t : get_trials(study_id)) live += t->state != TrialState::kFailed;
+    if (live >= max_trials) return std::nullopt;
+    return create_trial(study_id, TrialState::kRunning, {});
+  }
   // Atomically moves the oldest waiting trial to running and returns it.
   virtual std::optional<FrozenTrial> claim_waiting_trial(int64_t study_id) = 0;
   virtual void set_param(int64_t trial_id, const std::string& name, const Distribution& dist, double value) = 0;

@@ -162,7 +162,10 @@ std::pair<const OneCycle::Phase*, double> OneCycle::locate(int64_t t) const {
 
 double OneCycle::anneal(double from, double to, double pct) const {
   if (opts_.anneal_cos) return to + (from - to) / 2.0 * (std::cos(std::numbers::pi * pct) + 1);
-  return (to - from) * pct + from;
+  // step() may be called once past the last phase end (t = total_steps, after the final update):
+  // linear extrapolation there would go below `to` (negative for max -> min), so it stops at `to`.
+  // (cos needs no clamp: past pct 1 it turns back up, staying between from and to.)
+  return pct >= 1.0 ? to : (to - from) * pct + from;
 }
 
 double OneCycle::lr_at(int64_t t, size_t g) const {

@@ -1,4 +1,4 @@
-// CPU copy (with dtype conversion) and fill. Both accept any strided destination; copy's source
+// CPU copy (with dtype conversion by tensor/dtype.h's convert rule) and fill. Both accept any strided destination; copy's source
 // may be an expanded view (zero strides). Row loops are contiguous when both sides are.
 #include <algorithm>
 #include <cstring>
@@ -26,13 +26,13 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
           }
         }
         if (st[0] == 0 && st[1] == 1) {  // a broadcast row (conv's bias fill): a vectorized fill
-          std::fill(dp, dp + n, static_cast<D>(sp[0]));
+          std::fill(dp, dp + n, convert<D>(sp[0]));
           return;
         }
         if (st[0] == 1 && st[1] == 1) {
-          for (int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
+          for (int64_t i = 0; i < n; ++i) dp[i] = convert<D>(sp[i]);
         } else {
-          for (int64_t i = 0; i < n; ++i) dp[i * st[1]] = static_cast<D>(sp[i * st[0]]);
+          for (int64_t i = 0; i < n; ++i) dp[i * st[1]] = convert<D>(sp[i * st[0]]);
         }
       });
     });
@@ -44,7 +44,7 @@ void CpuBackend::fill(const Tensor& dst, double value) {
   StridedLoop<1> loop(dst.shape(), {dst.strides()});
   dispatch_all(dst.dtype(), "fill", [&]<typename T>() {
     T* d = dst.data<T>();
-    const T v = static_cast<T>(value);
+    const T v = convert<T>(value);
     loop.run(kElementwiseGrain * 4, [&](const std::array<int64_t, 1>& off, int64_t n, const std::array<int64_t, 1>& st) {
       T* p = d + off[0];
       if (st[0] == 1) {

@@ -96,7 +96,7 @@ C unary_scalar(UnaryOp op, C v, const UnaryParams& p) {
     case UnaryOp::sign: return C((v > C(0)) - (v < C(0)));
     case UnaryOp::tanh: return std::tanh(v);
     case UnaryOp::sigmoid: return sigmoid_of(v);
-    case UnaryOp::relu: return v > C(0) ? v : C(0);
+    case UnaryOp::relu: return v < C(0) ? C(0) : v;  // NaN passes through (PyTorch)
     case UnaryOp::leaky_relu: return v > C(0) ? v : v * C(p.alpha);
     case UnaryOp::gelu_tanh: {
       C u = C(kSqrt2OverPi) * (v + C(kGeluC) * v * v * v);
@@ -165,7 +165,7 @@ void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryPara
     if (use_avx2_row(op)) return map1_avx2(op, x, out, [op, &p](float v) { return unary_scalar<float>(op, v, p); });
   }
   switch (op) {
-    case UnaryOp::relu: return map1<T, T>(x, out, [](T v) { return v > T(0) ? v : T(0); });
+    case UnaryOp::relu: return map1<T, T>(x, out, [](T v) { return v < T(0) ? T(0) : v; });  // relu(NaN) = NaN
     case UnaryOp::neg: return map1<T, T>(x, out, [](T v) { return T(-v); });
     case UnaryOp::mul_scalar: { T s = T(p.alpha); return map1<T, T>(x, out, [s](T v) { return T(v * s); }); }
     case UnaryOp::add_scalar: { T s = T(p.alpha); return map1<T, T>(x, out, [s](T v) { return T(v + s); }); }

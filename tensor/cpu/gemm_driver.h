@@ -137,7 +137,8 @@ struct GemmDriver {
           pack_a(g, ic, mc, pc, kc, a_pack);
           for (int64_t jr = 0; jr < nc; jr += NR) {
             int64_t cols = std::min<int64_t>(NR, nc - jr);
-            const P* bp = b_pack + (jr / NR) * kp * NR;
+            // No arithmetic on the null b_pack when B is read in place (UB that clang's UBSan reports).
+            const P* bp = direct_b ? nullptr : b_pack + (jr / NR) * kp * NR;
             int64_t ldb = NR;
             if constexpr (kTiles) {
               if (direct_b) bp = static_cast<const T*>(g.b) + pc * g.b_rs + jc + jr, ldb = g.b_rs;

@@ -72,7 +72,8 @@ TEST(Rotary, GradcheckAndF32) {
 }
 
 TEST(Rotary, Errors) {
-  auto [c, s] = rope_tables(0, 4, 6, 10000.0, {.dtype = DType::f64});
+  auto tables = rope_tables(0, 4, 6, 10000.0, {.dtype = DType::f64});
+  const Tensor c = tables.first, s = tables.second;  // not a structured binding: clang 14 cannot capture one
   EXPECT_TRUE(throws_with([&] { rotary_embedding(rand64({1, 2, 4, 5}, 5), c, s); }, {"rotary_embedding", "even"}));
   EXPECT_TRUE(throws_with(
       [&] {

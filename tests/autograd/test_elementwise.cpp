@@ -174,5 +174,22 @@ TEST(Elementwise, LargeTensorUsesThreadsAndMatchesSingleThread) {
   EXPECT_EQ(one, two);
 }
 
+// Outside review (PyTorch comparison): d pow(a, b) / db was NaN where a == 0 (0 * log 0); PyTorch
+// gives 0 there for b >= 0 (and 0 * -inf = NaN stays for b < 0, where a^b is inf anyway).
+TEST(Elementwise, PowGradWrtExponentIsZeroWhereBaseIsZero) {
+  Tensor a = Tensor::from_vector<double>({0.0, 0.0, 2.0}, {3}, {.dtype = DType::f64});
+  Tensor b = Tensor::from_vector<double>({1.5, 0.0, 3.0}, {3}, {.dtype = DType::f64, .requires_grad = true});
+  sum(pow(a, b)).backward();
+  std::vector<double> g = b.grad().to_vector<double>();
+  EXPECT_EQ(g[0], 0.0);
+  EXPECT_EQ(g[1], 0.0);
+  EXPECT_NEAR(g[2], 8.0 * std::log(2.0), 1e-12);  // a^b ln a
+  // Broadcast exponent: a learnable scalar power of ReLU outputs.
+  Tensor x = relu(Tensor::from_vector<float>({-1.f, 0.f, 2.f}, {3}));
+  Tensor p = Tensor::full({1}, 2.0, {.requires_grad = true});
+  sum(pow(x, p)).backward();
+  EXPECT_NEAR(p.grad().item(), 4.0 * std::log(2.0), 1e-5);
+}
+
 }  // namespace
 }  // namespace ember

@@ -2,6 +2,8 @@
 // select, squeeze/unsqueeze, expand, flatten, contiguous, clone, casts.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "autograd/ops.h"
 #include "tests/common/expect_close.h"
 
@@ -93,5 +95,28 @@ TEST(View, Errors) {
   EXPECT_TRUE(throws_with([&] { x.flatten(1, 0); }, {"flatten", "start_dim 1"}));
 }
 
+}  // namespace
+}  // namespace ember
+
+namespace ember {
+namespace {
+// Outside review: slice(0, 0, INT64_MAX, INT64_MAX) gave shape [-1]; narrow(0, INT64_MAX, 2) gave
+// an empty tensor instead of throwing (start + length overflowed).
+TEST(View, SliceAndNarrowBoundsDoNotOverflow) {
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  Tensor x = Tensor::arange(0, 5);
+  EXPECT_EQ(x.slice(0, 0, max, max).shape(), (Shape{1}));
+  EXPECT_EQ(x.slice(0, 0, max, max).item(), 0.0);
+  EXPECT_EQ(x.slice(0, 1, max, 3).to_vector<float>(), (std::vector<float>{1, 4}));
+  EXPECT_EQ(x.slice(0, 5, max, max).numel(), 0);
+  EXPECT_TRUE(test::throws_with([&] { x.narrow(0, max, 2); }, {"narrow", "out of range for dim 0 of size 5"}));
+  EXPECT_TRUE(test::throws_with([&] { x.narrow(0, 2, max); }, {"narrow", "out of range"}));
+  EXPECT_TRUE(test::throws_with([&] { x.narrow(0, 6, 0); }, {"narrow", "out of range"}));
+  EXPECT_EQ(x.narrow(0, 5, 0).numel(), 0);
+  // The gradient of a huge-step slice lands on the one element it took.
+  Tensor w = Tensor::ones({5}, {.requires_grad = true});
+  w.slice(0, 1, max, max).sum().backward();
+  EXPECT_EQ(w.grad().to_vector<float>(), (std::vector<float>{0, 1, 0, 0, 0}));
+}
 }  // namespace
 }  // namespace ember

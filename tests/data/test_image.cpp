@@ -109,6 +109,40 @@ TEST(Image, ErrorsNameTheFile) {
   EXPECT_TRUE(leftovers(dir).empty());
 }
 
+// Outside review: a 14-byte GIF declaring 14406x24889 pixels made stb allocate ~3.2 GB before
+// failing. The declared size is checked against max_image_pixels() before decoding.
+TEST(Image, DeclaredSizeBeyondTheLimitIsRefusedBeforeDecoding) {
+  TempDir dir;
+  // GIF89a, width 14406 (0x3846), height 24889 (0x6139), flags, background, aspect, 1 more byte.
+  test::write_bytes(dir.file("bomb.gif"), {'G', 'I', 'F', '8', '9', 'a', 0x46, 0x38, 0x39, 0x61, 0x80, 0, 0, 0});
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("bomb.gif")); },
+                          {dir.file("bomb.gif"), "declared size 14406x24889 (358550934 pixels) exceeds the limit"}));
+  // The limit is a setting: a 32x32 PNG passes the default, fails a limit of 1000 pixels.
+  save_png(dir.file("ok.png"), pattern_u8(3, 32, 32));
+  EXPECT_EQ(load_image(dir.file("ok.png")).shape(), (Shape{32, 32, 3}));
+  const int64_t saved = max_image_pixels();
+  set_max_image_pixels(1000);
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("ok.png")); }, {"32x32 (1024 pixels) exceeds the limit of 1000"}));
+  set_max_image_pixels(saved);
+  EXPECT_EQ(load_image(dir.file("ok.png")).shape(), (Shape{32, 32, 3}));
+}
+
+// Found by the image fuzzer (clang ASan/UBSan): Debian's stb_image trusts a JPEG Huffman table's
+// code counts and writes up to 4080 codes into a 256-entry table. Refused before stb runs.
+TEST(Image, JpegHuffmanTableWithTooManyCodesIsRefused) {
+  TempDir dir;
+  std::vector<uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x13, 0x00};  // SOI, DHT of 17 bytes, table 0
+  for (int i = 0; i < 16; ++i) jpeg.push_back(0xFF);                         // 16 x 255 = 4080 codes
+  jpeg.insert(jpeg.end(), {0xFF, 0xD9});
+  test::write_bytes(dir.file("huff.jpg"), jpeg);
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("huff.jpg")); },
+                          {dir.file("huff.jpg"), "corrupt JPEG: a Huffman table declares 4080 codes"}));
+  // Behind junk bytes (stb resynchronizes on the next 0xFF) and cut short (missing counts read as 0).
+  std::vector<uint8_t> hidden = {0xFF, 0xD8, 0x12, 0x34, 0xFF, 0xC4, 0x01, 0x00, 0x10, 0xFF, 0xFF};
+  test::write_bytes(dir.file("hidden.jpg"), hidden);
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("hidden.jpg")); }, {"Huffman table declares 510 codes"}));
+}
+
 TEST(Image, AtomicWriteReplacesExistingFile) {
   TempDir dir;
   const std::string path = dir.file("x.bin");

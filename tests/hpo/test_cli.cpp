@@ -87,6 +87,23 @@ TEST_F(Cli, PersistentStudyResumesAndExports) {
   EXPECT_NE(r.out.find("studies: m"), std::string::npos);
 }
 
+// Outside review: two `ember tune --trials 300` processes on one study ended with 599 trials.
+// --trials is the study's total, counted in the storage.
+TEST_F(Cli, TwoTuneProcessesShareTheTrialTotal) {
+  const std::string url = "sqlite:" + (dir_ / "two.db").string();
+  const std::string one = fmt::format("'{}' tune --objective branin --sampler random --trials 40 --quiet --study two "
+                                      "--storage {}",
+                                      EMBER_CLI_PATH, url);
+  auto r = ember::test::run_command(fmt::format("{} --seed 1 & {} --seed 2 & wait", one, one));
+  r = run_ember("study list --storage " + url);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("40 trials"), std::string::npos) << r.out;
+  // 2^32 + 1 used to be truncated to 1 (one trial); the grid now sees the real budget and says it is too big.
+  r = run_ember("tune --objective branin --sampler grid --trials 4294967297 --quiet");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("too many"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, PlotsArePngFiles) {
   if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) GTEST_SKIP() << "gnuplot not installed";
   const std::string prefix = (dir_ / "p").string();

@@ -251,3 +251,79 @@ TEST(SqliteStorage, ConcurrentProcessesShareOneStudy) {
   EXPECT_EQ(complete, 40);  // the whole 10 x 4 grid, each point once
   for (const char* ext : {"", "-wal", "-shm"}) fs::remove(db.string() + ext);
 }
+
+// Outside review: two `ember tune --trials 300` processes on one study ended with 599 trials.
+// max_total_trials is counted in the storage, in the transaction that inserts the trial.
+TEST(SqliteStorage, TwoProcessesShareOneTotalTrialBudget) {
+  const fs::path db = temp_db("budget");
+  { SqliteStorage init(db.string()); }
+  std::vector<pid_t> kids;
+  for (int k = 0; k < 2; ++k) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int rc = 0;
+      try {
+        Study study(StudyOptions{.name = "budget", .sampler = make_sampler("random", {.seed = uint64_t(k)}),
+                                 .storage = std::make_shared<SqliteStorage>(db.string())});
+        study.optimize([](Trial& t) { return t.suggest_float("x", 0, 1); },
+                       {.n_trials = 30, .max_total_trials = 30, .n_jobs = 2});
+      } catch (const std::exception& e) {
+        fprintf(stderr, "child: %s\n", e.what());
+        rc = 1;
+      }
+      _exit(rc);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  Study study(StudyOptions{.name = "budget", .storage = std::make_shared<SqliteStorage>(db.string())});
+  EXPECT_EQ(study.count(TrialState::kComplete), 30);
+  EXPECT_EQ(study.trials().size(), 30u);
+  for (const char* ext : {"", "-wal", "-shm"}) fs::remove(db.string() + ext);
+}
+
+TEST(StorageBudget, MemoryStorageHoldsTheTotalAcrossThreads) {
+  Study study(StudyOptions{.name = "mem", .storage = std::make_shared<MemoryStorage>()});
+  study.optimize([](Trial& t) { return t.suggest_float("x", 0, 1); },
+                 {.n_trials = 100, .max_total_trials = 17, .n_jobs = 4});
+  EXPECT_EQ(study.trials().size(), 17u);
+}
+
+// Outside review: a tampered database surfaced nlohmann messages ("type_error.302", "key 'low'
+// not found") naming no file or field, and a stored x1 = 1e308 came back as a best parameter.
+TEST(SqliteStorage, TamperedRowsAreClearErrors) {
+  const fs::path db = temp_db("tamper");
+  {
+    Study study(StudyOptions{.name = "t", .storage = std::make_shared<SqliteStorage>(db.string())});
+    study.optimize([](Trial& t) { return t.suggest_float("x1", 0, 1); }, {.n_trials = 2});
+  }
+  auto tamper_and_read = [&](const char* sql) {
+    sqlite3* h = nullptr;
+    EXPECT_EQ(sqlite3_open(db.string().c_str(), &h), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    sqlite3_close(h);
+    return error_of([&] {
+      Study study(StudyOptions{.name = "t", .storage = std::make_shared<SqliteStorage>(db.string())});
+      study.trials();
+    });
+  };
+  std::string err = tamper_and_read("UPDATE params SET value = 1e308 WHERE trial_id = (SELECT MIN(trial_id) FROM params)");
+  EXPECT_NE(err.find(db.string()), std::string::npos) << err;
+  EXPECT_NE(err.find("trial 0 parameter 'x1': stored value 1e+308 is outside float[0, 1]"), std::string::npos) << err;
+  err = tamper_and_read(R"(UPDATE params SET value = 0.5, dist = '{"kind":"float","high":1,"log":false,"step":0}')");
+  EXPECT_NE(err.find("parameter 'x1': stored float distribution has no numeric 'low'"), std::string::npos) << err;
+  err = tamper_and_read(R"(UPDATE params SET dist = '{"kind":"float","low":"0","high":1,"log":false,"step":0}')");
+  EXPECT_NE(err.find("no numeric 'low'"), std::string::npos) << err;
+  err = tamper_and_read(R"(UPDATE params SET dist = '{"kind":"float","low":2,"high":1,"log":false,"step":0}')");
+  EXPECT_NE(err.find("stored distribution is invalid"), std::string::npos) << err;
+  err = tamper_and_read(R"(UPDATE params SET dist = '[1,2]')");
+  EXPECT_NE(err.find("stored distribution is malformed"), std::string::npos) << err;
+  err = tamper_and_read(R"(UPDATE trials SET state = 'exploded')");
+  EXPECT_NE(err.find("trial 0: trial: unknown state 'exploded'"), std::string::npos) << err;
+  for (const char* ext : {"", "-wal", "-shm"}) fs::remove(db.string() + ext);
+}

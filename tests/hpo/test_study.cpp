@@ -10,6 +10,7 @@
 
 #include "hpo/study.h"
 #include "tensor/error.h"
+#include "tensor/threads.h"
 
 using namespace ember::hpo;
 
@@ -78,6 +79,24 @@ TEST(Study, ParallelJobsRunEveryTrialOnce) {
   ASSERT_EQ(trials.size(), 40u);
   for (size_t i = 0; i < trials.size(); ++i) {
     EXPECT_EQ(trials[i]->number, static_cast<int64_t>(i));
+  }
+}
+
+// Outside review: --jobs 100000 aborted the process when a thread spawn failed.
+TEST(Study, RefusedThreadSpawnsStillRunEveryTrial) {
+  for (int allowed : {0, 3}) {
+    Study study(StudyOptions{.name = "spawn", .sampler = make_sampler("random", {.seed = 3})});
+    std::atomic<int> calls{0};
+    ember::testing::fail_thread_spawns_after(allowed);
+    study.optimize(
+        [&](Trial& t) {
+          ++calls;
+          return t.suggest_float("x", -1, 1);
+        },
+        {.n_trials = 25, .n_jobs = 100000});
+    ember::testing::fail_thread_spawns_after(-1);
+    EXPECT_EQ(calls.load(), 25);
+    EXPECT_EQ(study.trials().size(), 25u);
   }
 }
 

@@ -87,8 +87,10 @@ TEST(Safetensors, RoundTripKeepsNamesOrderDtypesShapesAndBits) {
   TensorDict d = load_safetensors(path);
   ASSERT_EQ(d.tensors.size(), tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto& [name, want] = tensors[i];
-    const auto& [got_name, got] = d.tensors[i];
+    const std::string& name = tensors[i].first;  // plain references: clang 14 cannot capture bindings
+    const Tensor& want = tensors[i].second;
+    const std::string& got_name = d.tensors[i].first;
+    const Tensor& got = d.tensors[i].second;
     EXPECT_EQ(got_name, name);
     EXPECT_EQ(got.dtype(), want.dtype()) << name;
     EXPECT_EQ(got.shape(), want.shape()) << name;
@@ -205,6 +207,36 @@ TEST(Safetensors, LoadRejectsBadTensorEntries) {
                             d12),
                       {"tensor 'b'", "gap after byte 4"}));
   EXPECT_TRUE(rejects(craft(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", d8), {"4 trailing bytes"}));
+}
+
+// Outside review: a 200 KB header nesting 100k levels crashed the loader (recursive dump in an
+// error path); a 20 MB header took 768 MB to parse. Limits: depth, array length, header bytes.
+TEST(Safetensors, LoadRejectsHostileHeaders) {
+  std::string deep = R"({"w":{"dtype":"F32","shape":)" + std::string(100000, '[') + std::string(100000, ']') + "}}";
+  EXPECT_TRUE(rejects(craft(deep, ""), {"nests deeper than 8 levels"}));
+  std::string deep_meta = R"({"__metadata__":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_TRUE(rejects(craft(deep_meta, ""), {"nests deeper than 8 levels"}));
+  std::string dims = "[1";
+  for (int i = 0; i < 100; ++i) dims += ",1";
+  EXPECT_TRUE(rejects(craft(R"({"w":{"dtype":"F32","shape":)" + dims + R"(],"data_offsets":[0,4]}})", std::string(4, '\0')),
+                      {"array of 101 elements (limit 64)"}));
+  // An empty tensor whose strides would not fit in int64 (review: [0, 2^63-1, 2^63-1]).
+  EXPECT_TRUE(rejects(craft(R"({"w":{"dtype":"F32","shape":[0,9223372036854775807,9223372036854775807],)"
+                            R"("data_offsets":[0,0]}})", ""),
+                      {"tensor 'w'", "too large"}));
+  // Error messages show containers by size only (never a dump of untrusted JSON).
+  EXPECT_TRUE(rejects(craft(R"({"w":{"dtype":"F32","shape":[[1,[2]]],"data_offsets":[0,4]}})", std::string(4, '\0')),
+                      {"shape holds an array of 2 elements"}));
+  EXPECT_TRUE(rejects(craft(R"({"w":{"dtype":")" + std::string(5000, 'x') + R"(","shape":[1],"data_offsets":[0,4]}})",
+                            std::string(4, '\0')),
+                      {"unknown dtype \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\""}));
+  // The header size limit is an option (default 16 MiB).
+  std::string path = tmp_path("limit.safetensors");
+  write_bytes(path, craft(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')));
+  EXPECT_EQ(load_safetensors(path).tensors.size(), 1u);
+  EXPECT_TRUE(throws_with([&] { load_safetensors(path, {.max_header_bytes = 16}); },
+                          {path, "header length 56 exceeds the limit of 16 bytes"}));
+  fs::remove(path);
 }
 
 TEST(Safetensors, HalfBfloatAndBoolAreWidened) {

@@ -110,6 +110,17 @@ TEST(OneCycle, TwoPhaseCosineMatchesPyTorchsFormula) {
   EXPECT_EQ(opt.lr(), lr[10]);
 }
 
+// Outside review: with anneal_cos = false the step after the final update (t = total_steps, which
+// PyTorch allows) extrapolated below min_lr to -0.0143 and threw, killing a normal training loop.
+TEST(OneCycle, LinearLastStepStaysAtTheMinimum) {
+  Tensor p = leaf();
+  Adam opt({p}, {.lr = 1.0});
+  OneCycle s(opt, {.max_lr = {0.1}, .total_steps = 10, .anneal_cos = false});
+  for (int t = 1; t <= 10; ++t) EXPECT_NO_THROW(s.step()) << t;
+  EXPECT_NEAR(s.last_lr()[0], 4e-7, 1e-18);
+  EXPECT_GE(opt.lr(), 0.0);
+}
+
 TEST(OneCycle, ThreePhaseLinearAndPerGroupMaxLr) {
   Tensor a = leaf(), b = leaf();
   Adam opt(std::vector<ParamGroup>{{.params = {a}}, {.params = {b}}});

@@ -9,6 +9,7 @@
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/cpu/ref/gemm.h"
 #include "tests/common/expect_close.h"
+#include "tests/tensor/cpu_isa_sweep.h"
 
 namespace ember {
 namespace {
@@ -166,6 +167,29 @@ TEST(Gemm, F64PathMatchesReference) {
   backend_for(Device::cpu()).gemm(a, b, out, false);
   cpu::ref::gemm(a, b, ref, false);
   EXPECT_TRUE(test::all_close(out, ref, 1e-12, 1e-12));
+}
+
+// Outside review (clang UBSan): with few rows the driver reads row-major B in place and used to
+// form `nullptr + offset` from its unallocated pack buffer. These shapes take that path on every
+// ISA with tiles (small M, unit column stride, B a transposed or expanded view); the sanitized CI
+// pass (clang) fails on the old code, and the values must match the reference everywhere.
+TEST(Gemm, SmallMWithBReadInPlaceMatchesReference) {
+  Generator g(9);
+  for (cpu::Isa isa : test::cpu_isas()) {
+    test::IsaScope scope(isa);
+    for (int64_t m : {1, 3, 8}) {
+      Tensor a = Tensor::rand({1, m, 37}, {}, &g);
+      Tensor bt = Tensor::rand({1, 53, 37}, {}, &g).transpose(1, 2);  // [1, 37, 53], column stride 37
+      Tensor row = Tensor::rand({1, 1, 53}, {}, &g).expand({1, 37, 53});  // stride 0 rows, column stride 1
+      for (const Tensor& b : {bt.contiguous(), row}) {
+        Tensor out = Tensor::empty({1, m, 53});
+        backend_for(Device::cpu()).gemm(a, b, out, false);
+        Tensor ref = Tensor::empty({1, m, 53}, {.dtype = DType::f64});
+        cpu::ref::gemm(a.to(DType::f64), b.to(DType::f64), ref, false);
+        EXPECT_TRUE(test::all_close(out, ref, 1e-5, 1e-5)) << "m " << m << " isa " << int(isa);
+      }
+    }
+  }
 }
 
 }  // namespace

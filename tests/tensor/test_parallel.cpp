@@ -2,11 +2,14 @@
 // concurrent submitters run inline instead of deadlocking, and pools come and go cleanly.
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "tensor/parallel.h"
+#include "tensor/threads.h"
 
 namespace ember {
 namespace {
@@ -115,6 +118,33 @@ TEST(Parallel, ResizingThePoolRepeatedlyNeitherLosesWorkNorHangs) {
     ASSERT_EQ(hits.load(), 3);
   }
   EXPECT_THROW(set_num_threads(0), Error);
+}
+
+// Outside review: --threads 100000 aborted ("terminate called without an active exception")
+// when a spawn failed. Now the count is capped and a refused spawn leaves a smaller pool.
+TEST(Parallel, HugeCountsAreCappedAndRefusedSpawnsLeaveASmallerPool) {
+  ThreadCount keep;
+  set_num_threads(100000);
+  EXPECT_EQ(get_num_threads(), max_useful_threads());
+  for (int allowed : {0, 2}) {
+    testing::fail_thread_spawns_after(allowed);
+    set_num_threads(8);
+    std::vector<std::atomic<int>> hits(1000);
+    std::mutex mu;
+    std::set<std::thread::id> ids;
+    parallel_tasks(1000, [&](int64_t t) {
+      hits[size_t(t)].fetch_add(1);
+      std::lock_guard lock(mu);
+      ids.insert(std::this_thread::get_id());
+    });
+    testing::fail_thread_spawns_after(-1);
+    for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+    EXPECT_LE(ids.size(), size_t(allowed + 1));
+    set_num_threads(1);  // drop the small pool while the hook is off
+  }
+  std::vector<std::thread> started = spawn_threads(3, [](int) {});
+  EXPECT_EQ(started.size(), 3u);
+  for (auto& t : started) t.join();
 }
 
 }  // namespace

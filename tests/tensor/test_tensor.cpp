@@ -1,6 +1,9 @@
 // Tensor creation, metadata, data access, casting and entry checks.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <limits>
+
 #include "autograd/ops.h"
 #include "tests/common/expect_close.h"
 
@@ -125,6 +128,78 @@ TEST(Tensor, AllocatorReusesFreedBlocks) {
   auto after = cpu_allocator_stats();
   EXPECT_EQ(after.system_allocs, before.system_allocs);  // all served from the cache
   EXPECT_EQ(after.requests, before.requests + 10);
+}
+
+}  // namespace
+}  // namespace ember
+
+namespace ember {
+namespace {
+
+// Outside review: ones({2^62+1, 4}) got 16 bytes of storage; ones({2^32, 2^32}).sum() returned 0.
+TEST(Tensor, SizesThatOverflowInt64AreRefused) {
+  using test::throws_with;
+  const int64_t big = (int64_t(1) << 62) + 1;
+  EXPECT_TRUE(throws_with([&] { Tensor::ones({big, 4}); }, {"empty: size overflows int64", "[4611686018427387905,4]"}));
+  EXPECT_TRUE(throws_with([] { Tensor::zeros({int64_t(1) << 32, int64_t(1) << 32}); }, {"size overflows int64"}));
+  EXPECT_TRUE(throws_with([] { Tensor::empty({int64_t(1) << 61}, {.dtype = DType::f64}); }, {"size overflows int64"}));
+  // Empty tensors: numel 0, but the strides of [0, 2^63-1, 2^63-1] would overflow.
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  EXPECT_TRUE(throws_with([&] { Tensor::empty({0, max, max}); }, {"size overflows int64"}));
+  EXPECT_EQ(Tensor::empty({max, 0}).numel(), 0);
+  EXPECT_TRUE(throws_with([&] { Tensor::ones({1}).expand({max, 4}).numel(); }, {"size overflows int64"}));
+  EXPECT_TRUE(throws_with([&] { Tensor::ones({4}).reshape({max, -1}); }, {"invalid"}));
+  EXPECT_TRUE(throws_with([&] { Tensor::ones({1, 1}).reshape({int64_t(1) << 32, int64_t(1) << 32}); },
+                          {"size overflows int64"}));
+  EXPECT_TRUE(throws_with([] { Tensor::arange(0, 1e30); }, {"arange", "overflows int64"}));
+}
+
+// The conversion rule (tensor/dtype.h convert, docs/reliability.md): float -> int truncates and
+// saturates, NaN -> 0; int -> int wraps. Before, these casts were undefined behaviour.
+TEST(Tensor, FloatToIntConversionSaturates) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor x = Tensor::from_vector<float>({nan, inf, -inf, 1e30f, -1e30f, 300.7f, -2.9f, 2.9f, -0.5f}, {9});
+  EXPECT_EQ(x.to(DType::u8).to_vector<uint8_t>(), (std::vector<uint8_t>{0, 255, 0, 255, 0, 255, 0, 2, 0}));
+  EXPECT_EQ(x.to(DType::i32).to_vector<int32_t>(),
+            (std::vector<int32_t>{0, INT32_MAX, INT32_MIN, INT32_MAX, INT32_MIN, 300, -2, 2, 0}));
+  EXPECT_EQ(x.to(DType::i64).to_vector<int64_t>(),
+            (std::vector<int64_t>{0, INT64_MAX, INT64_MIN, INT64_MAX, INT64_MIN, 300, -2, 2, 0}));
+  EXPECT_EQ(Tensor::full({2}, 1e300, {.dtype = DType::i64}).to_vector<int64_t>()[1], INT64_MAX);
+  EXPECT_EQ(Tensor::scalar(nan).item<int64_t>(), 0);
+  EXPECT_EQ(Tensor::arange(250, 260, 1, {.dtype = DType::u8}).to_vector<uint8_t>().back(), 255);
+  // Exactly representable bounds: -2^63 fits, 2^63 does not.
+  Tensor edge = Tensor::from_vector<double>({-9223372036854775808.0, 9223372036854775808.0}, {2}, {.dtype = DType::f64});
+  EXPECT_EQ(edge.to(DType::i64).to_vector<int64_t>(), (std::vector<int64_t>{INT64_MIN, INT64_MAX}));
+  // int -> int wraps modulo 2^bits (as C++20 and PyTorch).
+  EXPECT_EQ(Tensor::from_vector<int64_t>({257, -1}, {2}, {.dtype = DType::i64}).to(DType::u8).to_vector<uint8_t>(),
+            (std::vector<uint8_t>{1, 255}));
+}
+
+TEST(Tensor, UndefinedTensorThrowsInsteadOfCrashing) {
+  Tensor t;
+  EXPECT_TRUE(test::throws_with([&] { (void)t.shape(); }, {"undefined tensor"}));
+  EXPECT_TRUE(test::throws_with([&] { (void)t.numel(); }, {"undefined tensor"}));
+  EXPECT_TRUE(test::throws_with([&] { (void)t.dtype(); }, {"undefined tensor"}));
+  EXPECT_FALSE(t.requires_grad());
+}
+
+// PyTorch refuses in-place writes into a tensor whose elements share memory (an expanded view);
+// a source that overlaps the destination in a shifted layout is read from a copy.
+TEST(Tensor, InPlaceWritesRefuseInternalOverlapAndHandleAliasing) {
+  Tensor e = Tensor::zeros({1, 3}).expand({4, 3});
+  for (auto f : std::vector<std::function<void()>>{[&] { e.add_(Tensor::ones({4, 3})); },
+                                                   [&] { e.copy_(Tensor::ones({4, 3})); },
+                                                   [&] { e.mul_(2.0); }})
+    EXPECT_TRUE(test::throws_with(f, {"more than one element of the written-to tensor [4,3]", "clone()"}));
+  Tensor x = Tensor::arange(0, 6);
+  x.slice(0, 1, 6).copy_(x.slice(0, 0, 5));  // x[1:] = x[:-1]
+  EXPECT_EQ(x.to_vector<float>(), (std::vector<float>{0, 0, 1, 2, 3, 4}));
+  Tensor y = Tensor::arange(0, 6);
+  y.slice(0, 0, 5).add_(y.slice(0, 1, 6));  // y[:-1] += y[1:]
+  EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{1, 3, 5, 7, 9, 5}));
+  Tensor z = Tensor::arange(0, 4);
+  z.add_(z);  // same layout: fine in place
+  EXPECT_EQ(z.to_vector<float>(), (std::vector<float>{0, 2, 4, 6}));
 }
 
 }  // namespace

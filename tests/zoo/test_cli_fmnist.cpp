@@ -53,6 +53,26 @@ TEST_F(CliFmnist, BadFlagsAndValuesFailWithOneLine) {
   EXPECT_EQ(r.out, "ember: error: EMBER_MATMUL_PRECISION: expected highest or bf16, got 'bogus'\n");
 }
 
+// Outside review: --epochs 2^62 and --batch 1e20 overflowed into a scheduler error; --threads 100000
+// aborted with "terminate called without an active exception". Each is now one clear line (or,
+// for threads, a capped pool), before any training.
+TEST_F(CliFmnist, HugeNumbersAreClearErrors) {
+  for (const char* args : {"train fmnist --epochs 4611686018427387904 --out run",
+                           "train fmnist --batch 100000000000000000000 --out run", "train fmnist --batch 1e20 --out run",
+                           "train fmnist --epochs 99999999999999999999999 --out run"}) {
+    auto r = ember(args);
+    EXPECT_NE(r.rc, 0) << args;
+    EXPECT_LE(count_lines(r.out), 2u) << args << ":\n" << r.out;
+    EXPECT_EQ(r.out.find("terminate"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("CosineWithWarmup"), std::string::npos) << r.out;
+  }
+  if (!ember::data::FashionMnist::available(ember::data::Split::test)) GTEST_SKIP() << "Fashion-MNIST not installed";
+  auto r = ember("train fmnist --model mlp --epochs 1 --batch 100 --train-limit 100 --test-limit 100 --threads 100000 "
+                 "--no-progress --no-plots --out run");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(r.out.find("terminate"), std::string::npos) << r.out;
+}
+
 TEST_F(CliFmnist, TrainThenEvalReproducesAccuracy) {
   if (!ember::data::FashionMnist::available(ember::data::Split::train)) GTEST_SKIP() << "Fashion-MNIST missing";
   auto r = ember("train fmnist --model mlp --epochs 1 --batch 50 --train-limit 200 --test-limit 300 --out run "

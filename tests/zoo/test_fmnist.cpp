@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <stdexcept>
 
 #include "nn/safetensors.h"
 #include "tests/common/expect_close.h"
@@ -140,6 +142,25 @@ TEST_F(Fmnist, CheckpointReproducesRecordedAccuracy) {
     EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
 }
 
+// (Part of BadInputsGiveClearErrors: each test of this suite pays the subset set-up once.)
+void unreadable_metadata_and_read_only_output(const fs::path& dir_,
+                                             const std::function<TrainConfig(const std::string&)>& small) {
+  fs::create_directories(dir_);
+  const std::string bad = (dir_ / "bad.safetensors").string();
+  nn::save_safetensors(bad, make_model(Arch::mlp)->state_dict(), {{"ember.model", "fmnist-mlp"}, {"fmnist.epoch", "abc"}});
+  EXPECT_TRUE(throws_with([&] { load_checkpoint(bad); }, {bad, "metadata field 'fmnist.epoch' is 'abc', expected a number"}));
+  if (::geteuid() != 0) {  // root writes anywhere; the check still runs as a normal user in CI images
+    fs::create_directories(dir_ / "ro");
+    fs::permissions(dir_ / "ro", fs::perms::owner_read | fs::perms::owner_exec);
+    TrainConfig ro_cfg = small("ro");
+    EXPECT_TRUE(throws_with([&] { train(ro_cfg); }, {"cannot write to the output folder"}));
+    fs::permissions(dir_ / "ro", fs::perms::owner_all);
+  }
+  TrainConfig file_cfg = small("file");
+  std::ofstream(dir_ / "file") << "x";  // --out names a file: reported before any training
+  EXPECT_TRUE(throws_with([&] { train(file_cfg); }, {"train fmnist", "output folder"}));
+}
+
 TEST_F(Fmnist, BadInputsGiveClearErrors) {
   EXPECT_TRUE(throws_with([&] { load_checkpoint((dir_ / "none.safetensors").string()); }, {"does not exist"}));
   fs::create_directories(dir_);
@@ -152,7 +173,67 @@ TEST_F(Fmnist, BadInputsGiveClearErrors) {
   cfg = small("bad");
   cfg.epochs = 0;
   EXPECT_TRUE(throws_with([&] { train(cfg); }, {"--epochs must be >= 1"}));
+  unreadable_metadata_and_read_only_output(dir_, [&](const std::string& sub) { return small(sub); });
 }
+
+// Outside review: train_state was renamed before the model, so a kill between them left a run that
+// refused to resume. Now both are committed by one manifest rename; a kill at any point (the hook
+// throws where a SIGKILL would land) resumes from the last complete pair, bit for bit.
+TEST_F(Fmnist, KillBetweenCheckpointWritesResumesFromTheLastCompletePair) {
+  TrainResult full = train(small("full"));
+  for (const char* stage : {"model.safetensors", "train_state.safetensors", "commit"}) {
+    TrainConfig part = small(std::string("kill_") + stage);
+    part.checkpoint_hook = [&, epoch = 0](std::string_view s) mutable {
+      if (s == "commit") ++epoch;
+      if (s == stage && epoch == (std::string_view(stage) == "commit" ? 2 : 1)) throw std::runtime_error("killed");
+    };
+    EXPECT_THROW(train(part), std::runtime_error) << stage;
+    part.checkpoint_hook = nullptr;
+    part.resume = true;
+    TrainResult resumed = train(part);
+    ASSERT_EQ(resumed.history.size(), 3u) << stage;
+    for (size_t e = 0; e < 3; ++e) EXPECT_EQ(resumed.history[e].train_loss, full.history[e].train_loss) << stage;
+    auto wf = nn::load_safetensors(full.checkpoint), wr = nn::load_safetensors(resumed.checkpoint);
+    for (size_t i = 0; i < wf.tensors.size(); ++i)
+      EXPECT_TRUE(test::all_close(wf.tensors[i].second, wr.tensors[i].second, 0, 0)) << stage;
+  }
+  // A committed generation whose file was damaged afterwards (a bad disk): resume falls back to
+  // the previous generation instead of refusing.
+  TrainConfig cut = small("cut");
+  cut.stop_after = 2;
+  train(cut);
+  const fs::path newest = dir_ / "cut" / "train_state.e2.safetensors";
+  fs::resize_file(newest, fs::file_size(newest) / 2);
+  cut.stop_after = 0;
+  cut.resume = true;
+  TrainResult resumed = train(cut);
+  ASSERT_EQ(resumed.history.size(), 3u);
+  EXPECT_EQ(resumed.history.back().train_loss, full.history.back().train_loss);
+  EXPECT_TRUE(fs::exists(dir_ / "cut" / "checkpoint.json"));
+  EXPECT_EQ(load_checkpoint((dir_ / "cut" / "model.safetensors").string()).epoch, 3);
+}
+
+// Outside review: --lr 1e300 finished with exit 0, a NaN loss and a written checkpoint.
+TEST_F(Fmnist, NonFiniteLossStopsWithoutOverwritingTheCheckpoint) {
+  TrainConfig cfg = small("nan");
+  cfg.epochs = 2;
+  cfg.stop_after = 1;
+  train(cfg);  // a good epoch-1 checkpoint
+  const std::string model = (dir_ / "nan" / "model.safetensors").string();
+  const auto good = nn::load_safetensors(model);
+  cfg.stop_after = 0;
+  cfg.resume = true;
+  cfg.lr = 1e300;  // a different config is refused on resume, so start a fresh run in place
+  cfg.resume = false;
+  EXPECT_TRUE(throws_with([&] { train(cfg); }, {"the loss is", "stopping", "--skip-nonfinite"}));
+  cfg.skip_nonfinite = true;
+  EXPECT_TRUE(throws_with([&] { train(cfg); }, {"non-finite", "not saving it"}));
+  const auto after = nn::load_safetensors(model);
+  ASSERT_EQ(after.tensors.size(), good.tensors.size());
+  for (size_t i = 0; i < good.tensors.size(); ++i)
+    EXPECT_TRUE(test::all_close(after.tensors[i].second, good.tensors[i].second, 0, 0));
+}
+
 
 }  // namespace
 }  // namespace ember::zoo::fmnist

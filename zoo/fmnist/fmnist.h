@@ -4,16 +4,22 @@
 // are thin wrappers over train() and evaluate_checkpoint().
 //
 // A run folder (--out) holds:
-//   model.safetensors        weights (+ metadata: model type, epoch, test accuracy)
-//   train_state.safetensors  optimizer + scheduler state, epoch, metric history (for --resume)
+//   model.safetensors        weights (+ metadata: model type, epoch, test accuracy); a link to the
+//                            committed model.e<N>.safetensors
+//   model.e<N>.safetensors, train_state.e<N>.safetensors
+//                            weights and optimizer + scheduler state, epoch, metric history of
+//                            epoch N (and N-1 as a fallback), committed together by
+//   checkpoint.json          the manifest naming the last complete pair (zoo/common/checkpoint.h)
 //   metrics.jsonl            one JSON object per epoch
 //   curves.png               train/test loss and test accuracy against epoch (gnuplot)
 //   predictions.png          64 test images captioned "predicted / true", green when right
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "data/fashion_mnist.h"
@@ -49,6 +55,10 @@ struct TrainConfig {
   bool progress = true;   // the updating progress line
   bool plots = true;      // curves.png and predictions.png
   bool distributed = false;  // one rank of `ember launch` (DDP over Gloo; rank 0 logs and saves)
+  // A step whose loss is NaN/inf: false stops training with an error (the last checkpoint stays),
+  // true skips the step (no backward, no update) and counts it.
+  bool skip_nonfinite = false;
+  std::function<void(std::string_view)> checkpoint_hook;  // tests: see zoo/common/checkpoint.h
 };
 
 struct EpochMetrics {

@@ -1,4 +1,5 @@
 // Fashion-MNIST training loop, evaluation and checkpoints (see fmnist.h for the run folder).
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 
@@ -15,6 +16,7 @@
 #include "nn/optim/adam.h"
 #include "nn/optim/scheduler.h"
 #include "nn/safetensors.h"
+#include "zoo/common/checkpoint.h"
 #include "zoo/common/progress.h"
 #include "zoo/fmnist/fmnist.h"
 
@@ -51,8 +53,11 @@ Resolved resolve(const TrainConfig& c) {
   if (c.epochs) r.epochs = *c.epochs;
   if (c.batch) r.batch = *c.batch;
   if (c.lr) r.lr = *c.lr;
+  // Upper bounds keep epochs x steps and the schedule's arithmetic far from overflow.
   EMBER_CHECK(r.epochs >= 1, "train fmnist: --epochs must be >= 1, got {}", r.epochs);
   EMBER_CHECK(r.batch >= 1, "train fmnist: --batch must be >= 1, got {}", r.batch);
+  EMBER_CHECK(r.epochs <= 1'000'000, "train fmnist: --epochs must be <= 1000000, got {}", r.epochs);
+  EMBER_CHECK(r.batch <= 1'000'000, "train fmnist: --batch must be <= 1000000, got {}", r.batch);
   EMBER_CHECK(r.lr > 0 && std::isfinite(r.lr), "train fmnist: --lr must be positive, got {}", r.lr);
   EMBER_CHECK(r.augment == "none" || r.augment == "flip" || r.augment == "crop" || r.augment == "flip+crop",
               "train fmnist: --augment must be none, flip, crop or flip+crop, got '{}'", r.augment);
@@ -73,6 +78,28 @@ EpochMetrics metrics_from_json(const json& j) {
 }
 
 std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
+
+// A metadata field of a checkpoint as a number, or an error naming the file and the field (a
+// bare std::stoll said only "stoll").
+template <typename T>
+T meta_number(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
+  auto it = meta.find(key);
+  EMBER_CHECK(it != meta.end(), "fmnist: {}: metadata field '{}' is missing", path, key);
+  T v{};
+  const char* end = it->second.data() + it->second.size();
+  auto [p, ec] = std::from_chars(it->second.data(), end, v);
+  EMBER_CHECK(ec == std::errc() && p == end, "fmnist: {}: metadata field '{}' is '{}', expected a number", path, key,
+              it->second.substr(0, 40));
+  return v;
+}
+
+json meta_json(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
+  auto it = meta.find(key);
+  EMBER_CHECK(it != meta.end(), "fmnist: {}: metadata field '{}' is missing", path, key);
+  json j = json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  EMBER_CHECK(!j.is_discarded(), "fmnist: {}: metadata field '{}' is not valid JSON", path, key);
+  return j;
+}
 
 // The first `limit` rows of a dataset as a new in-memory dataset (limit 0: all of it).
 std::shared_ptr<const data::TensorDataset> head(const data::FashionMnist& ds, int64_t limit) {
@@ -114,6 +141,17 @@ void plot_predictions(const fs::path& out, const data::FashionMnist& test, const
     grid.caption_colors.push_back(pred[i] == truth[i] ? data::Rgb{90, 220, 90} : data::Rgb{250, 80, 80});
   }
   data::save_grid((out / "predictions.png").string(), test.images().narrow(0, 0, n), grid);
+}
+
+// model.safetensors (what `ember eval fmnist --checkpoint` is pointed at) becomes a hard link to
+// the committed generation's weights (a copy where links are not supported), swapped in by rename.
+void publish_model(const fs::path& out) {
+  const fs::path src = committed_path(out, kModelFile), tmp = out / (std::string(kModelFile) + ".tmp.link");
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_hard_link(src, tmp, ec);
+  if (ec) fs::copy_file(src, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, out / kModelFile);
 }
 
 }  // namespace
@@ -175,9 +213,9 @@ LoadedModel load_checkpoint(const std::string& path) {
   LoadedModel m{parse_arch(kind.substr(7)), nullptr, 0, std::nullopt};
   m.model = make_model(m.arch);
   m.model->load_state_dict(dict.tensors);
-  if (auto e = dict.metadata.find("fmnist.epoch"); e != dict.metadata.end()) m.epoch = std::stoll(e->second);
-  if (auto a = dict.metadata.find("fmnist.test_accuracy"); a != dict.metadata.end())
-    m.recorded_accuracy = std::stod(a->second);
+  if (dict.metadata.count("fmnist.epoch")) m.epoch = meta_number<int64_t>(dict.metadata, "fmnist.epoch", path);
+  if (dict.metadata.count("fmnist.test_accuracy"))
+    m.recorded_accuracy = meta_number<double>(dict.metadata, "fmnist.test_accuracy", path);
   return m;
 }
 
@@ -185,7 +223,7 @@ TrainResult train(const TrainConfig& config) {
   const Resolved cfg = resolve(config);
   if (config.threads > 0) set_num_threads(config.threads);
   const fs::path out(config.out);
-  fs::create_directories(out);
+  check_writable(out, "train fmnist");  // a read-only --out fails now, not after the first epoch
 
   data::FashionMnist train_set(data::Split::train, config.data_dir), test_set(data::Split::test, config.data_dir);
   auto train_data = head(train_set, cfg.train_limit);
@@ -216,19 +254,34 @@ TrainResult train(const TrainConfig& config) {
   TrainResult result;
   result.checkpoint = (out / kModelFile).string();
   int64_t start_epoch = 0;
-  const fs::path state_path = out / kStateFile;
-  if (config.resume && fs::exists(state_path) && fs::exists(result.checkpoint)) {
-    LoadedModel saved = load_checkpoint(result.checkpoint);
-    std::map<std::string, std::string> meta = opt.load(state_path.string());
-    const json saved_cfg = json::parse(meta.at("fmnist.config"));
+  // The newest complete (weights, state) pair: a kill between the two writes falls back a generation.
+  std::optional<LoadedModel> saved;
+  std::map<std::string, std::string> meta;
+  std::optional<std::map<std::string, std::string>> found;
+  if (config.resume)
+    found = find_checkpoint(out, {kModelFile, kStateFile}, [&](const std::map<std::string, std::string>& paths) {
+      const std::string& state_path = paths.at(kStateFile);
+      saved = load_checkpoint(paths.at(kModelFile));
+      meta = opt.load(state_path);
+      const int64_t epoch = meta_number<int64_t>(meta, "fmnist.epoch", state_path);
+      EMBER_CHECK(saved->epoch == epoch, "train fmnist --resume: {} is from epoch {} but {} from epoch {}",
+                  paths.at(kModelFile), saved->epoch, state_path, epoch);
+    });
+  if (found) {
+    const std::string& state_path = found->at(kStateFile);
+    const json saved_cfg = meta_json(meta, "fmnist.config", state_path);
     EMBER_CHECK(saved_cfg == cfg.to_json(), "train fmnist --resume: {} was written by a run with {}, not {}",
-                state_path.string(), saved_cfg.dump(), cfg.to_json().dump());
-    start_epoch = std::stoll(meta.at("fmnist.epoch"));
-    EMBER_CHECK(saved.epoch == start_epoch, "train fmnist --resume: {} is from epoch {} but {} from epoch {}",
-                result.checkpoint, saved.epoch, state_path.string(), start_epoch);
-    model->load_state_dict(saved.model->state_dict());
+                state_path, saved_cfg.dump(), cfg.to_json().dump());
+    start_epoch = saved->epoch;
+    model->load_state_dict(saved->model->state_dict());
     sched.load_state_dict(meta);
-    for (const auto& j : json::parse(meta.at("fmnist.history"))) result.history.push_back(metrics_from_json(j));
+    const json hist = meta_json(meta, "fmnist.history", state_path);
+    EMBER_CHECK(hist.is_array(), "fmnist: {}: metadata field 'fmnist.history' is not a JSON array", state_path);
+    try {
+      for (const auto& j : hist) result.history.push_back(metrics_from_json(j));
+    } catch (const json::exception&) {
+      EMBER_CHECK(false, "fmnist: {}: metadata field 'fmnist.history' holds a malformed epoch record", state_path);
+    }
     if (main_rank)
       fmt::print("resuming {} from epoch {}/{} ({})\n", arch_name(cfg.arch), start_epoch, cfg.epochs, out.string());
     else
@@ -259,23 +312,37 @@ TrainResult train(const TrainConfig& config) {
     Progress progress(fmt::format("epoch {}/{}", epoch, cfg.epochs), steps, cfg.batch, config.progress && main_rank);
     double loss_sum = 0;
     int64_t seen = 0, step = 0;
+    int64_t skipped = 0;
     auto train_step = [&](const data::Batch& b) {
       opt.zero_grad();
       Tensor loss = cross_entropy(model->forward(b.input), b.target);
+      // Every rank sees the same (mean) loss, so all of them stop or skip the same steps.
+      const double l = comm ? comm->allreduce(loss.item(), dist::ReduceOp::avg) : loss.item();
+      ++step;
+      if (!std::isfinite(l)) {
+        // Stop before the bad step reaches the weights (the last checkpoint stays), or skip it.
+        EMBER_CHECK(config.skip_nonfinite,
+                    "train fmnist: the loss is {} at epoch {} step {}; stopping (the checkpoint of epoch {} in {} "
+                    "is kept). Lower --lr, or pass --skip-nonfinite to skip such steps",
+                    l, epoch, step, epoch - 1, out.string());
+        ++skipped;
+        sched.step();
+        return;
+      }
       loss.backward();
       if (ddp) ddp->sync_gradients();
       opt.step();
       sched.step();
       const int64_t n = comm ? b.target.numel() * comm->world_size() : b.target.numel();
-      const double l = comm ? comm->allreduce(loss.item(), dist::ReduceOp::avg) : loss.item();
       loss_sum += l * static_cast<double>(n);
       seen += n;
-      progress.update(++step, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(seen)));
+      progress.update(step, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(seen)));
     };
     if (sampler)
       for (int64_t s = 0; s < steps; ++s) train_step(sampler->batch(loader, epoch - 1, s));
     else
       for (data::Batch& b : loader) train_step(b);
+    if (skipped > 0 && main_rank) fmt::print("epoch {}: skipped {} step(s) with a non-finite loss\n", epoch, skipped);
     progress.finish();
     if (!main_rank) {  // rank 0 alone evaluates and saves; the others go on to the next epoch
       ++run_epochs;
@@ -284,7 +351,7 @@ TrainResult train(const TrainConfig& config) {
     EpochMetrics m;
     m.epoch = epoch;
     m.seconds = progress.seconds();
-    m.train_loss = loss_sum / static_cast<double>(seen);
+    m.train_loss = seen > 0 ? loss_sum / static_cast<double>(seen) : std::nan("");
     m.examples_per_second = static_cast<double>(seen) / m.seconds;
     m.lr = opt.lr();
     EvalResult ev = evaluate(*model, test_set, cfg.test_limit);
@@ -293,19 +360,29 @@ TrainResult train(const TrainConfig& config) {
     result.history.push_back(m);
     ++run_epochs;
 
-    // Checkpoint: training state first, then the weights, both stamped with the epoch.
+    // A model that evaluates to a non-finite loss never replaces the last good checkpoint.
+    EMBER_CHECK(std::isfinite(ev.loss) && seen > 0,
+                "train fmnist: epoch {} ends with a non-finite test loss ({}); not saving it (the checkpoint of "
+                "epoch {} in {} is kept)",
+                epoch, ev.loss, epoch - 1, out.string());
+
+    // Checkpoint: weights and training state, both stamped with the epoch, committed together.
     json hist = json::array();
     for (const auto& h : result.history) hist.push_back(metrics_json(h));
-    std::map<std::string, std::string> meta = sched.state_dict();
-    meta["fmnist.epoch"] = std::to_string(epoch);
-    meta["fmnist.history"] = hist.dump();
-    meta["fmnist.config"] = cfg.to_json().dump();
-    opt.save(state_path.string(), meta);
-    nn::save_safetensors(result.checkpoint, model->state_dict(),
-                         {{"ember.model", "fmnist-" + arch_name(cfg.arch)},
-                          {"fmnist.epoch", std::to_string(epoch)},
-                          {"fmnist.test_accuracy", fmt::format("{:.17g}", ev.accuracy)},
-                          {"fmnist.test_loss", fmt::format("{:.17g}", ev.loss)}});
+    std::map<std::string, std::string> state_meta = sched.state_dict();
+    state_meta["fmnist.epoch"] = std::to_string(epoch);
+    state_meta["fmnist.history"] = hist.dump();
+    state_meta["fmnist.config"] = cfg.to_json().dump();
+    const std::map<std::string, std::string> model_meta = {
+        {"ember.model", "fmnist-" + arch_name(cfg.arch)},
+        {"fmnist.epoch", std::to_string(epoch)},
+        {"fmnist.test_accuracy", fmt::format("{:.17g}", ev.accuracy)},
+        {"fmnist.test_loss", fmt::format("{:.17g}", ev.loss)}};
+    commit_checkpoint(out, epoch,
+                      {{kModelFile, [&](const std::string& p) { nn::save_safetensors(p, model->state_dict(), model_meta); }},
+                       {kStateFile, [&](const std::string& p) { opt.save(p, state_meta); }}},
+                      config.checkpoint_hook);
+    publish_model(out);
     write_metrics(out, result.history);
     fmt::print("epoch {}/{}: train loss {:.4f} | test loss {:.4f} | test accuracy {:.2f}% ({}/{}) | {:.1f} s, "
                "{:.0f} ex/s\n",
