@@ -21,5 +21,6 @@ struct ZooCommands {
 void add_tune_command(CLI::App& app);   // tune.cpp: run a study on a suite objective
 void add_study_command(CLI::App& app);  // study.cpp: list / show / best / export / plot a storage
 void add_fmnist_commands(const ZooCommands& zoo);  // fmnist.cpp: train / eval fmnist
+void add_colorize_commands(const ZooCommands& zoo);  // colorize.cpp: data openmoji, train / eval colorize, colorize
 
 }  // namespace ember::cli
