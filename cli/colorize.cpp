@@ -78,8 +78,8 @@ void print_scores(const std::string& name, const cz::Scores& s) {
 void add_eval_colorize(CLI::App& eval) {
   auto* cmd = eval.add_subcommand("colorize", "score a colorize checkpoint and two non-learned baselines");
   struct Args {
-    std::string checkpoint, split = "test", root;
-    int64_t hints = 0;
+    std::string checkpoint, split = "test", root, grid;
+    int64_t hints = 0, grid_rows = 8;
     int threads = 0;
   };
   auto a = std::make_shared<Args>();
@@ -89,6 +89,9 @@ void add_eval_colorize(CLI::App& eval) {
       ->capture_default_str();
   cmd->add_option("--root", a->root, "OpenMoji cache folder");
   cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--grid", a->grid, "also write a PNG: line | no hints | hints | with hints | truth, per row");
+  cmd->add_option("--grid-rows", a->grid_rows, "pairs in the --grid picture")->check(CLI::Range(1, 512))
+      ->capture_default_str();
   cmd->callback([a] {
     if (a->threads > 0) set_num_threads(a->threads);
     cz::LoadedModel m = cz::load_checkpoint(a->checkpoint);
@@ -103,6 +106,10 @@ void add_eval_colorize(CLI::App& eval) {
     print_scores("model", r.model);
     print_scores("line as grey", r.line_grey);
     print_scores("mean colour, ink kept", r.mean_color);
+    if (!a->grid.empty()) {
+      cz::save_samples(*m.model, set, a->grid, a->hints, a->grid_rows, true);
+      fmt::print("grid: {}\n", a->grid);
+    }
   });
 }
 

@@ -182,9 +182,11 @@ struct LoadedModel {
 };
 // Reads model.safetensors of a run (configuration from its metadata); clear errors otherwise.
 LoadedModel load_checkpoint(const std::string& path);
-// The grid written each epoch: line | hints (dots on white) | prediction | truth for the first 8
-// pairs of `val`, with `hints` hints each (hint models).
-void save_samples(UNet& model, const OpenMoji& val, const std::string& path, int64_t hints);
+// A grid of the first `count` pairs of `set`, one per row: line | hints (dots on white) |
+// prediction with `hints` hints | truth (the grid written each epoch, of val), or with
+// zero_hint_column: line | prediction without hints | hints | prediction with them | truth.
+void save_samples(UNet& model, const OpenMoji& set, const std::string& path, int64_t hints, int64_t count,
+                  bool zero_hint_column = false);
 
 // ---- inference (infer.cpp) ----
 

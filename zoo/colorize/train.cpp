@@ -78,36 +78,43 @@ void plot_curves(const fs::path& out, const std::vector<EpochMetrics>& history) 
 
 }  // namespace
 
-// line | hints (dots on white) | prediction | truth, one val emoji per row.
-void save_samples(UNet& model, const OpenMoji& val, const std::string& path, int64_t hints) {
-  const int64_t n = std::min<int64_t>(kSamples, val.line.size(0)), h = val.line.size(1), w = val.line.size(2);
+void save_samples(UNet& model, const OpenMoji& set, const std::string& path, int64_t hints, int64_t count,
+                  bool zero_hint_column) {
+  const int64_t n = std::min<int64_t>(count, set.line.size(0)), h = set.line.size(1), w = set.line.size(2);
+  EMBER_CHECK(n > 0, "colorize: no images for the sample grid {}", path);
   std::vector<int64_t> rows(static_cast<size_t>(n));
   std::iota(rows.begin(), rows.end(), 0);
   const bool hinted = model.config.hints && hints > 0;
-  Batch b = make_batch(val, rows, model.config.hints, {}, std::vector<int64_t>(size_t(n), hinted ? hints : 0), 0x5eed);
-  const bool was_training = model.is_training();
-  model.eval();
-  Tensor pred;
-  {
+  auto predict = [&](int64_t k, Batch& b) {
+    b = make_batch(set, rows, model.config.hints, {}, std::vector<int64_t>(static_cast<size_t>(n), k), 0x5eed);
+    const bool was_training = model.is_training();
+    model.eval();
     NoGradGuard no_grad;
-    pred = model.forward(b.input).contiguous();
-  }
-  model.train(was_training);
-  const int64_t px = h * w;
-  Tensor cells = Tensor::ones({4 * n, 3, h, w});
+    Tensor pred = model.forward(b.input).contiguous();
+    model.train(was_training);
+    return pred;
+  };
+  Batch b, b0;
+  const Tensor pred = predict(hinted ? hints : 0, b);
+  const Tensor pred0 = zero_hint_column ? predict(0, b0) : Tensor();
+  const int64_t px = h * w, cols = zero_hint_column ? 5 : 4;
+  Tensor cells = Tensor::ones({cols * n, 3, h, w});
   float* c = cells.data<float>();
   const float* x = b.input.data<float>();
+  auto cell = [&](int64_t i, int64_t col) { return c + (cols * i + col) * 3 * px; };
   for (int64_t i = 0; i < n; ++i) {
     const float* xi = x + i * b.input.size(1) * px;
+    const int64_t hint_col = zero_hint_column ? 2 : 1;
     for (int64_t ch = 0; ch < 3; ++ch)
       for (int64_t q = 0; q < px; ++q) {
-        c[(4 * i) * 3 * px + ch * px + q] = xi[q];
-        if (hinted && xi[4 * px + q] > 0) c[(4 * i + 1) * 3 * px + ch * px + q] = xi[(1 + ch) * px + q];
+        cell(i, 0)[ch * px + q] = xi[q];
+        if (hinted && xi[4 * px + q] > 0) cell(i, hint_col)[ch * px + q] = xi[(1 + ch) * px + q];
       }
-    std::copy_n(pred.data<float>() + i * 3 * px, 3 * px, c + (4 * i + 2) * 3 * px);
-    std::copy_n(b.target.data<float>() + i * 3 * px, 3 * px, c + (4 * i + 3) * 3 * px);
+    if (zero_hint_column) std::copy_n(pred0.data<float>() + i * 3 * px, 3 * px, cell(i, 1));
+    std::copy_n(pred.data<float>() + i * 3 * px, 3 * px, cell(i, hint_col + 1));
+    std::copy_n(b.target.data<float>() + i * 3 * px, 3 * px, cell(i, hint_col + 2));
   }
-  data::save_grid(path, cells, {.nrow = 4, .padding = 2, .scale = 2, .background = {255, 255, 255}});
+  data::save_grid(path, cells, {.nrow = cols, .padding = 2, .scale = 2, .background = {255, 255, 255}});
 }
 
 LoadedModel load_checkpoint(const std::string& path) {
@@ -267,7 +274,7 @@ TrainResult train(const TrainConfig& cfg) {
     if (cfg.plots) {
       plot_curves(out, result.history);
       save_samples(*model, val, (out / fmt::format("samples-epoch{:03d}.png", epoch)).string(),
-                   ucfg.hints ? kSampleHints : 0);
+                   ucfg.hints ? kSampleHints : 0, kSamples);
     }
   }
   return result;
