@@ -150,27 +150,30 @@ TEST(ColorizeData, HashSplitIsStable) {
   EXPECT_NEAR(counts[1] / 5000.0, 0.1, 0.02);
 }
 
-// Rasterises six real OpenMoji SVGs (skin-tone and flag variants, a blank line layer) and packs
-// them: 3 distinct non-blank line rasters remain, the first of each in name order.
+// Rasterises six real OpenMoji SVGs (skin-tone and flag variants, a blank line layer) at 64 and
+// 128 px and packs them: 3 distinct non-blank line rasters remain, the first of each in name order.
 TEST(ColorizeData, PackRealSvgFixture) {
   const fs::path svg = fs::path(default_data_root()) / "svg";
   if (!fs::exists(svg / "black" / "1F600.svg")) GTEST_SKIP() << "OpenMoji SVGs not fetched (run: ember data openmoji)";
   if (std::system("command -v rsvg-convert >/dev/null 2>&1") != 0) GTEST_SKIP() << "rsvg-convert missing (librsvg2-bin)";
   const fs::path dir = fs::temp_directory_path() / fmt::format("ember_colorize_fixture_{}", getpid());
-  for (const char* layer : {"black", "color"}) {
-    fs::create_directories(dir / "raw" / layer);
-    for (const char* n : {"1F195", "1F1E9-1F1EA", "1F1EB-1F1F7", "1F44B", "1F44B-1F3FB", "1F600"})
-      ASSERT_EQ(std::system(fmt::format("rsvg-convert -w 64 -h 64 -b white '{}' -o '{}'",
-                                        (svg / layer / (std::string(n) + ".svg")).string(),
-                                        (dir / "raw" / layer / (std::string(n) + ".png")).string())
-                                .c_str()),
-                0);
+  for (int size : {64, 128}) {
+    const fs::path raw = dir / fmt::format("raw{}", size);
+    for (const char* layer : {"black", "color"}) {
+      fs::create_directories(raw / layer);
+      for (const char* n : {"1F195", "1F1E9-1F1EA", "1F1EB-1F1F7", "1F44B", "1F44B-1F3FB", "1F600"})
+        ASSERT_EQ(std::system(fmt::format("rsvg-convert -w {} -h {} -b white '{}' -o '{}'", size, size,
+                                          (svg / layer / (std::string(n) + ".svg")).string(),
+                                          (raw / layer / (std::string(n) + ".png")).string())
+                                  .c_str()),
+                  0);
+    }
+    EXPECT_EQ(pack_openmoji(raw.string(), packed_dir(dir.string(), size), size), 3);
+    const OpenMoji s = load_openmoji(dir.string(), size);
+    EXPECT_EQ(s.names, (std::vector<std::string>{"1F1E9-1F1EA", "1F44B", "1F600"}));
+    EXPECT_EQ(s.color.shape(), (Shape{3, size, size, 3}));
+    EXPECT_TRUE(fs::exists(fs::path(packed_dir(dir.string(), size)) / "CREDIT.txt"));
   }
-  EXPECT_EQ(pack_openmoji((dir / "raw").string(), (dir / "64").string(), 64), 3);
-  const OpenMoji s = load_openmoji(dir.string(), 64);
-  EXPECT_EQ(s.names, (std::vector<std::string>{"1F1E9-1F1EA", "1F44B", "1F600"}));
-  EXPECT_EQ(s.color.shape(), (Shape{3, 64, 64, 3}));
-  EXPECT_TRUE(fs::exists(dir / "64" / "CREDIT.txt"));
   fs::remove_all(dir);
 }
 
