@@ -44,7 +44,8 @@ Tensor take_rows(const Tensor& t, const std::vector<int64_t>& rows) {
   const int64_t row = t.numel() / std::max<int64_t>(1, shape[0]);
   shape[0] = static_cast<int64_t>(rows.size());
   Tensor out = Tensor::empty(shape, {.dtype = DType::u8});
-  const uint8_t* src = t.contiguous().data<uint8_t>();
+  const Tensor dense = t.contiguous();  // keeps a copy alive while we read it
+  const uint8_t* src = dense.data<uint8_t>();
   uint8_t* dst = out.data<uint8_t>();
   for (size_t i = 0; i < rows.size(); ++i) std::copy_n(src + rows[i] * row, row, dst + int64_t(i) * row);
   return out;
