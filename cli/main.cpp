@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   zoo.data->require_subcommand(1);
   ember::cli::add_fmnist_commands(zoo);
   ember::cli::add_lm_commands(zoo);
+  ember::cli::add_colorize_commands(zoo);
 
   auto* completion = app.add_subcommand("completion", "print a shell completion script");
   completion->add_subcommand("bash", "bash: source <(ember completion bash)")->callback([&app] {

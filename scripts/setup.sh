@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake ninja-build libgtest-dev libgmock-dev googletest libbenchmark-dev
       libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev libstb-dev gnuplot-nox
       libopenblas-dev python3 zlib1g-dev dataset-fashion-mnist libgloo-dev libpq-dev postgresql
-      bible-kjv python3-numpy clang-14 libclang-rt-14-dev)
+      bible-kjv python3-numpy clang-14 libclang-rt-14-dev librsvg2-bin npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,3 +28,9 @@ fi
 build="${EMBER_BUILD_DIR:-build}"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
 cmake --build "$build" -j "$(nproc)"
+
+# OpenMoji line/colour pairs for zoo/colorize (npm + rsvg-convert; cached outside the tree, so a
+# second run only repacks). No network is not an error here: `ember data openmoji` retries later.
+if [ -z "${EMBER_SKIP_DATA:-}" ] && [ -x "$build/bin/ember" ]; then
+  "$build/bin/ember" data openmoji || echo "setup: OpenMoji not built (run: ember data openmoji)"
+fi

@@ -21,6 +21,7 @@
 #include "tensor/matmul_precision.h"
 
 namespace ember::bench {
+void run_w3(bool fused_adam);  // w3_colorize.cpp: the zoo/colorize U-Net
 namespace {
 
 bool g_fused_adam = true;
@@ -106,51 +107,6 @@ void run_w2(const Mnist& data) {
     opt.step();
   });
   print_row("W2 cnn train", s, 17.9);
-}
-
-// ---- W3: U-Net colorizer, batch 16 at 64x64, 5 warm-up + 30 timed ----
-struct DoubleConv {
-  Conv c1, c2;
-  BatchNorm b1, b2;
-  DoubleConv(Params& p, int64_t cin, int64_t cout, Generator& g)
-      : c1(p, cin, cout, 3, g, false), c2(p, cout, cout, 3, g, false), b1(p, cout), b2(p, cout) {}
-  Tensor operator()(const Tensor& x) const { return relu(b2(c2(relu(b1(c1(x)))))); }
-};
-
-struct Up {  // ConvTranspose2d(cin -> cout, k 2, stride 2, bias); weight [cin, cout, 2, 2]
-  Tensor w, b;
-  Up(Params& p, int64_t cin, int64_t cout, Generator& g) {
-    w = p.add(init_uniform({cin, cout, 2, 2}, cout * 4, g));
-    b = p.add(init_uniform({cout}, cout * 4, g));
-  }
-  Tensor operator()(const Tensor& x) const { return conv_transpose2d(x, w, b, {.stride_h = 2, .stride_w = 2}); }
-};
-
-void run_w3() {
-  Generator gen(3);
-  Params p;
-  DoubleConv d1(p, 1, 32, gen), d2(p, 32, 64, gen), d3(p, 64, 128, gen), d4(p, 128, 256, gen);
-  Up u1(p, 256, 128, gen);
-  DoubleConv e1(p, 256, 128, gen);
-  Up u2(p, 128, 64, gen);
-  DoubleConv e2(p, 128, 64, gen);
-  Up u3(p, 64, 32, gen);
-  DoubleConv e3(p, 64, 32, gen);
-  Conv head(p, 32, 3, 1, gen, true);
-  check_count("W3", p, 1926499);
-  nn::Adam opt(p.list, {.fused = g_fused_adam});
-  const Tensor x = uniform_stream(3001, {16, 1, 64, 64}), t = uniform_stream(3002, {16, 3, 64, 64});
-  StepStats s = time_steps(5, 30, [&](int) {
-    p.zero_grad();
-    Tensor s1 = d1(x), s2 = d2(max_pool2d(s1)), s3 = d3(max_pool2d(s2)), b = d4(max_pool2d(s3));
-    Tensor y = e1(cat({u1(b), s3}, 1));
-    y = e2(cat({u2(y), s2}, 1));
-    y = e3(cat({u3(y), s1}, 1));
-    Tensor loss = l1_loss(sigmoid(head(y)), t);
-    loss.backward();
-    opt.step();
-  });
-  print_row("W3 unet train", s, 360);
 }
 
 }  // namespace
@@ -275,7 +231,7 @@ int main(int argc, char** argv) {
       if (on("W1")) run_w1(data);
       if (on("W2")) run_w2(data);
     }
-    if (on("W3")) run_w3();
+    if (on("W3")) run_w3(g_fused_adam);
     if (on("W4")) run_w4_lm();
     if (on("W5")) run_w5_lm();
     if (on("W6")) run_w6_train();
