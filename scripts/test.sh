@@ -18,7 +18,7 @@ python3 scripts/sz --check
 # fuzz targets (tests/fuzz) in the same tree, so each loader is fuzzed briefly on every CI run
 # (scripts/fuzz.sh runs them for longer). -O0 without -g keeps the instrumented build quick on 2
 # cores; reports name functions but not lines; rebuild with -g to dig in.
-EMBER_BUILD_DIR=build-clang-san CC=clang-14 CXX=clang++-14 bash scripts/setup.sh "${unity[@]}" \
+EMBER_SKIP_DATA=1 EMBER_BUILD_DIR=build-clang-san CC=clang-14 CXX=clang++-14 bash scripts/setup.sh "${unity[@]}" \
   -DEMBER_SANITIZE=ON -DEMBER_FUZZ=ON -DEMBER_CUDA=OFF -DEMBER_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=None \
   -DCMAKE_CXX_FLAGS=-O0
 (cd build-clang-san && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
