@@ -21,5 +21,6 @@ struct ZooCommands {
 void add_tune_command(CLI::App& app);   // tune.cpp: run a study on a suite objective
 void add_study_command(CLI::App& app);  // study.cpp: list / show / best / export / plot a storage
 void add_fmnist_commands(const ZooCommands& zoo);  // fmnist.cpp: train / eval fmnist
+void add_alphazero_commands(const ZooCommands& zoo);  // alphazero.cpp: train / eval alphazero, play
 
 }  // namespace ember::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   zoo.eval->require_subcommand(1);
   zoo.data->require_subcommand(1);
   ember::cli::add_fmnist_commands(zoo);
+  ember::cli::add_alphazero_commands(zoo);
 
   try {
     app.parse(argc, argv);
