@@ -3,6 +3,8 @@
 // tree reuse and root noise.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <cmath>
 #include <numeric>
 
