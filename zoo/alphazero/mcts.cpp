@@ -30,13 +30,16 @@ int Tree::select(float* planes) {
       // PUCT over the children, with pending (virtual) visits counted as losses.
       const Node& parent = nodes_[n];
       const float sqrt_n = std::sqrt(static_cast<float>(std::max(1, parent.visits + parent.pending)));
+      // The parent's value for the player choosing here (its value_sum is for the other player).
+      const float fpu = (parent.visits > 0 ? -parent.value_sum / static_cast<float>(parent.visits) : 0.f) -
+                        config_.fpu_reduction;
       int32_t best = -1;
       float best_score = -1e30f;
       for (int32_t c = parent.first_child; c < parent.first_child + parent.num_children; ++c) {
         const Node& ch = nodes_[c];
         const int n_eff = ch.visits + ch.pending;
         const float q = n_eff > 0 ? (ch.value_sum - vl * static_cast<float>(ch.pending)) / static_cast<float>(n_eff)
-                                  : config_.fpu;
+                                  : fpu;
         const float score = q + config_.c_puct * ch.prior * sqrt_n / static_cast<float>(1 + n_eff);
         if (score > best_score) best_score = score, best = c;
       }

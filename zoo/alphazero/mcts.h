@@ -3,7 +3,8 @@
 // per step), evaluates all of them with one Evaluator call, then expands and backs them up.
 //
 // Selection maximises Q(s,a) + c_puct * P(s,a) * sqrt(N(s)) / (1 + N(s,a)), with Q from the
-// mover's point of view (unvisited children: Q = fpu). A leaf's value v (for its side to move)
+// mover's point of view; an unvisited child gets the parent's Q minus fpu_reduction ("first play
+// urgency": a side that is winning keeps exploring its other moves, which finds quick wins). A leaf's value v (for its side to move)
 // backs up as -v, +v, -v, ... towards the root. Terminal leaves use the game result and need no
 // evaluation. Dirichlet noise P = (1 - eps) P + eps Dir(alpha) is mixed into the root's priors.
 // advance() keeps the subtree below the chosen move (tree reuse).
@@ -21,7 +22,7 @@ namespace ember::zoo::alphazero {
 struct MctsConfig {
   int simulations = 200;      // new simulations per move
   float c_puct = 1.5f;
-  float fpu = 0.0f;           // Q of an unvisited child
+  float fpu_reduction = 0.1f;  // Q of an unvisited child: the parent's Q minus this
   bool root_noise = false;    // self-play only
   float dirichlet_alpha = 1.0f, dirichlet_eps = 0.25f;
   int leaves_per_step = 1;    // leaves one tree may add per batched step (> 1 uses virtual loss)
