@@ -122,4 +122,28 @@ MatchResult play_match(GameKind game, Agent& a, Agent& b, int64_t games, bool a_
 // the first 2 moves sampled (temperature 1) so games differ. Result for a.
 MatchResult arena(GameKind game, Evaluator& a, Evaluator& b, int64_t games, int64_t sims, uint64_t seed);
 
+// ---- evaluation (evaluate.cpp) ----
+
+// An opponent from its spec: "random", "mcts:<playouts>" (UCT, random rollouts), "alphabeta:<depth>",
+// "solver" (Connect Four only); clear error for anything else.
+std::unique_ptr<Agent> make_opponent(const std::string& spec, GameKind game, uint64_t seed);
+
+// A Connect Four position (its moves, 1-based columns) with the solver's optimal moves.
+struct LabelledPosition {
+  std::string moves;
+  std::vector<int> optimal;  // 0-based columns
+};
+// `count` positions with at least min_stones stones, taken from games between two depth-2
+// alpha-beta players with random tie-breaks (a weak agent), spread evenly over the stone counts
+// min_stones..40, each labelled by the solver. The file, when given, caches the set (one line per
+// position: moves, a space, optimal columns).
+std::vector<LabelledPosition> labelled_positions(int64_t count, int min_stones, uint64_t seed,
+                                                 const std::string& cache_file = "");
+// Share of positions where the agent's move is one of the optimal ones.
+double move_accuracy(Agent& agent, const std::vector<LabelledPosition>& positions);
+
+// The shipped Connect Four network: zoo/alphazero/weights/connect4.safetensors, looked up from the
+// working directory and from the executable's folder upwards; "" when not found.
+std::string default_weights(GameKind game);
+
 }  // namespace ember::zoo::alphazero
