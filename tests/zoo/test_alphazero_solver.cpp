@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 
 #include "tests/common/expect_close.h"
@@ -89,6 +90,31 @@ TEST(AlphaZeroSolver, BaselineOpponentsTakeWinsAndBlock) {
     const auto best = solver.optimal_moves(s);
     EXPECT_NE(std::find(best.begin(), best.end(), perfect.choose(s)), best.end()) << s.to_string();
   }
+}
+
+TEST(AlphaZeroSolver, OpponentSpecsAndLabelledPositions) {
+  EXPECT_EQ(make_opponent("mcts:1000", GameKind::connect4, 0)->name(), "mcts:1000");
+  EXPECT_EQ(make_opponent("alphabeta:6", GameKind::connect4, 0)->name(), "alphabeta:6");
+  EXPECT_EQ(make_opponent("random", GameKind::tictactoe, 0)->name(), "random");
+  EXPECT_TRUE(test::throws_with([] { make_opponent("mcts:x", GameKind::connect4, 0); }, {"bad opponent 'mcts:x'"}));
+  EXPECT_TRUE(test::throws_with([] { make_opponent("alphabeta:4", GameKind::tictactoe, 0); }, {"only Connect Four"}));
+  EXPECT_TRUE(test::throws_with([] { make_opponent("minimax", GameKind::connect4, 0); }, {"bad opponent 'minimax'"}));
+  // Late positions label in milliseconds; the set is cached in a file and read back identically.
+  const std::string cache = ::testing::TempDir() + "ember_az_labels.txt";
+  std::remove(cache.c_str());
+  const auto set = labelled_positions(6, 36, 3, cache);
+  ASSERT_EQ(set.size(), 6u);
+  Solver solver(16);
+  for (const auto& p : set) {
+    const State s = State::from_moves(GameKind::connect4, p.moves);
+    EXPECT_GE(s.num_moves(), 36);
+    EXPECT_EQ(p.optimal, solver.optimal_moves(s)) << p.moves;
+  }
+  const auto again = labelled_positions(6, 36, 3, cache);
+  for (size_t i = 0; i < set.size(); ++i) EXPECT_EQ(again[i].moves, set[i].moves);
+  SolverAgent perfect(2);
+  EXPECT_EQ(move_accuracy(perfect, set), 1.0);
+  std::remove(cache.c_str());
 }
 
 }  // namespace
