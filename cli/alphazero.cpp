@@ -219,11 +219,24 @@ void add_eval_alphazero(CLI::App& eval) {
       EMBER_CHECK(game == az::GameKind::connect4, "eval alphazero: --accuracy needs Connect Four");
       const auto t0 = std::chrono::steady_clock::now();
       const auto positions = az::labelled_positions(a->accuracy, static_cast<int>(a->min_stones), a->seed, a->labels);
-      fmt::print("{} labelled positions ({} to 40 stones) in {:.0f} s\n", positions.size(), a->min_stones,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      size_t fewest = 42;
+      double random_hits = 0;  // expected accuracy of a uniformly random mover
+      for (const auto& p : positions) {
+        fewest = std::min(fewest, p.moves.size());
+        random_hits += static_cast<double>(p.optimal.size()) /
+                       static_cast<double>(az::State::from_moves(game, p.moves).legal_actions().size());
+      }
+      fmt::print("{} labelled positions ({} to 40 stones) in {:.0f} s; a random mover would score {:.1f}%\n",
+                 positions.size(), fewest, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                 100 * random_hits / static_cast<double>(positions.size()));
       az::NetAgent raw(*net.net, 0), searched(*net.net, a->sims);
       fmt::print("move accuracy: raw policy {:.1f}%, MCTS {} sims {:.1f}%\n", 100 * az::move_accuracy(raw, positions),
                  a->sims, 100 * az::move_accuracy(searched, positions));
+      for (const std::string& spec : a->vs) {
+        if (spec == "solver") continue;
+        std::unique_ptr<az::Agent> opp = az::make_opponent(spec, game, a->seed);
+        fmt::print("move accuracy of {}: {:.1f}%\n", opp->name(), 100 * az::move_accuracy(*opp, positions));
+      }
     }
   });
 }
