@@ -187,7 +187,8 @@ void add_eval_alphazero(CLI::App& eval) {
       ->capture_default_str();
   cmd->add_option("--vs", a->vs, "opponents (each: random, mcts:<playouts>, alphabeta:<depth>, solver)")
       ->delimiter(',');
-  cmd->add_option("--games", a->games, "games with each side first, per opponent")->check(CLI::PositiveNumber)
+  cmd->add_option("--games", a->games, "games with each side first, per opponent (0: no matches)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--accuracy", a->accuracy, "solver-labelled positions for move accuracy (0: none)")
       ->check(CLI::NonNegativeNumber);
@@ -211,6 +212,7 @@ void add_eval_alphazero(CLI::App& eval) {
     }
     az::LoadedNet net = load_agent_net(a->checkpoint, game);
     for (const std::string& spec : a->vs) {
+      if (a->games == 0) break;
       std::unique_ptr<az::Agent> opp = az::make_opponent(spec, game, a->seed);
       az::NetAgent agent(*net.net, a->sims, a->seed + 7);
       run_match(game, agent, *opp, a->games, true);
@@ -219,23 +221,37 @@ void add_eval_alphazero(CLI::App& eval) {
       EMBER_CHECK(game == az::GameKind::connect4, "eval alphazero: --accuracy needs Connect Four");
       const auto t0 = std::chrono::steady_clock::now();
       const auto positions = az::labelled_positions(a->accuracy, static_cast<int>(a->min_stones), a->seed, a->labels);
+      // Positions where the choice matters (some legal move is not optimal), and what a uniformly
+      // random mover would score (optimal moves / legal moves, averaged).
+      std::vector<az::LabelledPosition> decisive;
       size_t fewest = 42;
-      double random_hits = 0;  // expected accuracy of a uniformly random mover
+      double random_all = 0, random_decisive = 0;
       for (const auto& p : positions) {
         fewest = std::min(fewest, p.moves.size());
-        random_hits += static_cast<double>(p.optimal.size()) /
-                       static_cast<double>(az::State::from_moves(game, p.moves).legal_actions().size());
+        const double legal = static_cast<double>(az::State::from_moves(game, p.moves).legal_actions().size());
+        random_all += static_cast<double>(p.optimal.size()) / legal;
+        if (static_cast<double>(p.optimal.size()) < legal) {
+          decisive.push_back(p);
+          random_decisive += static_cast<double>(p.optimal.size()) / legal;
+        }
       }
-      fmt::print("{} labelled positions ({} to 40 stones) in {:.0f} s; a random mover would score {:.1f}%\n",
+      fmt::print("{} labelled positions ({} to 40 stones) in {:.0f} s, {} where some move is not optimal\n",
                  positions.size(), fewest, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                 100 * random_hits / static_cast<double>(positions.size()));
+                 decisive.size());
+      auto report = [&](const std::string& who, az::Agent& agent) {
+        fmt::print("move accuracy of {}: {:.1f}% of all, {:.1f}% where it matters\n", who,
+                   100 * az::move_accuracy(agent, positions), 100 * az::move_accuracy(agent, decisive));
+      };
+      fmt::print("move accuracy of a random mover: {:.1f}% of all, {:.1f}% where it matters\n",
+                 100 * random_all / static_cast<double>(positions.size()),
+                 decisive.empty() ? 0.0 : 100 * random_decisive / static_cast<double>(decisive.size()));
       az::NetAgent raw(*net.net, 0), searched(*net.net, a->sims);
-      fmt::print("move accuracy: raw policy {:.1f}%, MCTS {} sims {:.1f}%\n", 100 * az::move_accuracy(raw, positions),
-                 a->sims, 100 * az::move_accuracy(searched, positions));
+      report("the raw policy", raw);
+      report(fmt::format("MCTS {} sims", a->sims), searched);
       for (const std::string& spec : a->vs) {
         if (spec == "solver") continue;
         std::unique_ptr<az::Agent> opp = az::make_opponent(spec, game, a->seed);
-        fmt::print("move accuracy of {}: {:.1f}%\n", opp->name(), 100 * az::move_accuracy(*opp, positions));
+        report(opp->name(), *opp);
       }
     }
   });
