@@ -34,9 +34,9 @@ std::shared_ptr<PolicyValueNet> trained_looking_net(NetConfig cfg) {
   const GameInfo& g = game_info(cfg.game);
   net->train();
   for (int step = 0; step < 3; ++step) {
-    const auto planes = random_planes(cfg.game, 32, 10 + step);
+    const auto planes = random_planes(cfg.game, 8, 10 + step);
     NoGradGuard no_grad;
-    net->forward_pv(Tensor::from_vector(planes, {32, 3, g.rows, g.cols}));
+    net->forward_pv(Tensor::from_vector(planes, {8, 3, g.rows, g.cols}));
   }
   NoGradGuard no_grad;
   for (auto& [name, p] : net->named_parameters())
