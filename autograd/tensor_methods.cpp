@@ -36,6 +36,23 @@ Tensor Tensor::log() const { return ember::log(*this); }
 Tensor Tensor::relu() const { return ember::relu(*this); }
 Tensor Tensor::abs() const { return ember::abs(*this); }
 Tensor Tensor::sqrt() const { return ember::sqrt(*this); }
+Tensor Tensor::rsqrt() const { return ember::rsqrt(*this); }
+Tensor Tensor::neg() const { return ember::neg(*this); }
+Tensor Tensor::square() const { return ember::square(*this); }
+Tensor Tensor::sin() const { return ember::sin(*this); }
+Tensor Tensor::cos() const { return ember::cos(*this); }
+Tensor Tensor::tanh() const { return ember::tanh(*this); }
+Tensor Tensor::sigmoid() const { return ember::sigmoid(*this); }
+Tensor Tensor::silu() const { return ember::silu(*this); }
+Tensor Tensor::clamp(std::optional<double> lo, std::optional<double> hi) const { return ember::clamp(*this, lo, hi); }
+Tensor Tensor::var(const std::vector<int64_t>& dims, int64_t correction, bool keepdim) const {
+  return ember::var(*this, dims, correction, keepdim);
+}
+Tensor Tensor::amax(const std::vector<int64_t>& dims, bool keepdim) const { return ember::amax(*this, dims, keepdim); }
+Tensor Tensor::amin(const std::vector<int64_t>& dims, bool keepdim) const { return ember::amin(*this, dims, keepdim); }
+Tensor Tensor::argmax(std::optional<int64_t> dim, bool keepdim) const { return ember::argmax(*this, dim, keepdim); }
+Tensor Tensor::softmax(int64_t dim) const { return ember::softmax(*this, dim); }
+Tensor Tensor::log_softmax(int64_t dim) const { return ember::log_softmax(*this, dim); }
 
 namespace {
 void check_inplace(const Tensor& t, std::string_view op) {

@@ -16,11 +16,11 @@ def main():
             continue
         name = b["name"].split("/")[0]
         if name.endswith("_peak"):
-            peaks.setdefault(name, []).append(b["GFLOP/s"])
+            peaks.setdefault(name, []).append(b["FLOPS"] / 1e9)
             continue
         args = dict(p.split(":") for p in b["name"].split("/")[1:] if ":" in p and not p.startswith("min_time"))
         key = (args["M"], args["N"], args["K"], b.get("label", ""))
-        rows.setdefault(key, {}).setdefault(name.replace("BM_", ""), []).append(b["GFLOP/s"])
+        rows.setdefault(key, {}).setdefault(name.replace("BM_", ""), []).append(b["FLOPS"] / 1e9)
     peaks = {k: statistics.median(v) for k, v in peaks.items()}
     rows = {key: {c: statistics.median(v) for c, v in r.items()} for key, r in rows.items()}
     bf16_peak = peaks.get("BM_bf16_peak")

@@ -12,12 +12,12 @@ def main():
     for b in data["benchmarks"]:
         name = b["name"]
         if name.startswith("BM_fma_peak"):
-            peak = b["GFLOP/s"]
+            peak = b["FLOPS"] / 1e9
             continue
         who = "ours" if name.startswith("BM_ember") else "blas"
         args = dict(p.split(":") for p in name.split("/")[1:] if ":" in p and not p.startswith("min_time"))
         key = (int(args["T"]), args["M"], args["N"], args["K"], b.get("label", ""))
-        rows.setdefault(key, {})[who] = b["GFLOP/s"]
+        rows.setdefault(key, {})[who] = b["FLOPS"] / 1e9
     print(f"FMA peak per thread: {peak:.1f} GFLOP/s" if peak else "FMA peak: not measured")
     print(f"{'T':>2} {'M':>5} {'N':>5} {'K':>5} {'op':>3} {'ours':>8} {'openblas':>9} {'ratio':>6} {'%peak':>6}")
     for key in sorted(rows, key=lambda k: (k[0], list(rows).index(k))):

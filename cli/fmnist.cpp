@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/usage.h"
 #include "tensor/matmul_precision.h"
 #include "zoo/fmnist/fmnist.h"
 
@@ -17,26 +18,27 @@ void add_train_fmnist(CLI::App& train) {
   auto model = std::make_shared<std::string>("cnn");
   auto precision = std::make_shared<std::string>();  // "": keep $EMBER_MATMUL_PRECISION (or highest)
   cmd->add_option("--model", *model, "mlp (W1) or cnn (W2)")->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
-  cmd->add_option("--epochs", cfg->epochs, "epochs (default: cnn 5, mlp 10)")->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", cfg->batch, "batch size (default: cnn 64, mlp 128)")->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", cfg->epochs, "epochs (default: cnn 5, mlp 10)")->check(positive());
+  cmd->add_option("--batch", cfg->batch, "batch size (default: cnn 64, mlp 128)")->check(positive());
   cmd->add_option("--lr", cfg->lr, "peak Adam learning rate of the cosine schedule (default: cnn 2e-3, mlp 1e-3)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--seed", cfg->seed, "seed of the initial weights and the shuffling")->capture_default_str();
   cmd->add_option("--augment", cfg->augment, "training augmentation: none, flip, crop, flip+crop")
       ->check(CLI::IsMember({"none", "flip", "crop", "flip+crop"}))
       ->capture_default_str();
   cmd->add_option("--out", cfg->out, "run folder: checkpoint, metrics, plots")->capture_default_str();
   cmd->add_flag("--resume", cfg->resume, "continue from the checkpoint in --out");
-  cmd->add_option("--threads", cfg->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", cfg->threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd->add_option("--data", cfg->data_dir, "Fashion-MNIST folder (default $EMBER_FMNIST_DIR or the Debian path)");
   cmd->add_option("--train-limit", cfg->train_limit, "use only the first N training images")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--test-limit", cfg->test_limit, "evaluate on the first N test images")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--stop-after", cfg->stop_after, "stop after N epochs of this run (continue with --resume)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_flag("--no-progress{false}", cfg->progress, "no progress line");
-  cmd->add_flag("--no-plots{false}", cfg->plots, "skip curves.png and predictions.png");
+      ->check(non_negative());
+  cmd->add_flag_function("--no-progress", [cfg](int64_t) { cfg->progress = false; }, "no progress line");
+  cmd->add_flag_function("--no-plots", [cfg](int64_t) { cfg->plots = false; }, "skip curves.png and predictions.png");
+  cmd->add_flag("--distributed", cfg->distributed, "run as one rank of `ember launch` (data-parallel over Gloo)");
   cmd->add_option("--matmul-precision", *precision,
                   "f32 GEMMs (training and evaluation): highest, or bf16 operands with f32 sums "
                   "(default $EMBER_MATMUL_PRECISION or highest)")
@@ -64,8 +66,8 @@ void add_eval_fmnist(CLI::App& eval) {
   auto a = std::make_shared<Args>();
   cmd->add_option("--checkpoint", a->checkpoint, "model.safetensors written by `ember train fmnist`")->required();
   cmd->add_option("--data", a->data_dir, "Fashion-MNIST folder (default $EMBER_FMNIST_DIR or the Debian path)");
-  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--test-limit", a->limit, "evaluate on the first N test images")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(non_negative());
+  cmd->add_option("--test-limit", a->limit, "evaluate on the first N test images")->check(non_negative());
   cmd->callback([a] {
     if (a->threads > 0) set_num_threads(a->threads);
     fm::LoadedModel m = fm::load_checkpoint(a->checkpoint);

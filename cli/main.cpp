@@ -1,15 +1,18 @@
 // ember: the command-line entry point. Subcommands are registered from their own files
-// (commands.h); errors print one line and exit non-zero, never a stack trace.
+// (commands.h); usage errors exit 2 with a "did you mean" where one fits, runtime errors exit 1
+// (usage.h), never a stack trace.
 #include <cstdio>
-#include <exception>
 
 #include "cli/commands.h"
+#include "cli/usage.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"ember: a from-scratch deep-learning framework"};
+  CLI::App app{"ember: a from-scratch deep-learning framework", "ember"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", ember::cli::version_text(), "print the version, commit, CPU ISA and CUDA status");
   ember::cli::add_tune_command(app);
   ember::cli::add_study_command(app);
+  ember::cli::add_launch_command(app);
 
   ember::cli::ZooCommands zoo{.app = &app,
                               .train = app.add_subcommand("train", "train a zoo model"),
@@ -19,15 +22,14 @@ int main(int argc, char** argv) {
   zoo.eval->require_subcommand(1);
   zoo.data->require_subcommand(1);
   ember::cli::add_fmnist_commands(zoo);
+  ember::cli::add_lm_commands(zoo);
   ember::cli::add_alphazero_commands(zoo);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ember: error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  auto* completion = app.add_subcommand("completion", "print a shell completion script");
+  completion->add_subcommand("bash", "bash: source <(ember completion bash)")->callback([&app] {
+    std::fputs(ember::cli::bash_completion(app).c_str(), stdout);
+  });
+  completion->require_subcommand(1);
+
+  return ember::cli::run(app, argc, argv);
 }

@@ -1,4 +1,5 @@
 // `ember study list|show|best|export|plot`: inspect the studies in a storage.
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -20,7 +21,13 @@ struct StudyArgs {
 };
 
 std::shared_ptr<hpo::Storage> open(const StudyArgs& a) {
-  EMBER_CHECK(a.storage.rfind("sqlite:", 0) == 0, "study: --storage must be sqlite:PATH (got '{}')", a.storage);
+  const bool sqlite = a.storage.rfind("sqlite:", 0) == 0;
+  EMBER_CHECK(sqlite || a.storage.rfind("postgresql://", 0) == 0,
+              "study: --storage must be sqlite:PATH or postgresql://... (got '{}')", a.storage);
+  // Every study subcommand only reads: a missing database is an error, never a new empty file.
+  const std::string path = sqlite ? a.storage.substr(7) : "";
+  EMBER_CHECK(!sqlite || std::filesystem::exists(path),
+              "study: no database at '{}' (create one with `ember tune --storage {}`)", path, a.storage);
   return hpo::open_storage(a.storage);
 }
 
@@ -103,7 +110,7 @@ void add_study_command(CLI::App& app) {
   cmd->require_subcommand(1);
   auto add = [&](const char* name, const char* help, bool needs_study, void (*fn)(const StudyArgs&)) {
     auto* sub = cmd->add_subcommand(name, help);
-    sub->add_option("--storage", args->storage, "sqlite:PATH")->required();
+    sub->add_option("--storage", args->storage, "sqlite:PATH or postgresql://user@host/db")->required();
     if (needs_study) sub->add_option("--study", args->study, "study name")->required();
     return std::make_pair(sub, fn);
   };

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "hpo/plot.h"
+#include "hpo/samplers/grid.h"
 #include "hpo/study.h"
 #include "hpo/suite/problems.h"
 #include "tensor/error.h"
@@ -38,6 +39,24 @@ void run_tune(const TuneArgs& a) {
   auto storage = hpo::open_storage(a.storage);
   const std::string name = a.study.empty() ? fmt::format("{}-{}-{}", a.objective, a.sampler, a.seed) : a.study;
   hpo::Study study(hpo::StudyOptions{.name = name, .sampler = sampler, .storage = storage});
+  // A study name holds one objective: a resumed study whose trials used other parameters was run
+  // on another objective (or space), and continuing it would mix the two.
+  for (const auto& t : study.trials()) {
+    for (const auto& [pname, dist] : t->distributions) {
+      const hpo::ParamSpec* spec = problem.space.find(pname);
+      EMBER_CHECK(spec != nullptr && spec->dist == dist,
+                  "tune: study '{}' in {} was run on another objective (its parameter '{}' {} in {}); choose "
+                  "another --study name",
+                  name, a.storage, pname, spec ? "has another range" : "does not exist", a.objective);
+    }
+  }
+  if (auto* grid = dynamic_cast<hpo::GridSampler*>(sampler.get()); grid && grid->n_points() < size_t(a.trials))
+    fmt::print("note: the grid for {} has {} points (axes: {}), fewer than --trials {}; it stops when all are done\n",
+               a.objective, grid->n_points(), [&] {
+                 std::vector<size_t> n;
+                 for (const auto& axis : grid->axes()) n.push_back(axis.size());
+                 return fmt::format("{}", fmt::join(n, " x "));
+               }(), a.trials);
   const int stale = storage->fail_stale_trials(study.id());
   const int64_t done = study.count(hpo::TrialState::kComplete);
   if (done > 0 || stale > 0)
@@ -83,7 +102,7 @@ void add_tune_command(CLI::App& app) {
   cmd->add_option("--trials", args->trials, "total number of trials (a resumed study counts its complete ones)")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "sampler seed")->capture_default_str();
-  cmd->add_option("--storage", args->storage, "memory | sqlite:PATH")->capture_default_str();
+  cmd->add_option("--storage", args->storage, "memory | sqlite:PATH | postgresql://user@host/db")->capture_default_str();
   cmd->add_option("--study", args->study, "study name (default: objective-sampler-seed)");
   cmd->add_option("--jobs", args->jobs, "parallel trials (threads)")->capture_default_str();
   cmd->add_option("--plot", args->plot, "write PREFIX_history.png and PREFIX_params.png");

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <initializer_list>
+#include <memory>
+#include <type_traits>
 
 #include "nn/module.h"
 
@@ -12,6 +14,12 @@ class Sequential : public Module {
  public:
   Sequential() = default;
   Sequential(std::initializer_list<ModulePtr> modules);
+  // std::make_shared<Sequential>(conv, relu, pool): any shared_ptrs to modules, no list type to spell.
+  template <class... M>
+    requires(sizeof...(M) > 0 && (std::is_base_of_v<Module, M> && ...))
+  explicit Sequential(std::shared_ptr<M>... modules) {
+    (push_back(std::move(modules)), ...);
+  }
   void push_back(ModulePtr module);
   // x -> m0(x) -> m1(...) -> ...
   Tensor forward(const Tensor& x) override;
@@ -22,6 +30,12 @@ class Sequential : public Module {
  private:
   std::vector<ModulePtr> modules_;
 };
+
+// nn::sequential(std::make_shared<Linear>(784, 10), std::make_shared<ReLU>()) -> shared_ptr<Sequential>.
+template <class... M>
+std::shared_ptr<Sequential> sequential(std::shared_ptr<M>... modules) {
+  return std::make_shared<Sequential>(std::move(modules)...);
+}
 
 class ModuleList : public Module {
  public:

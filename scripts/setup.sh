@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake ninja-build libgtest-dev libgmock-dev googletest libbenchmark-dev
       libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev libstb-dev gnuplot-nox
-      libopenblas-dev python3 zlib1g-dev dataset-fashion-mnist)
+      libopenblas-dev python3 zlib1g-dev dataset-fashion-mnist libgloo-dev libpq-dev postgresql
+      bible-kjv python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

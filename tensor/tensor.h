@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -127,6 +128,21 @@ class Tensor {
   Tensor relu() const;
   Tensor abs() const;
   Tensor sqrt() const;
+  Tensor rsqrt() const;
+  Tensor neg() const;
+  Tensor square() const;
+  Tensor sin() const;
+  Tensor cos() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor silu() const;
+  Tensor clamp(std::optional<double> lo, std::optional<double> hi) const;
+  Tensor var(const std::vector<int64_t>& dims = {}, int64_t correction = 1, bool keepdim = false) const;
+  Tensor amax(const std::vector<int64_t>& dims = {}, bool keepdim = false) const;
+  Tensor amin(const std::vector<int64_t>& dims = {}, bool keepdim = false) const;
+  Tensor argmax(std::optional<int64_t> dim = std::nullopt, bool keepdim = false) const;  // i64
+  Tensor softmax(int64_t dim = -1) const;
+  Tensor log_softmax(int64_t dim = -1) const;
 
   // ---- in-place, for optimizers and initialisation (autograd/tensor_methods.cpp) ----
   // Allowed when grad mode is off or the tensor does not require grad; bump the version.

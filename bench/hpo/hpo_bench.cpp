@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "hpo/pruners/curve.h"
@@ -30,17 +31,6 @@ using namespace ember::hpo;
 
 namespace {
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t comma = s.find(',', start);
-    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 double quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -274,18 +264,16 @@ int main(int argc, char** argv) {
   std::string only;
   std::vector<std::string> samplers = {"random", "grid", "tpe", "tpe-independent", "gp", "cfo"};
   std::vector<std::string> problems = {"branin", "hartmann6", "rosenbrock4", "ackley5", "mixed"};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--seeds") seeds = std::stoi(v);
-    else if (k == "--threads") threads = std::stoi(v);
-    else if (k == "--only") only = v;
-    else if (k == "--samplers") samplers = split(v);
-    else if (k == "--problems") problems = split(v);
-    else {
-      fmt::print(stderr, "hpo_bench: unknown option {}\n", k);
-      return 2;
-    }
-  }
+  CLI::App app{"hpo_bench: every sampler on every HPO-SUITE.md problem (regret), the samplers' cost per "
+               "suggestion (overhead), and the pruners on the learning-curve task (pruning)",
+               "hpo_bench"};
+  app.add_option("--seeds", seeds, "seeds per (sampler, problem)")->capture_default_str()->check(CLI::Range(1, 1000));
+  app.add_option("--threads", threads, "studies run in parallel")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--only", only, "one part: regret | overhead | pruning (default: all three)")
+      ->check(CLI::IsMember({"regret", "overhead", "pruning"}));
+  app.add_option("--samplers", samplers, "comma-separated samplers")->delimiter(',')->capture_default_str();
+  app.add_option("--problems", problems, "comma-separated problems")->delimiter(',')->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   try {
     if (only.empty() || only == "regret") bench_regret(problems, samplers, seeds, threads);
     if (only.empty() || only == "overhead") bench_overhead(samplers);

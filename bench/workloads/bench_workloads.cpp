@@ -153,61 +153,13 @@ void run_w3() {
   print_row("W3 unet train", s, 360);
 }
 
-// ---- W4: Llama-style GQA LM, batch 16 x 128 tokens, 5 warm-up + 30 timed, AdamW ----
-struct Block {
-  Tensor n1, n2;
-  Linear wq, wk, wv, wo, w1, w2, w3;
-  Block(Params& p, Generator& g)
-      : wq(p, 256, 256, g, false), wk(p, 256, 64, g, false), wv(p, 256, 64, g, false), wo(p, 256, 256, g, false),
-        w1(p, 256, 688, g, false), w2(p, 688, 256, g, false), w3(p, 256, 688, g, false) {
-    n1 = p.add(Tensor::ones({256}));
-    n2 = p.add(Tensor::ones({256}));
-  }
-  Tensor operator()(const Tensor& x, const Tensor& cos, const Tensor& sin) const {
-    const int64_t B = x.size(0), T = x.size(1);
-    Tensor h = rms_norm(x, n1, 1e-5);
-    Tensor q = rotary_embedding(wq(h).reshape({B, T, 8, 32}).transpose(1, 2), cos, sin);
-    Tensor k = rotary_embedding(wk(h).reshape({B, T, 2, 32}).transpose(1, 2), cos, sin);
-    Tensor v = wv(h).reshape({B, T, 2, 32}).transpose(1, 2);
-    Tensor a = scaled_dot_product_attention(q, k, v, true);
-    Tensor y = x + wo(a.transpose(1, 2).reshape({B, T, 256}));
-    h = rms_norm(y, n2, 1e-5);
-    return y + w2(silu(w1(h)) * w3(h));
-  }
-};
-
-void run_w4() {
-  Generator gen(4);
-  Params p;
-  Tensor emb = p.add(Tensor::randn({256, 256}, {}, &gen));
-  std::vector<Block> blocks;
-  for (int l = 0; l < 4; ++l) blocks.emplace_back(p, gen);
-  Tensor nf = p.add(Tensor::ones({256}));
-  Linear head(p, 256, 256, gen, false);
-  check_count("W4", p, 2902272);
-  nn::AdamW opt(p.list, {.lr = 3e-4, .weight_decay = 0.1, .fused = g_fused_adam});
-  const Tensor tok = bytes_stream(4001, {16, 129});
-  const Tensor in = tok.narrow(1, 0, 128).contiguous(), target = tok.narrow(1, 1, 128).contiguous().reshape({2048});
-  auto [cos, sin] = rope_tables(0, 128, 32);
-  StepStats s = time_steps(5, 30, [&](int) {
-    p.zero_grad();
-    Tensor x = embedding(emb, in);
-    for (const Block& b : blocks) x = b(x, cos, sin);
-    Tensor logits = head(rms_norm(x, nf, 1e-5)).reshape({2048, 256});
-    Tensor loss = cross_entropy(logits, target);
-    loss.backward();
-    opt.step();
-  });
-  print_row("W4 gqa-lm train", s, 340);
-}
-
 }  // namespace
+// ---- W4 / W5: the zoo's Llama-style GQA LM (w4_lm.cpp) ----
+void run_w4_lm();
+void run_w5_lm();
 // ---- W6: zoo/alphazero's policy/value net (bench/workloads/w6_alphazero.cpp) ----
 void run_w6_train(bool fused_adam);
 void run_w6_infer();
-namespace {
-
-}  // namespace
 }  // namespace ember::bench
 
 int main(int argc, char** argv) {
@@ -253,7 +205,8 @@ int main(int argc, char** argv) {
       if (on("W2")) run_w2(data);
     }
     if (on("W3")) run_w3();
-    if (on("W4")) run_w4();
+    if (on("W4")) run_w4_lm();
+    if (on("W5")) run_w5_lm();
     if (on("W6")) run_w6_train(g_fused_adam);
     if (on("W6inf")) run_w6_infer();
   } catch (const std::exception& e) {

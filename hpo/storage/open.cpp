@@ -1,5 +1,6 @@
-// open_storage: storage URLs ("memory", "sqlite:PATH").
+// open_storage: storage URLs ("memory", "sqlite:PATH", "postgresql://...").
 #include "hpo/storage/memory.h"
+#include "hpo/storage/postgres.h"
 #include "hpo/storage/sqlite.h"
 #include "tensor/error.h"
 
@@ -13,7 +14,8 @@ std::shared_ptr<Storage> open_storage(const std::string& url) {
     EMBER_CHECK(!path.empty(), "storage: '{}' names no file (expected sqlite:PATH)", url);
     return std::make_shared<SqliteStorage>(path);
   }
-  EMBER_CHECK(false, "storage: unknown storage '{}' (expected memory or sqlite:PATH)", url);
+  if (url.rfind("postgresql://", 0) == 0) return std::make_shared<PostgresStorage>(url);
+  EMBER_CHECK(false, "storage: unknown storage '{}' (expected memory, sqlite:PATH or postgresql://...)", url);
   return nullptr;
 }
 

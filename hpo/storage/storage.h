@@ -58,7 +58,8 @@ class Storage {
   virtual int fail_stale_trials(int64_t study_id) = 0;
 };
 
-// "memory" (or "") -> MemoryStorage; "sqlite:PATH" -> SqliteStorage. Throws on anything else.
+// "memory" (or "") -> MemoryStorage; "sqlite:PATH" -> SqliteStorage; "postgresql://..." ->
+// PostgresStorage (storage/postgres.h). Throws on anything else.
 std::shared_ptr<Storage> open_storage(const std::string& url);
 
 }  // namespace ember::hpo

@@ -154,5 +154,16 @@ TEST(Module, SummaryCountsParameters) {
   EXPECT_NE(s.find("401,536"), std::string::npos) << s;  // 3136*128 + 128
 }
 
+TEST(Module, SequentialFromModulesWithoutAListType) {
+  auto a = std::make_shared<Sequential>(std::make_shared<Linear>(4, 3), std::make_shared<ReLU>(),
+                                        std::make_shared<Linear>(3, 2));
+  auto b = sequential(std::make_shared<Linear>(4, 3), std::make_shared<ReLU>());
+  ASSERT_EQ(a->size(), 3u);
+  ASSERT_EQ(b->size(), 2u);
+  EXPECT_EQ((*a)[1]->type_name(), "ReLU");
+  EXPECT_EQ(a->num_parameters(), 4 * 3 + 3 + 3 * 2 + 2);
+  EXPECT_EQ(a->forward(Tensor::ones({5, 4})).shape(), (Shape{5, 2}));
+}
+
 }  // namespace
 }  // namespace ember::nn

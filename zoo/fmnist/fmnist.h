@@ -48,6 +48,7 @@ struct TrainConfig {
   int64_t stop_after = 0;  // > 0: stop after this many epochs of this run (continue with resume)
   bool progress = true;   // the updating progress line
   bool plots = true;      // curves.png and predictions.png
+  bool distributed = false;  // one rank of `ember launch` (DDP over Gloo; rank 0 logs and saves)
 };
 
 struct EpochMetrics {

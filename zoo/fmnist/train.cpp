@@ -8,6 +8,8 @@
 #include "data/image.h"
 #include "data/loader.h"
 #include "data/transforms.h"
+#include "dist/ddp.h"
+#include "dist/init.h"
 #include "hpo/plot.h"
 #include "nn/layers.h"
 #include "nn/optim/adam.h"
@@ -192,7 +194,17 @@ TrainResult train(const TrainConfig& config) {
   if (cfg.augment.find("flip") != std::string::npos) augment.stages.push_back(data::RandomHorizontalFlip{.p = 0.5});
   data::DataLoader loader(train_data, {.batch_size = cfg.batch, .shuffle = true, .seed = cfg.seed,
                                        .transform = augment.stages.empty() ? data::Transform{} : augment});
-  const int64_t steps = loader.size();
+  // --distributed: this process is one rank of `ember launch`; ranks split each global batch.
+  dist::CommunicatorPtr comm;
+  std::optional<dist::DistributedSampler> sampler;
+  if (config.distributed) {
+    const auto env = dist::env_from_environment();
+    EMBER_CHECK(env, "train fmnist --distributed: RANK/WORLD_SIZE are not set (run under `ember launch`)");
+    comm = dist::init_process_group(*env);
+    sampler.emplace(train_data->size(), env->rank, env->world_size, cfg.batch);
+  }
+  const bool main_rank = !comm || comm->rank() == 0;  // logs, checkpoints and plots
+  const int64_t steps = sampler ? sampler->steps_per_epoch() : loader.size();
 
   manual_seed(cfg.seed);
   auto model = make_model(cfg.arch);
@@ -217,38 +229,58 @@ TrainResult train(const TrainConfig& config) {
     model->load_state_dict(saved.model->state_dict());
     sched.load_state_dict(meta);
     for (const auto& j : json::parse(meta.at("fmnist.history"))) result.history.push_back(metrics_from_json(j));
-    fmt::print("resuming {} from epoch {}/{} ({})\n", arch_name(cfg.arch), start_epoch, cfg.epochs, out.string());
-  } else if (config.resume) {
+    if (main_rank)
+      fmt::print("resuming {} from epoch {}/{} ({})\n", arch_name(cfg.arch), start_epoch, cfg.epochs, out.string());
+    else
+      result.history.clear();  // rank 0 alone reports
+  } else if (config.resume && main_rank) {
     fmt::print("no checkpoint in {}; starting a new run\n", out.string());
   }
 
-  fmt::print("fmnist {}: {} parameters, {} train / {} test images, {} epochs of {} steps (batch {}), lr {}, "
+  // Every rank starts from rank 0's weights (after a resume too); gradients are averaged per step.
+  std::optional<dist::DistributedDataParallel> ddp;
+  if (comm) ddp.emplace(model, comm);
+  if (main_rank)
+    fmt::print("fmnist {}: {} parameters, {} train / {} test images, {} epochs of {} steps (batch {}), lr {}, "
              "augment {}, seed {}, {} threads\n",
              arch_name(cfg.arch), model->num_parameters(), train_data->size(),
              cfg.test_limit > 0 ? std::min(cfg.test_limit, test_set.size()) : test_set.size(), cfg.epochs, steps,
              cfg.batch, cfg.lr, cfg.augment, cfg.seed, get_num_threads());
+  if (comm && main_rank)
+    fmt::print("distributed: {} ranks ({}), {} images of each global batch of {} per rank\n", comm->world_size(),
+               comm->backend(), sampler->local_batch(), cfg.batch);
   int64_t run_epochs = 0;
   for (int64_t epoch = start_epoch + 1; epoch <= cfg.epochs; ++epoch) {
     if (config.stop_after > 0 && run_epochs == config.stop_after) {
-      fmt::print("stopping after {} epoch(s) as asked; continue with --resume\n", run_epochs);
+      if (main_rank) fmt::print("stopping after {} epoch(s) as asked; continue with --resume\n", run_epochs);
       break;
     }
     loader.set_epoch(epoch - 1);
-    Progress progress(fmt::format("epoch {}/{}", epoch, cfg.epochs), steps, cfg.batch, config.progress);
+    Progress progress(fmt::format("epoch {}/{}", epoch, cfg.epochs), steps, cfg.batch, config.progress && main_rank);
     double loss_sum = 0;
     int64_t seen = 0, step = 0;
-    for (data::Batch& b : loader) {
+    auto train_step = [&](const data::Batch& b) {
       opt.zero_grad();
       Tensor loss = cross_entropy(model->forward(b.input), b.target);
       loss.backward();
+      if (ddp) ddp->sync_gradients();
       opt.step();
       sched.step();
-      const double l = loss.item();
-      loss_sum += l * static_cast<double>(b.target.numel());
-      seen += b.target.numel();
+      const int64_t n = comm ? b.target.numel() * comm->world_size() : b.target.numel();
+      const double l = comm ? comm->allreduce(loss.item(), dist::ReduceOp::avg) : loss.item();
+      loss_sum += l * static_cast<double>(n);
+      seen += n;
       progress.update(++step, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(seen)));
-    }
+    };
+    if (sampler)
+      for (int64_t s = 0; s < steps; ++s) train_step(sampler->batch(loader, epoch - 1, s));
+    else
+      for (data::Batch& b : loader) train_step(b);
     progress.finish();
+    if (!main_rank) {  // rank 0 alone evaluates and saves; the others go on to the next epoch
+      ++run_epochs;
+      continue;
+    }
     EpochMetrics m;
     m.epoch = epoch;
     m.seconds = progress.seconds();

@@ -1,0 +1,180 @@
+// `ember data kjv`, `ember train lm`, `ember eval lm`, `ember generate`, `ember quantize`: the
+// Llama-style byte-level language model of zoo/lm.
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "tensor/cpu/cpu_features.h"
+#include "tensor/matmul_precision.h"
+#include "zoo/lm/lm.h"
+#include "zoo/lm/quant.h"
+
+namespace ember::cli {
+
+namespace {
+
+namespace lm = zoo::lm;
+
+void add_data_kjv(CLI::App& data) {
+  auto* cmd = data.add_subcommand("kjv", "write the King James Bible (Debian bible-kjv) as one verse a line, "
+                                         "references stripped, to $EMBER_DATA_DIR/kjv/kjv.txt (default ~/.cache/ember)");
+  auto out = std::make_shared<std::string>();
+  cmd->add_option("-o,--out", *out, "output file (default: " + lm::default_kjv_path() + ")");
+  cmd->callback([out] {
+    const std::string path = out->empty() ? lm::default_kjv_path() : *out;
+    const int64_t n = lm::build_kjv(path);
+    fmt::print("wrote {} ({} bytes)\n", path, n);
+  });
+}
+
+void add_train_lm(CLI::App& train) {
+  auto* cmd = train.add_subcommand("lm", "train the Llama-style byte-level language model (KJV by default)");
+  auto c = std::make_shared<lm::TrainConfig>();
+  auto precision = std::make_shared<std::string>();
+  auto tie = std::make_shared<bool>(false);
+  cmd->add_option("--preset", c->preset, "model size: tiny, mini, small (W4), medium, large")->capture_default_str();
+  cmd->add_flag("--tie-embeddings", *tie, "share the input embedding with the output head");
+  cmd->add_option("--rope-theta", c->rope_theta, "RoPE base (default 10000)")->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", c->steps, "optimizer steps")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch", c->batch, "sequences per micro-batch")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--ctx", c->ctx, "context length in bytes (max_position_embeddings)")
+      ->check(CLI::Range(2, 1 << 16))->capture_default_str();
+  cmd->add_option("--accum", c->accum, "micro-batches per optimizer step (gradient accumulation)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--lr", c->lr, "peak AdamW learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--min-lr-ratio", c->min_lr_ratio, "final lr / peak lr of the cosine")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--warmup", c->warmup, "linear warm-up steps")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--weight-decay", c->weight_decay, "AdamW decoupled weight decay (matrices only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--grad-clip", c->grad_clip, "clip the global gradient norm (0: off)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--seed", c->seed, "seed of the weights and the batches")->capture_default_str();
+  cmd->add_option("--data", c->data_file, "train on this text file instead of the KJV (split 90/5/5 by lines)");
+  cmd->add_option("--out", c->out, "run folder: checkpoint, metrics, curves")->capture_default_str();
+  cmd->add_flag("--resume", c->resume, "continue from the checkpoint in --out");
+  cmd->add_option("--threads", c->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--eval-every", c->eval_every, "steps between validation, sample and checkpoint")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--eval-bytes", c->eval_bytes, "validation bytes scored at each eval (0: all)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--sample-tokens", c->sample_tokens, "bytes generated at each eval")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--stop-after", c->stop_after, "stop after N steps of this run (continue with --resume)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-final-test{false}", c->final_test, "skip scoring the whole val/test splits at the end");
+  cmd->add_flag("--no-progress{false}", c->progress, "no progress line");
+  cmd->add_flag("--no-plots{false}", c->plots, "skip curves.png");
+  cmd->add_option("--matmul-precision", *precision, "f32 GEMMs: highest, or bf16 operands with f32 sums")
+      ->check(CLI::IsMember({"highest", "bf16"}));
+  cmd->callback([c, precision, tie] {
+    if (*tie) c->tie_embeddings = true;
+    if (precision->empty()) (void)matmul_precision();
+    else set_matmul_precision(parse_matmul_precision(*precision));
+    lm::TrainResult r = lm::train(*c);
+    if (r.test_bpc) fmt::print("checkpoint {}: test bpc {:.4f}\n", r.out, *r.test_bpc);
+  });
+}
+
+void add_eval_lm(CLI::App& eval) {
+  auto* cmd = eval.add_subcommand("lm", "bits per byte of a checkpoint on a whole split (sliding window)");
+  struct Args {
+    std::string checkpoint, split = "test", data;
+    int threads = 0;
+    int64_t limit = 0, batch = 16;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--checkpoint", a->checkpoint, "checkpoint folder (config.json + model.safetensors)")->required();
+  cmd->add_option("--split", a->split, "val or test")->check(CLI::IsMember({"val", "test", "train"}))->capture_default_str();
+  cmd->add_option("--data", a->data, "text file (default: the KJV)");
+  cmd->add_option("--limit", a->limit, "score only the first N bytes of the split")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch", a->batch, "windows per forward")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->callback([a] {
+    if (a->threads > 0) set_num_threads(a->threads);
+    lm::Loaded m = lm::load_pretrained(a->checkpoint);
+    const lm::Corpus corpus = lm::load_corpus(a->data);
+    const auto& text = a->split == "val" ? corpus.val : a->split == "test" ? corpus.test : corpus.train;
+    const auto t0 = std::chrono::steady_clock::now();
+    lm::EvalResult r = lm::evaluate(*m.model, text, a->limit, a->batch);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fmt::print("lm {}{}: {} bpc {:.4f}, perplexity per token {:.3f} ({} bytes, context {}, {:.1f} s)\n",
+               a->checkpoint, m.int8 ? " (int8)" : "", a->split, r.bpc, r.perplexity, r.bytes,
+               m.model->config().max_position_embeddings, s);
+  });
+}
+
+void add_generate(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "generate",
+      "sample text from a language-model checkpoint (prefill + KV cache, streamed). When the sequence reaches the "
+      "context length the window slides: generation continues from the last half context.");
+  struct Args {
+    std::string checkpoint, prompt = "And ";
+    lm::GenerateOptions opt;
+    int threads = 0;
+    bool no_cache = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--checkpoint", a->checkpoint, "checkpoint folder (f32 or int8)")->required();
+  cmd->add_option("--prompt", a->prompt, "text to continue (at most the context length in bytes)")->capture_default_str();
+  cmd->add_option("--tokens", a->opt.tokens, "bytes to generate")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--temperature", a->opt.sample.temperature, "softmax temperature")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--top-k", a->opt.sample.top_k, "keep the k most likely bytes (0: all)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--top-p", a->opt.sample.top_p, "nucleus: keep the most likely bytes up to this mass")
+      ->check(CLI::Range(1e-9, 1.0))->capture_default_str();
+  cmd->add_option("--seed", a->opt.sample.seed, "sampling seed")->capture_default_str();
+  cmd->add_flag("--greedy", a->opt.sample.greedy, "always take the most likely byte");
+  cmd->add_flag("--no-cache", a->no_cache, "recompute the whole sequence for every byte (slow; for comparison)");
+  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->callback([a] {
+    if (a->threads > 0) set_num_threads(a->threads);
+    lm::Loaded m = lm::load_pretrained(a->checkpoint);
+    a->opt.use_cache = !a->no_cache;
+    const std::vector<uint8_t> prompt(a->prompt.begin(), a->prompt.end());
+    std::fwrite(a->prompt.data(), 1, a->prompt.size(), stdout);
+    std::fflush(stdout);
+    lm::GenerateResult r = lm::generate(*m.model, prompt, a->opt, [](uint8_t c) {
+      std::fputc(c, stdout);
+      std::fflush(stdout);
+    });
+    fmt::print(stderr, "\n[{} bytes in {:.2f} s: {:.0f} tokens/s, {}{}, {} threads, isa {}]\n", r.tokens.size(),
+               r.seconds, r.seconds > 0 ? static_cast<double>(r.tokens.size()) / r.seconds : 0.0,
+               a->no_cache ? "no cache" : "KV cache", m.int8 ? ", int8 weights" : "", get_num_threads(),
+               cpu::isa_name(cpu::active_isa()));
+  });
+}
+
+void add_quantize(CLI::App& app) {
+  auto* cmd = app.add_subcommand("quantize", "write a weight-only int8 copy of a language-model checkpoint");
+  struct Args {
+    std::string checkpoint, out;
+    bool int8 = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--checkpoint", a->checkpoint, "f32 checkpoint folder")->required();
+  cmd->add_flag("--int8", a->int8, "int8 weights with one f32 scale per output channel (the only format)")->required();
+  cmd->add_option("-o,--out", a->out, "output folder")->required();
+  cmd->callback([a] {
+    lm::QuantizeReport r = lm::quantize_int8(a->checkpoint, a->out);
+    fmt::print("wrote {}: model.safetensors {:.2f} MB (f32 {:.2f} MB, {:.2f}x smaller); worst row round-trip error "
+               "{:.4f} of the row's max |w|\n",
+               a->out, r.int8_bytes / 1e6, r.f32_bytes / 1e6,
+               static_cast<double>(r.f32_bytes) / static_cast<double>(r.int8_bytes), r.max_rel_error);
+  });
+}
+
+}  // namespace
+
+void add_lm_commands(const ZooCommands& zoo) {
+  add_data_kjv(*zoo.data);
+  add_train_lm(*zoo.train);
+  add_eval_lm(*zoo.eval);
+  add_generate(*zoo.app);
+  add_quantize(*zoo.app);
+}
+
+}  // namespace ember::cli

@@ -1,0 +1,160 @@
+// Row-dot products for decode (int8 or f32 weights): the double-precision references, the
+// portable row kernels, the threaded dispatchers and the Tensor entry points (see qgemm.h).
+// Legend: M activation rows (tokens), N output channels, K input features.
+#include "tensor/cpu/qgemm.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tensor/cpu/cpu_features.h"
+#include "tensor/parallel.h"
+
+namespace ember::cpu {
+
+void qgemm_f32_i8_ref(int64_t m, int64_t n, int64_t k, const float* x, const int8_t* w, const float* scale,
+                      float* y) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < k; ++p) s += static_cast<double>(x[i * k + p]) * w[j * k + p];
+      y[i * n + j] = static_cast<float>(s * scale[j]);
+    }
+}
+
+void gemm_rows_f32_ref(int64_t m, int64_t n, int64_t k, const float* x, const float* w, float* y) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < k; ++p) s += static_cast<double>(x[i * k + p]) * w[j * k + p];
+      y[i * n + j] = static_cast<float>(s);
+    }
+}
+
+namespace {
+
+template <typename W>
+void rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x, const W* w,
+                 const float* scale, float* y) {
+  for (int64_t j = n0; j < n1; ++j) {
+    const W* wr = w + j * k;
+    for (int64_t i = 0; i < m; ++i) {
+      const float* xr = x + i * k;
+      float s = 0;
+      for (int64_t p = 0; p < k; ++p) s += xr[p] * static_cast<float>(wr[p]);
+      y[i * n + j] = scale ? s * scale[j] : s;
+    }
+  }
+}
+
+// Each thread owns a block of output channels (weight rows), so each weight byte is read by one
+// thread; the grain keeps a block at >= 64 KiB of weights.
+int64_t grain_of(int64_t k, size_t elem) {
+  return std::max<int64_t>(16, (64 << 10) / std::max<int64_t>(1, k * static_cast<int64_t>(elem)));
+}
+
+}  // namespace
+
+void gemm_rows_f32_rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                               const float* w, float* y) {
+  rows_scalar(m, n, k, n0, n1, x, w, nullptr, y);
+}
+
+void gemm_rows_f32(int64_t m, int64_t n, int64_t k, const float* x, const float* w, float* y) {
+  const Isa isa = active_isa();
+  parallel_for(n, grain_of(k, sizeof(float)), [&](int64_t n0, int64_t n1) {
+    if (isa == Isa::avx512) gemm_rows_f32_rows_avx512(m, n, k, n0, n1, x, w, y);
+    else if (isa == Isa::avx2) gemm_rows_f32_rows_avx2(m, n, k, n0, n1, x, w, y);
+    else gemm_rows_f32_rows_scalar(m, n, k, n0, n1, x, w, y);
+  });
+}
+
+void qgemm_f32_i8_rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                              const int8_t* w, const float* scale, float* y) {
+  rows_scalar(m, n, k, n0, n1, x, w, scale, y);
+}
+
+void qgemm_f32_i8(int64_t m, int64_t n, int64_t k, const float* x, const int8_t* w, const float* scale, float* y) {
+  const Isa isa = active_isa();
+  parallel_for(n, grain_of(k, 1), [&](int64_t n0, int64_t n1) {
+    if (isa == Isa::avx512) qgemm_f32_i8_rows_avx512(m, n, k, n0, n1, x, w, scale, y);
+    else if (isa == Isa::avx2) qgemm_f32_i8_rows_avx2(m, n, k, n0, n1, x, w, scale, y);
+    else qgemm_f32_i8_rows_scalar(m, n, k, n0, n1, x, w, scale, y);
+  });
+}
+
+Tensor linear_int8(const Tensor& x, const Tensor& qweight, const Tensor& scale) {
+  EMBER_CHECK(x.dtype() == DType::f32 && qweight.dtype() == DType::u8 && scale.dtype() == DType::f32,
+              "linear_int8: expected f32 x, u8 (int8 bits) qweight and f32 scale, got {}, {}, {}",
+              dtype_name(x.dtype()), dtype_name(qweight.dtype()), dtype_name(scale.dtype()));
+  EMBER_CHECK(x.device().is_cpu() && qweight.device().is_cpu() && scale.device().is_cpu(),
+              "linear_int8: CPU tensors only");
+  EMBER_CHECK(qweight.dim() == 2 && scale.dim() == 1 && scale.size(0) == qweight.size(0) && x.dim() >= 1 &&
+                  x.size(-1) == qweight.size(1),
+              "linear_int8: x {}, qweight {} and scale {} do not fit (expected [..., K], [N, K], [N])",
+              shape_str(x.shape()), shape_str(qweight.shape()), shape_str(scale.shape()));
+  const int64_t k = qweight.size(1), n = qweight.size(0), m = k > 0 ? x.numel() / k : 0;
+  Shape out_shape = x.shape();
+  out_shape[out_shape.size() - 1] = n;
+  Tensor y = Tensor::empty(out_shape);
+  if (y.numel() == 0) return y;
+  const Tensor xc = x.contiguous(), wc = qweight.contiguous(), sc = scale.contiguous();
+  qgemm_f32_i8(m, n, k, xc.data<float>(), reinterpret_cast<const int8_t*>(wc.data<uint8_t>()), sc.data<float>(),
+               y.data<float>());
+  return y;
+}
+
+Tensor linear_rows_f32(const Tensor& x, const Tensor& weight) {
+  EMBER_CHECK(x.dtype() == DType::f32 && weight.dtype() == DType::f32 && x.device().is_cpu() &&
+                  weight.device().is_cpu(),
+              "linear_rows_f32: expected f32 CPU tensors, got {} and {}", dtype_name(x.dtype()),
+              dtype_name(weight.dtype()));
+  EMBER_CHECK(weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1),
+              "linear_rows_f32: x {} and weight {} do not fit (expected [..., K] and [N, K])", shape_str(x.shape()),
+              shape_str(weight.shape()));
+  const int64_t k = weight.size(1), n = weight.size(0), m = k > 0 ? x.numel() / k : 0;
+  Shape out_shape = x.shape();
+  out_shape[out_shape.size() - 1] = n;
+  Tensor y = Tensor::empty(out_shape);
+  if (y.numel() == 0) return y;
+  const Tensor xc = x.contiguous(), wc = weight.contiguous();
+  gemm_rows_f32(m, n, k, xc.data<float>(), wc.data<float>(), y.data<float>());
+  return y;
+}
+
+std::pair<Tensor, Tensor> quantize_rows_int8(const Tensor& w) {
+  EMBER_CHECK(w.dim() == 2 && w.dtype() == DType::f32, "quantize_rows_int8: expected f32 [N, K], got {} {}",
+              dtype_name(w.dtype()), shape_str(w.shape()));
+  const Tensor wc = w.contiguous();
+  const int64_t n = w.size(0), k = w.size(1);
+  Tensor q = Tensor::empty({n, k}, {.dtype = DType::u8}), s = Tensor::empty({n});
+  const float* src = wc.data<float>();
+  auto* qd = reinterpret_cast<int8_t*>(q.data<uint8_t>());
+  float* sd = s.data<float>();
+  for (int64_t j = 0; j < n; ++j) {
+    float amax = 0;
+    for (int64_t p = 0; p < k; ++p) amax = std::max(amax, std::fabs(src[j * k + p]));
+    const float scale = amax > 0 ? amax / 127.0f : 1.0f;
+    sd[j] = scale;
+    for (int64_t p = 0; p < k; ++p)
+      qd[j * k + p] = static_cast<int8_t>(std::clamp(std::nearbyint(src[j * k + p] / scale), -127.0f, 127.0f));
+  }
+  return {q, s};
+}
+
+Tensor dequantize_rows_int8(const Tensor& qweight, const Tensor& scale) {
+  EMBER_CHECK(qweight.dtype() == DType::u8 && qweight.dim() == 2 && scale.dtype() == DType::f32 && scale.dim() == 1 &&
+                  scale.size(0) == qweight.size(0),
+              "dequantize_rows_int8: expected u8 [N, K] and f32 [N], got {} {} and {} {}", dtype_name(qweight.dtype()),
+              shape_str(qweight.shape()), dtype_name(scale.dtype()), shape_str(scale.shape()));
+  const Tensor qc = qweight.contiguous(), sc = scale.contiguous();
+  const int64_t n = qweight.size(0), k = qweight.size(1);
+  Tensor w = Tensor::empty({n, k});
+  const auto* q = reinterpret_cast<const int8_t*>(qc.data<uint8_t>());
+  const float* s = sc.data<float>();
+  float* d = w.data<float>();
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t p = 0; p < k; ++p) d[j * k + p] = static_cast<float>(q[j * k + p]) * s[j];
+  return w;
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,53 @@
+// Row-dot products for inference on a few activation rows (decode) with the weight stored as a
+// Linear weight W [N, K] (one output channel per row):
+//   y[m, n] = scale[n] * sum_k x[m, k] * w[n, k]        (int8 w, weight-only quantization)
+//   y[m, n] =            sum_k x[m, k] * w[n, k]        (f32 w)
+// x f32 [M, K] row-major, y f32 [M, N]. int8 weights are widened to f32 in registers, so the
+// activations keep full precision (W8A32) and the product is exact up to the f32 summation
+// order; the gain is 4x fewer weight bytes per token (decode is memory-bound). The f32 form exists
+// because the general GEMM packs all of W for every product, which dominates at M = 1.
+//
+// *_ref are the references (double accumulation); the dispatchers split N across threads and run
+// the rows of the active ISA: qgemm_avx512.cpp (16 lanes, masked k tail), qgemm_avx2.cpp (8 lanes),
+// or plain f32 loops. All three keep f32 activations (no VNNI int8 x int8 path).
+#pragma once
+
+#include <cstdint>
+#include <utility>
+
+#include "tensor/tensor.h"
+
+namespace ember::cpu {
+
+void qgemm_f32_i8_ref(int64_t m, int64_t n, int64_t k, const float* x, const int8_t* w, const float* scale, float* y);
+void gemm_rows_f32_ref(int64_t m, int64_t n, int64_t k, const float* x, const float* w, float* y);
+// Output channels [n0, n1) on one ISA path (y row stride n). scale may be null for f32 weights.
+void qgemm_f32_i8_rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                              const int8_t* w, const float* scale, float* y);
+void qgemm_f32_i8_rows_avx2(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                            const int8_t* w, const float* scale, float* y);
+void qgemm_f32_i8_rows_avx512(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                              const int8_t* w, const float* scale, float* y);
+void gemm_rows_f32_rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                               const float* w, float* y);
+void gemm_rows_f32_rows_avx2(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                             const float* w, float* y);
+void gemm_rows_f32_rows_avx512(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                               const float* w, float* y);
+// The dispatching, threaded products.
+void qgemm_f32_i8(int64_t m, int64_t n, int64_t k, const float* x, const int8_t* w, const float* scale, float* y);
+void gemm_rows_f32(int64_t m, int64_t n, int64_t k, const float* x, const float* w, float* y);
+
+// Tensor forms (not differentiable; CPU): x f32 [..., K] (any strides), qweight u8 [N, K] holding
+// int8 bit patterns + scale f32 [N], or weight f32 [N, K] -> f32 [..., N]. Throw naming the
+// shapes on a mismatch.
+Tensor linear_int8(const Tensor& x, const Tensor& qweight, const Tensor& scale);
+Tensor linear_rows_f32(const Tensor& x, const Tensor& weight);
+
+// Symmetric per-row quantization of w f32 [N, K]: scale[n] = max_k |w[n,k]| / 127 (1 for a zero
+// row), q = round(w / scale) clamped to [-127, 127]. Returns {qweight u8 [N, K], scale f32 [N]}.
+std::pair<Tensor, Tensor> quantize_rows_int8(const Tensor& w);
+// The inverse: f32 [N, K] = int8 value * scale[row] (for many-row products, which run the f32 GEMM).
+Tensor dequantize_rows_int8(const Tensor& qweight, const Tensor& scale);
+
+}  // namespace ember::cpu

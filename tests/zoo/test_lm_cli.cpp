@@ -1,0 +1,78 @@
+// `ember train lm`, `eval lm`, `generate`, `quantize` as a user runs them (subprocess): a tiny run
+// end to end on a small text file, and one clear line plus a non-zero exit for bad input (unknown
+// preset, prompt longer than the context, missing or mismatched config.json, missing data).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "tests/common/subprocess.h"
+
+namespace fs = std::filesystem;
+using ember::test::count_lines;
+using ember::test::run_command;
+
+namespace {
+
+class CliLm : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(EMBER_CLI_PATH)) GTEST_SKIP() << "ember binary not built";
+    dir_ = fs::temp_directory_path() / fmt::format("ember_cli_lm_{}", getpid());
+    fs::create_directories(dir_);
+    std::ofstream f(dir_ / "text.txt");
+    for (int i = 0; i < 300; ++i) f << "In the beginning was the word " << i % 11 << ".\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  ember::test::RunResult ember(const std::string& args) {
+    return run_command(fmt::format("cd '{}' && '{}' {}", dir_.string(), EMBER_CLI_PATH, args));
+  }
+  void expect_one_line_error(const std::string& args, const std::string& fragment) {
+    auto r = ember(args);
+    EXPECT_NE(r.rc, 0) << args;
+    EXPECT_LE(count_lines(r.out), 1u) << args << ":\n" << r.out;
+    EXPECT_NE(r.out.find(fragment), std::string::npos) << args << ":\n" << r.out;
+  }
+  fs::path dir_;
+};
+
+TEST_F(CliLm, TrainEvalGenerateQuantizeAndBadInput) {
+  auto r = ember("train lm --preset tiny --ctx 16 --steps 4 --batch 2 --warmup 1 --eval-every 2 --eval-bytes 64 "
+                 "--sample-tokens 8 --data text.txt --out run --threads 1 --no-plots");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("test bpc"), std::string::npos) << r.out;
+  for (const char* f : {"config.json", "model.safetensors", "train_state.safetensors", "metrics.jsonl"})
+    EXPECT_TRUE(fs::exists(dir_ / "run" / f)) << f;
+  r = ember("eval lm --checkpoint run --data text.txt --split val");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("val bpc"), std::string::npos) << r.out;
+  r = ember("generate --checkpoint run --prompt 'In the' --tokens 20 --seed 3 --top-k 5 --top-p 0.9");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("tokens/s"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.rfind("In the", 0), 0u) << r.out;  // the prompt, then the stream
+  r = ember("quantize --checkpoint run --int8 -o run8");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = ember("generate --checkpoint run8 --prompt 'In' --tokens 10 --greedy");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("int8"), std::string::npos) << r.out;
+
+  expect_one_line_error("train lm --preset enormous --data text.txt", "unknown preset 'enormous'");
+  expect_one_line_error("train lm --preset tiny --data missing.txt", "missing.txt");
+  expect_one_line_error("generate --checkpoint run --prompt '" + std::string(17, 'x') + "'",
+                        "prompt has 17 tokens (bytes) but the model's context is 16");
+  expect_one_line_error("eval lm --checkpoint nowhere --data text.txt", "'nowhere' does not exist");
+  std::string cfg;
+  {
+    std::ifstream f(dir_ / "run" / "config.json");
+    cfg.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  std::ofstream(dir_ / "run" / "config.json") << "{\"hidden_size\": 64}";
+  expect_one_line_error("generate --checkpoint run", "has no \"vocab_size\"");
+  fs::remove(dir_ / "run" / "config.json");
+  expect_one_line_error("generate --checkpoint run", "config.json is missing");
+}
+
+}  // namespace

@@ -1,0 +1,166 @@
+// Evaluation in bits per byte (sliding window), sampling (temperature, top-k, top-p, seeded) and
+// generation with the KV cache or full recomputation.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "autograd/grad_mode.h"
+#include "zoo/lm/lm.h"
+
+namespace ember::zoo::lm {
+
+namespace {
+
+uint64_t splitmix64(uint64_t s, uint64_t k) {
+  uint64_t z = s + (k + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+Tensor tokens_of(const std::vector<uint8_t>& v, size_t begin, size_t end) {
+  std::vector<int64_t> t(v.begin() + static_cast<int64_t>(begin), v.begin() + static_cast<int64_t>(end));
+  return Tensor::from_vector(t, {1, static_cast<int64_t>(t.size())}, {.dtype = DType::i64});
+}
+
+}  // namespace
+
+EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t limit, int64_t batch) {
+  const int64_t n = limit > 0 ? std::min<int64_t>(limit, static_cast<int64_t>(text.size()))
+                              : static_cast<int64_t>(text.size());
+  EMBER_CHECK(n >= 2, "eval lm: the text has {} bytes; at least 2 are needed", n);
+  EMBER_CHECK(model.config().vocab_size >= 256, "eval lm: byte tokens need vocab_size >= 256, the model has {}",
+              model.config().vocab_size);
+  const int64_t ctx = model.config().max_position_embeddings, T = std::min(ctx, n - 1);
+  const int64_t stride = std::max<int64_t>(1, T / 2);
+  // Windows (start, first scored offset): window s predicts bytes s+1..s+T.
+  std::vector<std::pair<int64_t, int64_t>> windows;
+  int64_t scored = 0;  // bytes 1..scored are predicted
+  for (int64_t s = 0; scored < n - 1; s += stride) {
+    s = std::min(s, n - 1 - T);
+    windows.emplace_back(s, scored - s);  // offsets < scored - s were predicted before
+    scored = s + T;
+  }
+  const bool was_training = model.is_training();
+  model.eval();
+  NoGradGuard no_grad;
+  double nats = 0;
+  for (size_t w0 = 0; w0 < windows.size(); w0 += static_cast<size_t>(batch)) {
+    const size_t w1 = std::min(windows.size(), w0 + static_cast<size_t>(batch));
+    const int64_t B = static_cast<int64_t>(w1 - w0);
+    std::vector<int64_t> in(static_cast<size_t>(B * T)), tgt(static_cast<size_t>(B * T));
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t s = windows[w0 + static_cast<size_t>(b)].first;
+        in[static_cast<size_t>(b * T + t)] = text[static_cast<size_t>(s + t)];
+        tgt[static_cast<size_t>(b * T + t)] = text[static_cast<size_t>(s + t + 1)];
+      }
+    Tensor logits = model.forward(Tensor::from_vector(in, {B, T}, {.dtype = DType::i64}));
+    const auto loss = cross_entropy(logits.reshape({B * T, logits.size(-1)}), Tensor::from_vector(tgt, {B * T}, {.dtype = DType::i64}),
+                                    {.reduction = Reduction::none})
+                          .to_vector<float>();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = windows[w0 + static_cast<size_t>(b)].second; t < T; ++t)
+        nats += loss[static_cast<size_t>(b * T + t)];
+  }
+  model.train(was_training);
+  EvalResult r;
+  r.bytes = n - 1;
+  r.bpc = nats / static_cast<double>(r.bytes) / std::log(2.0);
+  r.perplexity = std::exp(nats / static_cast<double>(r.bytes));
+  return r;
+}
+
+std::vector<double> sampling_probs(const float* logits, int64_t vocab, const SampleOptions& opt) {
+  EMBER_CHECK(opt.temperature > 0, "sample: temperature must be > 0, got {}", opt.temperature);
+  EMBER_CHECK(opt.top_k >= 0, "sample: top_k must be >= 0, got {}", opt.top_k);
+  EMBER_CHECK(opt.top_p > 0 && opt.top_p <= 1, "sample: top_p must be in (0, 1], got {}", opt.top_p);
+  std::vector<double> p(static_cast<size_t>(vocab));
+  const double mx = *std::max_element(logits, logits + vocab);
+  double z = 0;
+  for (int64_t i = 0; i < vocab; ++i) z += p[static_cast<size_t>(i)] = std::exp((logits[i] - mx) / opt.temperature);
+  for (double& v : p) v /= z;
+  // Tokens by decreasing probability (ties: lower token first), then keep a prefix of that order.
+  std::vector<int64_t> order(static_cast<size_t>(vocab));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return p[size_t(a)] > p[size_t(b)]; });
+  size_t keep = order.size();
+  if (opt.top_k > 0) keep = std::min(keep, static_cast<size_t>(opt.top_k));
+  if (opt.top_p < 1) {
+    double mass = 0;
+    for (size_t i = 0; i < keep; ++i) {
+      mass += p[static_cast<size_t>(order[i])];
+      if (mass >= opt.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  double kept = 0;
+  for (size_t i = 0; i < keep; ++i) kept += p[static_cast<size_t>(order[i])];
+  for (size_t i = keep; i < order.size(); ++i) p[static_cast<size_t>(order[i])] = 0;
+  for (double& v : p) v /= kept;
+  return p;
+}
+
+int64_t sample_token(const float* logits, int64_t vocab, const SampleOptions& opt, uint64_t step) {
+  if (opt.greedy) return std::max_element(logits, logits + vocab) - logits;
+  const std::vector<double> p = sampling_probs(logits, vocab, opt);
+  const double u = static_cast<double>(splitmix64(opt.seed, step) >> 11) * 0x1.0p-53;
+  double c = 0;
+  int64_t last = 0;
+  for (int64_t i = 0; i < vocab; ++i) {
+    if (p[static_cast<size_t>(i)] <= 0) continue;
+    last = i;
+    c += p[static_cast<size_t>(i)];
+    if (u < c) return i;
+  }
+  return last;  // rounding: u just below 1
+}
+
+GenerateResult generate(LlamaLM& model, const std::vector<uint8_t>& prompt, const GenerateOptions& opt,
+                        const std::function<void(uint8_t)>& on_token) {
+  const int64_t ctx = model.config().max_position_embeddings, V = model.config().vocab_size;
+  EMBER_CHECK(V == 256, "generate: byte-level generation needs vocab_size 256, the model has {}", V);
+  EMBER_CHECK(!prompt.empty(), "generate: the prompt is empty");
+  EMBER_CHECK(static_cast<int64_t>(prompt.size()) <= ctx,
+              "generate: the prompt has {} tokens (bytes) but the model's context is {}", prompt.size(), ctx);
+  EMBER_CHECK(opt.tokens >= 0, "generate: --tokens must be >= 0, got {}", opt.tokens);
+  const bool was_training = model.is_training();
+  model.eval();
+  NoGradGuard no_grad;
+  GenerateResult r;
+  std::vector<uint8_t> seq = prompt;
+  KvCache cache;
+  if (opt.use_cache) cache = model.make_cache();
+  const auto t0 = std::chrono::steady_clock::now();
+  Tensor logits;  // [1, T, V] of the last forward
+  for (int64_t i = 0; i < opt.tokens; ++i) {
+    if (opt.use_cache) {
+      if (i == 0) {
+        logits = model.forward_cached(tokens_of(seq, 0, seq.size()), cache);
+      } else if (cache.len == ctx) {  // full: restart from the last half context
+        ++r.slides;
+        cache.len = 0;
+        logits = model.forward_cached(tokens_of(seq, seq.size() - static_cast<size_t>(ctx / 2), seq.size()), cache);
+      } else {
+        logits = model.forward_cached(tokens_of(seq, seq.size() - 1, seq.size()), cache);
+      }
+    } else {
+      const size_t start = seq.size() > static_cast<size_t>(ctx) ? seq.size() - static_cast<size_t>(ctx) : 0;
+      if (start > 0) ++r.slides;
+      logits = model.forward(tokens_of(seq, start, seq.size()));
+    }
+    const Tensor last = logits.select(1, logits.size(1) - 1).contiguous();
+    const auto tok = static_cast<uint8_t>(sample_token(last.data<float>(), V, opt.sample, static_cast<uint64_t>(i)));
+    seq.push_back(tok);
+    r.tokens.push_back(tok);
+    if (on_token) on_token(tok);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  model.train(was_training);
+  return r;
+}
+
+}  // namespace ember::zoo::lm

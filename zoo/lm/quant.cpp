@@ -1,0 +1,177 @@
+// Int8 checkpoint folders: quantization of an f32 folder and the safetensors I8 reader/writer
+// (nn/safetensors has no i8 dtype: ember stores the int8 bits in u8 tensors, so this file reads
+// and writes the I8 entries itself, with the same header validation rules).
+#include "zoo/lm/quant.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "data/image.h"
+#include "tensor/cpu/qgemm.h"
+
+namespace ember::zoo::lm {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+struct Entry {
+  std::string name, dtype;  // "F32" or "I8"
+  Tensor t;                 // f32, or u8 holding int8 bits
+};
+
+void write_file(const std::string& path, const std::vector<Entry>& entries,
+                const std::map<std::string, std::string>& meta) {
+  json header = json::object();
+  size_t offset = 0;
+  for (const auto& e : entries) {
+    const size_t bytes = static_cast<size_t>(e.t.numel()) * (e.dtype == "F32" ? 4 : 1);
+    header[e.name] = {{"dtype", e.dtype}, {"shape", e.t.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  if (!meta.empty()) header["__metadata__"] = meta;
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');
+  std::vector<uint8_t> out(8 + h.size() + offset);
+  const uint64_t n = h.size();
+  std::memcpy(out.data(), &n, 8);
+  std::memcpy(out.data() + 8, h.data(), h.size());
+  uint8_t* dst = out.data() + 8 + h.size();
+  for (const auto& e : entries) {
+    const Tensor c = e.t.contiguous();
+    const size_t bytes = static_cast<size_t>(c.numel()) * (e.dtype == "F32" ? 4 : 1);
+    std::memcpy(dst, e.dtype == "F32" ? static_cast<const void*>(c.data<float>()) : c.data<uint8_t>(), bytes);
+    dst += bytes;
+  }
+  data::write_file_atomic(path, out);
+}
+
+struct Parsed {
+  json header;
+  std::vector<char> bytes;
+  size_t data_start = 0;
+};
+
+Parsed read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  EMBER_CHECK(f.good(), "lm int8: cannot read {}", path);
+  Parsed p;
+  p.bytes.assign(std::istreambuf_iterator<char>(f), {});
+  EMBER_CHECK(p.bytes.size() >= 8, "lm int8: {} is shorter than 8 bytes", path);
+  uint64_t n = 0;
+  std::memcpy(&n, p.bytes.data(), 8);
+  EMBER_CHECK(n <= p.bytes.size() - 8, "lm int8: {}: header length {} runs past the file ({} bytes)", path, n,
+              p.bytes.size());
+  p.header = json::parse(p.bytes.begin() + 8, p.bytes.begin() + 8 + static_cast<int64_t>(n), nullptr, false);
+  EMBER_CHECK(!p.header.is_discarded() && p.header.is_object(), "lm int8: {}: header is not a JSON object", path);
+  p.data_start = 8 + n;
+  return p;
+}
+
+// The tensor `name` with the expected dtype and shape, copied out of the file.
+Tensor take(const Parsed& p, const std::string& path, const std::string& name, const std::string& dtype,
+            const Shape& shape) {
+  EMBER_CHECK(p.header.contains(name), "lm int8: {} has no tensor '{}'", path, name);
+  const json& e = p.header[name];
+  EMBER_CHECK(e.contains("dtype") && e["dtype"] == dtype, "lm int8: {}: '{}' has dtype {}, expected {}", path, name,
+              e.value("dtype", std::string("?")), dtype);
+  EMBER_CHECK(e.contains("shape") && e["shape"].get<Shape>() == shape, "lm int8: {}: '{}' has shape {}, expected {}",
+              path, name, e.contains("shape") ? e["shape"].dump() : "?", shape_str(shape));
+  const auto off = e.at("data_offsets").get<std::vector<size_t>>();
+  int64_t numel = 1;
+  for (int64_t s : shape) numel *= s;
+  const size_t bytes = static_cast<size_t>(numel) * (dtype == "F32" ? 4 : 1);
+  EMBER_CHECK(off.size() == 2 && off[1] >= off[0] && off[1] - off[0] == bytes &&
+                  p.data_start + off[1] <= p.bytes.size(),
+              "lm int8: {}: '{}' has bad data_offsets {}", path, name, e["data_offsets"].dump());
+  Tensor t = Tensor::empty(shape, {.dtype = dtype == "F32" ? DType::f32 : DType::u8});
+  std::memcpy(dtype == "F32" ? static_cast<void*>(t.data<float>()) : t.data<uint8_t>(),
+              p.bytes.data() + p.data_start + off[0], bytes);
+  return t;
+}
+
+}  // namespace
+
+bool is_int8_config(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  return !j.is_discarded() && j.is_object() && j.contains("quantization_config") &&
+         j["quantization_config"].value("quant_method", "") == "ember_int8";
+}
+
+std::map<std::string, std::string> load_int8_weights(LlamaLM& model, const std::string& path) {
+  const Parsed p = read_file(path);
+  std::set<std::string> expected;
+  NoGradGuard no_grad;
+  for (auto& [name, t] : model.state_dict()) {
+    t.copy_(take(p, path, name, "F32", t.shape()));
+    expected.insert(name);
+  }
+  for (auto& [name, lin] : model.projections()) {
+    lin->set_int8(take(p, path, name + ".weight", "I8", {lin->out, lin->in}),
+                  take(p, path, name + ".weight_scale", "F32", {lin->out}));
+    expected.insert(name + ".weight");
+    expected.insert(name + ".weight_scale");
+  }
+  std::map<std::string, std::string> meta;
+  for (auto& [key, val] : p.header.items()) {
+    if (key == "__metadata__") {
+      for (auto& [mk, mv] : val.items())
+        if (mv.is_string()) meta[mk] = mv.get<std::string>();
+      continue;
+    }
+    EMBER_CHECK(expected.count(key), "lm int8: {}: unexpected tensor '{}' for this config.json", path, key);
+  }
+  return meta;
+}
+
+QuantizeReport quantize_int8(const std::string& in_dir, const std::string& out_dir) {
+  EMBER_CHECK(fs::weakly_canonical(in_dir) != fs::weakly_canonical(out_dir),
+              "quantize: the output folder must differ from the checkpoint folder ({})", in_dir);
+  Loaded src = load_pretrained(in_dir);
+  EMBER_CHECK(!src.int8, "quantize: {} is already an int8 checkpoint", in_dir);
+  QuantizeReport r;
+  std::vector<Entry> entries;
+  std::set<std::string> quantized;
+  for (auto& [name, lin] : src.model->projections()) {
+    auto [q, s] = cpu::quantize_rows_int8(lin->weight);
+    // Round-trip error of the worst row, relative to the row's largest weight.
+    const auto w = lin->weight.contiguous().to_vector<float>();
+    const auto qv = q.to_vector<uint8_t>();
+    const auto sv = s.to_vector<float>();
+    for (int64_t row = 0; row < lin->out; ++row) {
+      double err = 0, amax = 0;
+      for (int64_t c = 0; c < lin->in; ++c) {
+        const size_t i = static_cast<size_t>(row * lin->in + c);
+        err = std::max(err, std::abs(w[i] - static_cast<int8_t>(qv[i]) * static_cast<double>(sv[row])));
+        amax = std::max(amax, std::abs(static_cast<double>(w[i])));
+      }
+      if (amax > 0) r.max_rel_error = std::max(r.max_rel_error, err / amax);
+    }
+    entries.push_back({name + ".weight", "I8", q});
+    entries.push_back({name + ".weight_scale", "F32", s});
+    quantized.insert(name + ".weight");
+  }
+  for (auto& [name, t] : src.model->state_dict())
+    if (!quantized.count(name)) entries.push_back({name, "F32", t});
+  fs::create_directories(out_dir);
+  json cfg = json::parse(config_to_json(src.model->config()));
+  cfg["quantization_config"] = {{"quant_method", "ember_int8"}, {"bits", 8},
+                                {"granularity", "per_output_channel"}, {"symmetric", true}};
+  const std::string text = cfg.dump(2) + "\n";
+  data::write_file_atomic((fs::path(out_dir) / "config.json").string(), {text.begin(), text.end()});
+  auto meta = src.metadata;
+  meta["format"] = "pt";
+  meta["ember.quantization"] = "int8 per-output-channel";
+  const std::string out_path = (fs::path(out_dir) / "model.safetensors").string();
+  write_file(out_path, entries, meta);
+  r.f32_bytes = static_cast<int64_t>(fs::file_size(fs::path(in_dir) / "model.safetensors"));
+  r.int8_bytes = static_cast<int64_t>(fs::file_size(out_path));
+  return r;
+}
+
+}  // namespace ember::zoo::lm

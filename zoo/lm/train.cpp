@@ -1,0 +1,241 @@
+// `ember train lm`: AdamW with linear warm-up and cosine decay, gradient clipping and
+// accumulation, random windows of the training split (chosen by (seed, micro-batch index), so a
+// resumed run draws the same batches), periodic validation with a sample, checkpoints that
+// resume bit for bit, metrics.jsonl and curves.png.
+#include <cmath>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "data/image.h"
+#include "hpo/plot.h"
+#include "nn/optim/adam.h"
+#include "nn/optim/clip_grad.h"
+#include "nn/optim/scheduler.h"
+#include "zoo/common/progress.h"
+#include "zoo/lm/lm.h"
+
+namespace ember::zoo::lm {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* kStateFile = "train_state.safetensors";
+
+uint64_t mix(uint64_t s, uint64_t k) {
+  uint64_t z = s + (k + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Micro-batch `index`: B windows of T+1 bytes at offsets mix(seed, index * B + b) mod (n - T).
+std::pair<Tensor, Tensor> make_batch(const std::vector<uint8_t>& text, int64_t B, int64_t T, uint64_t seed,
+                                     int64_t index) {
+  const auto span = static_cast<uint64_t>(static_cast<int64_t>(text.size()) - T);
+  std::vector<int64_t> in(static_cast<size_t>(B * T)), tgt(static_cast<size_t>(B * T));
+  for (int64_t b = 0; b < B; ++b) {
+    const auto s = static_cast<size_t>(mix(seed ^ 0x6c6du, static_cast<uint64_t>(index * B + b)) % span);
+    for (int64_t t = 0; t < T; ++t) {
+      in[static_cast<size_t>(b * T + t)] = text[s + static_cast<size_t>(t)];
+      tgt[static_cast<size_t>(b * T + t)] = text[s + static_cast<size_t>(t) + 1];
+    }
+  }
+  return {Tensor::from_vector(in, {B, T}, {.dtype = DType::i64}), Tensor::from_vector(tgt, {B * T}, {.dtype = DType::i64})};
+}
+
+json point_json(const EvalPoint& p) {
+  return {{"step", p.step}, {"tokens", p.tokens}, {"train_loss", p.train_loss}, {"train_bpc", p.train_bpc},
+          {"val_bpc", p.val_bpc}, {"lr", p.lr}, {"seconds", p.seconds}, {"tokens_per_second", p.tokens_per_second}};
+}
+
+EvalPoint point_from_json(const json& j) {
+  return {j.at("step").get<int64_t>(),       j.at("tokens").get<int64_t>(),  j.at("train_loss").get<double>(),
+          j.at("train_bpc").get<double>(),   j.at("val_bpc").get<double>(),  j.at("lr").get<double>(),
+          j.at("seconds").get<double>(),     j.at("tokens_per_second").get<double>()};
+}
+
+void write_metrics(const fs::path& out, const TrainResult& r) {
+  std::string lines;
+  for (const auto& p : r.history) lines += point_json(p).dump() + "\n";
+  if (r.test_bpc) lines += json{{"final", true}, {"val_bpc", *r.val_bpc}, {"test_bpc", *r.test_bpc},
+                                {"seconds", r.seconds}}.dump() + "\n";
+  data::write_file_atomic((out / "metrics.jsonl").string(), {lines.begin(), lines.end()});
+}
+
+void plot_curves(const fs::path& out, const std::vector<EvalPoint>& history) {
+  std::string rows;
+  for (const auto& p : history) rows += fmt::format("{} {:.5f} {:.5f} {:.3f}\n", p.step, p.train_bpc, p.val_bpc, p.seconds / 60);
+  const std::string script =
+      "set terminal pngcairo size 1000,420\nset output 'out.png'\nset multiplot layout 1,2 title 'lm training'\n"
+      "set grid\nset key top right\nset ylabel 'bits per byte'\nset xlabel 'step'\n"
+      "plot 'curves.dat' using 1:2 with linespoints lw 2 title 'train bpc', '' using 1:3 with linespoints lw 2 title "
+      "'val bpc'\nset xlabel 'wall minutes'\n"
+      "plot 'curves.dat' using 4:3 with linespoints lw 2 lc rgb '#2a9d3a' title 'val bpc'\nunset multiplot\n";
+  hpo::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
+}
+
+std::string printable(const std::vector<uint8_t>& v) {
+  std::string s;
+  for (uint8_t c : v) s += (c == '\n') ? std::string("\n    ") : (c >= 32 && c < 127 ? std::string(1, char(c)) : "?");
+  return s;
+}
+
+}  // namespace
+
+TrainResult train(const TrainConfig& c) {
+  EMBER_CHECK(c.steps >= 1 && c.batch >= 1 && c.accum >= 1 && c.ctx >= 2,
+              "train lm: --steps, --batch and --accum must be >= 1 and --ctx >= 2");
+  EMBER_CHECK(c.lr > 0 && std::isfinite(c.lr), "train lm: --lr must be positive, got {}", c.lr);
+  EMBER_CHECK(c.warmup >= 0 && c.warmup < c.steps, "train lm: --warmup must be in [0, steps), got {}", c.warmup);
+  EMBER_CHECK(c.grad_clip >= 0, "train lm: --grad-clip must be >= 0 (0: off), got {}", c.grad_clip);
+  EMBER_CHECK(c.eval_every >= 1, "train lm: --eval-every must be >= 1");
+  LmConfig mc = preset(c.preset);
+  mc.max_position_embeddings = c.ctx;
+  if (c.tie_embeddings) mc.tie_word_embeddings = *c.tie_embeddings;
+  if (c.rope_theta) mc.rope_theta = *c.rope_theta;
+  mc.validate("train lm");
+  if (c.threads > 0) set_num_threads(c.threads);
+  const Corpus corpus = load_corpus(c.data_file);
+  EMBER_CHECK(static_cast<int64_t>(corpus.train.size()) > c.ctx + 1, "train lm: the training split ({} bytes) is "
+              "shorter than the context {}", corpus.train.size(), c.ctx);
+  const fs::path out(c.out);
+  fs::create_directories(out);
+  // What shapes the trajectory; --resume checks it.
+  const json run_cfg = {{"config", json::parse(config_to_json(mc))}, {"steps", c.steps}, {"batch", c.batch},
+                        {"accum", c.accum}, {"lr", c.lr}, {"min_lr_ratio", c.min_lr_ratio}, {"warmup", c.warmup},
+                        {"weight_decay", c.weight_decay}, {"grad_clip", c.grad_clip}, {"seed", c.seed},
+                        {"data", corpus.source}, {"train_bytes", corpus.train.size()}};
+
+  manual_seed(c.seed);
+  auto model = make_model(mc);
+  // Decay matrices only (norm gains stay free); betas (0.9, 0.95) as in the Llama recipe.
+  std::vector<Tensor> decay, no_decay;
+  for (auto& [name, p] : model->named_parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  nn::AdamW opt({nn::ParamGroup{.params = decay, .weight_decay = c.weight_decay},
+                 nn::ParamGroup{.params = no_decay, .weight_decay = 0.0}},
+                {.lr = c.lr, .beta2 = 0.95});
+  nn::CosineWithWarmup sched(opt, {.warmup_steps = c.warmup, .total_steps = c.steps, .start_factor = 0.0,
+                                   .min_lr = c.lr * c.min_lr_ratio});
+
+  TrainResult result;
+  result.out = c.out;
+  int64_t start = 0;
+  double prior_seconds = 0;
+  const fs::path state = out / kStateFile;
+  if (c.resume && fs::exists(state) && fs::exists(out / "model.safetensors")) {
+    Loaded saved = load_pretrained(c.out);
+    std::map<std::string, std::string> meta = opt.load(state.string());
+    const json saved_cfg = json::parse(meta.at("lm.run"));
+    EMBER_CHECK(saved_cfg == run_cfg, "train lm --resume: {} was written by a run with {}, not {}", state.string(),
+                saved_cfg.dump(), run_cfg.dump());
+    start = std::stoll(meta.at("lm.step"));
+    EMBER_CHECK(saved.metadata.count("lm.step") && std::stoll(saved.metadata.at("lm.step")) == start,
+                "train lm --resume: the weights and {} are from different steps", state.string());
+    model->load_state_dict(saved.model->state_dict());
+    sched.load_state_dict(meta);
+    prior_seconds = std::stod(meta.at("lm.seconds"));
+    for (const auto& j : json::parse(meta.at("lm.history"))) result.history.push_back(point_from_json(j));
+    fmt::print("resuming from step {}/{} ({})\n", start, c.steps, c.out);
+  } else if (c.resume) {
+    fmt::print("no checkpoint in {}; starting a new run\n", c.out);
+  }
+
+  const int64_t tokens_per_step = c.batch * c.accum * c.ctx;
+  fmt::print("lm {}: {} parameters (d {}, {} layers, {} q / {} kv heads, ffn {}, ctx {}, {} embeddings); {}: {} train "
+             "/ {} val / {} test bytes; {} steps of {} tokens (batch {} x accum {}), lr {} warm-up {}, {} threads\n",
+             c.preset, model->num_parameters(), mc.hidden_size, mc.num_hidden_layers, mc.num_attention_heads,
+             mc.num_key_value_heads, mc.intermediate_size, mc.max_position_embeddings,
+             mc.tie_word_embeddings ? "tied" : "untied", corpus.source, corpus.train.size(), corpus.val.size(),
+             corpus.test.size(), c.steps, tokens_per_step, c.batch, c.accum, c.lr, c.warmup, get_num_threads());
+
+  auto save = [&](int64_t step, double seconds) {
+    json hist = json::array();
+    for (const auto& p : result.history) hist.push_back(point_json(p));
+    std::map<std::string, std::string> meta = sched.state_dict();
+    meta["lm.step"] = std::to_string(step);
+    meta["lm.run"] = run_cfg.dump();
+    meta["lm.history"] = hist.dump();
+    meta["lm.seconds"] = fmt::format("{:.17g}", seconds);
+    opt.save(state.string(), meta);
+    save_pretrained(*model, c.out, {{"ember.model", "lm"}, {"lm.step", std::to_string(step)}});
+  };
+
+  double loss_sum = 0;
+  int64_t loss_count = 0, run_steps = 0;
+  double seconds = prior_seconds;
+  Progress progress("train", c.steps - start, c.batch * c.accum, c.progress);
+  auto t_last = std::chrono::steady_clock::now();
+  for (int64_t step = start; step < c.steps; ++step) {
+    if (c.stop_after > 0 && run_steps == c.stop_after) {
+      progress.finish();
+      fmt::print("stopping after {} step(s) as asked; continue with --resume\n", run_steps);
+      result.seconds = seconds;
+      return result;
+    }
+    opt.zero_grad();
+    double step_loss = 0;
+    for (int64_t a = 0; a < c.accum; ++a) {
+      auto [in, tgt] = make_batch(corpus.train, c.batch, c.ctx, c.seed, step * c.accum + a);
+      Tensor logits = model->forward(in);
+      Tensor loss = cross_entropy(logits.reshape({c.batch * c.ctx, mc.vocab_size}), tgt);
+      (c.accum > 1 ? loss / static_cast<double>(c.accum) : loss).backward();
+      step_loss += loss.item() / static_cast<double>(c.accum);
+    }
+    if (c.grad_clip > 0) nn::clip_grad_norm_(opt.params(), c.grad_clip);
+    opt.step();
+    sched.step();
+    ++run_steps;
+    loss_sum += step_loss;
+    ++loss_count;
+    const auto now = std::chrono::steady_clock::now();
+    seconds += std::chrono::duration<double>(now - t_last).count();
+    t_last = now;
+    const double run_tps = static_cast<double>(run_steps * tokens_per_step) / std::max(1e-9, progress.seconds());
+    progress.update(step - start + 1, fmt::format("loss {:.4f} bpc {:.3f} | {:.0f} tok/s", step_loss,
+                                                  step_loss / std::log(2.0), run_tps));
+    if ((step + 1) % c.eval_every != 0 && step + 1 != c.steps) continue;
+
+    progress.finish();
+    EvalPoint p;
+    p.step = step + 1;
+    p.tokens = p.step * tokens_per_step;
+    p.train_loss = loss_sum / static_cast<double>(loss_count);
+    p.train_bpc = p.train_loss / std::log(2.0);
+    p.lr = opt.lr();
+    p.seconds = seconds;
+    p.tokens_per_second = run_tps;
+    p.val_bpc = evaluate(*model, corpus.val, c.eval_bytes).bpc;
+    result.history.push_back(p);
+    loss_sum = 0;
+    loss_count = 0;
+    fmt::print("step {}/{}: train bpc {:.4f} | val bpc {:.4f}{} | lr {:.2e} | {:.0f} tok/s | {} elapsed\n", p.step,
+               c.steps, p.train_bpc, p.val_bpc, c.eval_bytes > 0 ? fmt::format(" (first {} bytes)", c.eval_bytes) : "",
+               p.lr, p.tokens_per_second, format_duration(seconds));
+    if (c.sample_tokens > 0) {
+      const std::vector<uint8_t> prompt = {'A', 'n', 'd', ' '};
+      GenerateResult g = generate(*model, prompt, {.tokens = c.sample_tokens, .sample = {.seed = c.seed}});
+      std::vector<uint8_t> all = prompt;
+      all.insert(all.end(), g.tokens.begin(), g.tokens.end());
+      fmt::print("  sample: {}\n", printable(all));
+    }
+    save(p.step, seconds);
+    write_metrics(out, result);
+    if (c.plots) plot_curves(out, result.history);
+    t_last = std::chrono::steady_clock::now();  // evaluation is not training time
+  }
+  progress.finish();
+  result.seconds = seconds;
+  if (c.final_test) {
+    result.val_bpc = evaluate(*model, corpus.val).bpc;
+    result.test_bpc = evaluate(*model, corpus.test).bpc;
+    fmt::print("final: val bpc {:.4f}, test bpc {:.4f} (whole splits, sliding window {}), training time {}\n",
+               *result.val_bpc, *result.test_bpc, c.ctx, format_duration(result.seconds));
+    write_metrics(out, result);
+  }
+  return result;
+}
+
+}  // namespace ember::zoo::lm
