@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/usage.h"
 #include "tensor/parallel.h"
 #include "zoo/alphazero/alphazero.h"
 #include "zoo/alphazero/solver.h"
@@ -23,31 +24,31 @@ void add_train_alphazero(CLI::App& train) {
   cmd->add_option("--game", *game, "connect4 or tictactoe")->check(CLI::IsMember({"connect4", "tictactoe"}))
       ->capture_default_str();
   cmd->add_option("--generations", cfg->generations, "stop after this many generations (in total)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--hours", cfg->hours, "stop before this run's wall time passes H hours")->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
+  cmd->add_option("--hours", cfg->hours, "stop before this run's wall time passes H hours")->check(non_negative());
   cmd->add_option("--games-per-gen", cfg->games_per_gen, "self-play games per generation (played at once)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--sims", cfg->sims, "MCTS simulations per move")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--channels", cfg->channels, "residual tower width (W6: 64)")->check(CLI::PositiveNumber)
+      ->check(positive())->capture_default_str();
+  cmd->add_option("--sims", cfg->sims, "MCTS simulations per move")->check(positive())->capture_default_str();
+  cmd->add_option("--channels", cfg->channels, "residual tower width (W6: 64)")->check(positive())
       ->capture_default_str();
-  cmd->add_option("--blocks", cfg->blocks, "residual blocks (W6: 4)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--batch", cfg->batch, "training minibatch")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--blocks", cfg->blocks, "residual blocks (W6: 4)")->check(non_negative())->capture_default_str();
+  cmd->add_option("--batch", cfg->batch, "training minibatch")->check(positive())->capture_default_str();
   cmd->add_option("--train-steps", cfg->train_steps, "training steps per generation (0: 4 x new positions / batch)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--lr", cfg->lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--replay-window", cfg->replay_window, "positions kept for training")->check(CLI::PositiveNumber)
+      ->check(non_negative());
+  cmd->add_option("--lr", cfg->lr, "Adam learning rate")->check(positive())->capture_default_str();
+  cmd->add_option("--replay-window", cfg->replay_window, "positions kept for training")->check(positive())
       ->capture_default_str();
   cmd->add_option("--arena-games", cfg->arena_games, "arena games per generation (0: always promote)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(non_negative())->capture_default_str();
   cmd->add_option("--arena-sims", cfg->arena_sims, "simulations per arena move (0: --sims)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--promote-at", cfg->promote_at, "arena score that promotes the candidate")->capture_default_str();
   cmd->add_option("--temp-moves", cfg->temp_moves, "opening moves sampled at temperature 1 (0: 2 / 10)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--seed", cfg->seed, "seed of the weights and of self-play")->capture_default_str();
   cmd->add_option("--out", cfg->out, "run folder")->capture_default_str();
   cmd->add_flag("--resume", cfg->resume, "continue from the checkpoint in --out");
-  cmd->add_option("--threads", cfg->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", cfg->threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd->add_flag("--no-progress{false}", cfg->progress, "no progress line");
   cmd->add_flag("--no-plots{false}", cfg->plots, "skip curves.png");
   cmd->callback([cfg, game] {
@@ -143,18 +144,18 @@ void add_play(CLI::App& app) {
   cmd->add_option("game", a->game, "connect4 or tictactoe")->check(CLI::IsMember({"connect4", "tictactoe"}))
       ->capture_default_str();
   cmd->add_option("--checkpoint", a->checkpoint, "network file (default: the shipped Connect Four network)");
-  cmd->add_option("--sims", a->sims, "MCTS simulations per agent move (0: raw policy)")->check(CLI::NonNegativeNumber)
+  cmd->add_option("--sims", a->sims, "MCTS simulations per agent move (0: raw policy)")->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--first", a->first, "who moves first against a human")->check(CLI::IsMember({"human", "agent"}))
       ->capture_default_str();
   cmd->add_flag("--show-analysis", a->analysis, "print the agent's value estimate and visit counts");
   cmd->add_option("--vs", a->vs, "opponent for a match: random, mcts:<playouts>, alphabeta:<depth>, solver");
-  cmd->add_option("--games", a->games, "match games with each side first")->check(CLI::PositiveNumber)
+  cmd->add_option("--games", a->games, "match games with each side first")->check(positive())
       ->capture_default_str();
   cmd->add_option("--random-opening", a->random_opening, "agent moves sampled (temperature 1) at the start")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--seed", a->seed, "seed of the opponents' randomness")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd->callback([a] {
     if (a->threads > 0) set_num_threads(a->threads);
     const az::GameKind game = az::parse_game(a->game);
@@ -183,20 +184,20 @@ void add_eval_alphazero(CLI::App& eval) {
   cmd->add_option("--game", a->game, "connect4 or tictactoe")->check(CLI::IsMember({"connect4", "tictactoe"}))
       ->capture_default_str();
   cmd->add_option("--checkpoint", a->checkpoint, "network file (default: the shipped Connect Four network)");
-  cmd->add_option("--sims", a->sims, "MCTS simulations per agent move")->check(CLI::NonNegativeNumber)
+  cmd->add_option("--sims", a->sims, "MCTS simulations per agent move")->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--vs", a->vs, "opponents (each: random, mcts:<playouts>, alphabeta:<depth>, solver)")
       ->delimiter(',');
   cmd->add_option("--games", a->games, "games with each side first, per opponent (0: no matches)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--accuracy", a->accuracy, "solver-labelled positions for move accuracy (0: none)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--min-stones", a->min_stones, "fewest stones in a labelled position")->capture_default_str();
   cmd->add_option("--labels", a->labels, "file caching the labelled positions");
   cmd->add_option("--solve", a->solve, "only solve this Connect Four position (moves, e.g. 4453) and time it");
   cmd->add_option("--seed", a->seed, "seed of the opponents and the position set")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd->callback([a] {
     if (a->threads > 0) set_num_threads(a->threads);
     const az::GameKind game = az::parse_game(a->game);
