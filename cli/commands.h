@@ -24,5 +24,6 @@ void add_fmnist_commands(const ZooCommands& zoo);  // fmnist.cpp: train / eval f
 void add_launch_command(CLI::App& app);  // launch.cpp: run N ranks of a distributed job
 void add_lm_commands(const ZooCommands& zoo);      // lm.cpp: data kjv, train / eval lm, generate, quantize
 void add_colorize_commands(const ZooCommands& zoo);  // colorize.cpp: data openmoji, train / eval colorize, colorize
+void add_alphazero_commands(const ZooCommands& zoo);  // alphazero.cpp: train / eval alphazero, play
 
 }  // namespace ember::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   ember::cli::add_fmnist_commands(zoo);
   ember::cli::add_lm_commands(zoo);
   ember::cli::add_colorize_commands(zoo);
+  ember::cli::add_alphazero_commands(zoo);
 
   auto* completion = app.add_subcommand("completion", "print a shell completion script");
   completion->add_subcommand("bash", "bash: source <(ember completion bash)")->callback([&app] {

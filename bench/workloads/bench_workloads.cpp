@@ -113,80 +113,9 @@ void run_w2(const Mnist& data) {
 // ---- W4 / W5: the zoo's Llama-style GQA LM (w4_lm.cpp) ----
 void run_w4_lm();
 void run_w5_lm();
-namespace {
-
-// ---- W6: AlphaZero policy/value net, Connect Four ----
-struct PolicyValueNet {
-  Conv stem;
-  BatchNorm stem_bn;
-  std::vector<Conv> convs;
-  std::vector<BatchNorm> bns;
-  Conv pconv, vconv;
-  BatchNorm pbn, vbn;
-  Linear pfc, vfc1, vfc2;
-  PolicyValueNet(Params& p, Generator& g)
-      : stem(p, 3, 64, 3, g, false), stem_bn(p, 64), pconv(p, 64, 2, 1, g, false), vconv(p, 64, 1, 1, g, false),
-        pbn(p, 2), vbn(p, 1), pfc(p, 84, 7, g), vfc1(p, 42, 64, g), vfc2(p, 64, 1, g) {
-    for (int i = 0; i < 8; ++i) {
-      convs.emplace_back(p, 64, 64, 3, g, false);
-      bns.emplace_back(p, 64);
-    }
-  }
-  std::pair<Tensor, Tensor> operator()(const Tensor& x, bool training) const {
-    Tensor h = relu(stem_bn(stem(x), training));
-    for (int r = 0; r < 4; ++r) {
-      Tensor y = relu(bns[2 * r](convs[2 * r](h), training));
-      y = bns[2 * r + 1](convs[2 * r + 1](y), training);
-      h = relu(y + h);
-    }
-    Tensor pol = pfc(flatten(relu(pbn(pconv(h), training)), 1));
-    Tensor val = tanh(vfc2(relu(vfc1(flatten(relu(vbn(vconv(h), training)), 1)))));
-    return {pol, val};
-  }
-};
-
-Tensor binary_planes(uint64_t seed, int64_t b) {
-  return to_dtype(lt(uniform_stream(seed, {b, 3, 6, 7}), Tensor::scalar(0.5)), DType::f32);
-}
-
-void run_w6_train() {
-  Generator gen(6);
-  Params p;
-  PolicyValueNet net(p, gen);
-  check_count("W6", p, 301402);
-  nn::Adam opt(p.list, {.fused = g_fused_adam});
-  const Tensor x = binary_planes(6001, 256);
-  Tensor pi = uniform_stream(6002, {256, 7});
-  pi = pi / pi.sum({1}, true);
-  const Tensor z = uniform_stream(6003, {256}) * 2.0 - 1.0;
-  StepStats s = time_steps(10, 50, [&](int) {
-    p.zero_grad();
-    auto [pol, val] = net(x, true);
-    Tensor loss = cross_entropy_probs(pol, pi) + mse_loss(val.reshape({256}), z);
-    loss.backward();
-    opt.step();
-  });
-  print_row("W6 az train b256", s, 108);
-}
-
-void run_w6_infer() {
-  Generator gen(6);
-  Params p;
-  PolicyValueNet net(p, gen);
-  NoGradGuard no_grad;
-  for (int64_t b : {1, 16}) {
-    const Tensor x = binary_planes(b == 1 ? 6101 : 6116, b);
-    StepStats s = time_steps(50, 1000, [&](int) {
-      auto [pol, val] = net(x, false);
-      (void)pol.data<float>();
-    });
-    for (double& v : s.ms) v *= 1000;  // microseconds
-    for (double& v : s.cpu_ms) v *= 1000;
-    print_row(b == 1 ? "W6 infer b1" : "W6 infer b16", s, b == 1 ? 600 : 0, "us");
-  }
-}
-
-}  // namespace
+// ---- W6: zoo/alphazero's policy/value net (bench/workloads/w6_alphazero.cpp) ----
+void run_w6_train(bool fused_adam);
+void run_w6_infer();
 }  // namespace ember::bench
 
 int main(int argc, char** argv) {
@@ -234,7 +163,7 @@ int main(int argc, char** argv) {
     if (on("W3")) run_w3(g_fused_adam);
     if (on("W4")) run_w4_lm();
     if (on("W5")) run_w5_lm();
-    if (on("W6")) run_w6_train();
+    if (on("W6")) run_w6_train(g_fused_adam);
     if (on("W6inf")) run_w6_infer();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_workloads: %s\n", e.what());
