@@ -28,6 +28,7 @@ void add_train_fmnist(CLI::App& train) {
       ->capture_default_str();
   cmd->add_option("--out", cfg->out, "run folder: checkpoint, metrics, plots")->capture_default_str();
   cmd->add_flag("--resume", cfg->resume, "continue from the checkpoint in --out");
+  cmd->add_flag("--overwrite", cfg->overwrite, "start a new run even if --out holds one (its files are replaced)");
   cmd->add_option("--threads", cfg->threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd->add_option("--data", cfg->data_dir, "Fashion-MNIST folder (default $EMBER_FMNIST_DIR or the Debian path)");
   cmd->add_option("--train-limit", cfg->train_limit, "use only the first N training images")

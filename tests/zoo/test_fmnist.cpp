@@ -118,7 +118,22 @@ TEST_F(Fmnist, ResumeContinuesExactly) {
   // Resuming with a different trajectory-shaping setting is refused.
   TrainConfig other = part;
   other.batch = 64;
-  EXPECT_TRUE(throws_with([&] { train(other); }, {"--resume", "\"batch\":32"}));
+  EXPECT_TRUE(throws_with([&] { train(other); }, {"--resume", "was trained with --batch 32 (not 64)"}));
+}
+
+// A user review: `--out` over an existing run overwrote it without a word, and `--resume --model
+// cnn` on an mlp run answered with an optimizer-state error.
+TEST_F(Fmnist, AnExistingRunIsNeverOverwrittenByAccident) {
+  TrainConfig cfg = small("again");
+  cfg.epochs = 1;
+  train(cfg);
+  EXPECT_TRUE(throws_with([&] { train(cfg); }, {"already holds a run", "--resume", "--overwrite"}));
+  TrainConfig cnn = cfg;
+  cnn.arch = Arch::cnn;
+  cnn.resume = true;
+  EXPECT_TRUE(throws_with([&] { train(cnn); }, {"was trained with --model mlp (not cnn)"}));
+  cfg.overwrite = true;
+  EXPECT_EQ(train(cfg).history.size(), 1u);
 }
 
 TEST_F(Fmnist, CheckpointReproducesRecordedAccuracy) {
@@ -225,6 +240,7 @@ TEST_F(Fmnist, NonFiniteLossStopsWithoutOverwritingTheCheckpoint) {
   cfg.resume = true;
   cfg.lr = 1e300;  // a different config is refused on resume, so start a fresh run in place
   cfg.resume = false;
+  cfg.overwrite = true;
   EXPECT_TRUE(throws_with([&] { train(cfg); }, {"the loss is", "stopping", "--skip-nonfinite"}));
   cfg.skip_nonfinite = true;
   EXPECT_TRUE(throws_with([&] { train(cfg); }, {"non-finite", "not saving it"}));

@@ -48,6 +48,7 @@ struct TrainConfig {
   std::string augment = "flip";
   std::string out = "runs/fmnist";
   bool resume = false;    // continue from out/ when it holds a checkpoint
+  bool overwrite = false;  // start a new run in an out/ that holds one (default: refuse, name --resume)
   int threads = 0;        // 0: all cores
   std::string data_dir;   // "" = data::FashionMnist::default_root()
   int64_t train_limit = 0, test_limit = 0;  // > 0: use only the first N images (smoke tests)

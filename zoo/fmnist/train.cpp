@@ -1,5 +1,6 @@
 // Fashion-MNIST training loop, evaluation and checkpoints (see fmnist.h for the run folder).
 #include <charconv>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -143,6 +144,25 @@ void plot_predictions(const fs::path& out, const data::FashionMnist& test, const
   data::save_grid((out / "predictions.png").string(), test.images().narrow(0, 0, n), grid);
 }
 
+// A resume must use the run's own settings; name the ones that differ as flags ("was trained with
+// --model mlp (not cnn)") rather than failing later on mismatched optimizer state.
+void check_resume_config(const json& saved, const json& now, const fs::path& out) {
+  if (saved == now) return;
+  std::vector<std::string> diffs;
+  for (const auto& [key, value] : saved.items()) {
+    const json other = now.contains(key) ? now.at(key) : json();
+    if (value == other) continue;
+    std::string flag = key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    diffs.push_back(fmt::format("--{} {} (not {})", flag, value.is_string() ? value.get<std::string>() : value.dump(),
+                                other.is_string() ? other.get<std::string>() : other.dump()));
+  }
+  EMBER_CHECK(false,
+              "train fmnist --resume: the run in {} was trained with {}; resume with the same settings or start a "
+              "new run with --overwrite or another --out",
+              out.string(), fmt::format("{}", fmt::join(diffs, ", ")));
+}
+
 // model.safetensors (what `ember eval fmnist --checkpoint` is pointed at) becomes a hard link to
 // the committed generation's weights (a copy where links are not supported), swapped in by rename.
 void publish_model(const fs::path& out) {
@@ -224,6 +244,12 @@ TrainResult train(const TrainConfig& config) {
   if (config.threads > 0) set_num_threads(config.threads);
   const fs::path out(config.out);
   check_writable(out, "train fmnist");  // a read-only --out fails now, not after the first epoch
+  // A finished or interrupted run is never overwritten by accident.
+  EMBER_CHECK(config.resume || config.overwrite ||
+                  !(fs::exists(out / "checkpoint.json") || fs::exists(out / kModelFile) || fs::exists(out / kStateFile)),
+              "train fmnist: {} already holds a run; pass --resume to continue it, --overwrite to start over, or "
+              "choose another --out",
+              out.string());
 
   data::FashionMnist train_set(data::Split::train, config.data_dir), test_set(data::Split::test, config.data_dir);
   auto train_data = head(train_set, cfg.train_limit);
@@ -258,6 +284,17 @@ TrainResult train(const TrainConfig& config) {
   std::optional<LoadedModel> saved;
   std::map<std::string, std::string> meta;
   std::optional<std::map<std::string, std::string>> found;
+  if (config.resume && fs::exists(committed_path(out, kStateFile))) {
+    // Settings first: an optimizer built for another model would make every generation "fail to
+    // load" and the run would silently start over.
+    std::optional<json> saved_cfg;
+    try {
+      const std::string committed = committed_path(out, kStateFile);
+      saved_cfg = meta_json(nn::load_safetensors(committed).metadata, "fmnist.config", committed);
+    } catch (const std::exception&) {  // a damaged newest file: find_checkpoint falls back below
+    }
+    if (saved_cfg) check_resume_config(*saved_cfg, cfg.to_json(), out);
+  }
   if (config.resume)
     found = find_checkpoint(out, {kModelFile, kStateFile}, [&](const std::map<std::string, std::string>& paths) {
       const std::string& state_path = paths.at(kStateFile);
@@ -270,8 +307,7 @@ TrainResult train(const TrainConfig& config) {
   if (found) {
     const std::string& state_path = found->at(kStateFile);
     const json saved_cfg = meta_json(meta, "fmnist.config", state_path);
-    EMBER_CHECK(saved_cfg == cfg.to_json(), "train fmnist --resume: {} was written by a run with {}, not {}",
-                state_path, saved_cfg.dump(), cfg.to_json().dump());
+    check_resume_config(saved_cfg, cfg.to_json(), out);
     start_epoch = saved->epoch;
     model->load_state_dict(saved->model->state_dict());
     sched.load_state_dict(meta);
