@@ -276,6 +276,33 @@ FrozenTrial PostgresStorage::create_trial(int64_t study_id, TrialState state,
   return t;
 }
 
+// The study row is locked first (FOR UPDATE), so the count and the insert of every worker on every
+// host are serialized: a study shared by many processes runs exactly `max_trials` between them.
+std::optional<FrozenTrial> PostgresStorage::create_trial_within(int64_t study_id, int64_t max_trials) {
+  std::lock_guard lock(mu_);
+  std::optional<FrozenTrial> out;
+  transaction([&] {
+    out.reset();
+    Result n = query("SELECT next_number FROM studies WHERE id = $1 FOR UPDATE", {num(study_id)});
+    EMBER_CHECK(n.rows() == 1, "postgres storage '{}': no study with id {}", where_, study_id);
+    Result live = query("SELECT COUNT(*) FROM trials WHERE study_id = $1 AND state != 'failed'", {num(study_id)});
+    if (live.i64(0, 0) >= max_trials) return;
+    FrozenTrial t;
+    t.state = TrialState::kRunning;
+    t.time_start = now_s();
+    Result next = query("UPDATE studies SET next_number = next_number + 1 WHERE id = $1 RETURNING next_number - 1",
+                        {num(study_id)});
+    t.number = next.i64(0, 0);
+    Result ins = query(
+        "INSERT INTO trials(study_id, number, state, fixed, owner, heartbeat, time_start) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        {num(study_id), num(t.number), to_string(t.state), pg_fixed_json({}), owner_, num(t.time_start)});
+    t.id = ins.i64(0, 0);
+    out = t;
+  });
+  return out;
+}
+
 std::optional<FrozenTrial> PostgresStorage::claim_waiting_trial(int64_t study_id) {
   std::lock_guard lock(mu_);
   const double now = now_s();

@@ -45,6 +45,7 @@ class PostgresStorage final : public Storage {
   std::vector<StudyInfo> list_studies() override;
   FrozenTrial create_trial(int64_t study_id, TrialState state,
                            const std::map<std::string, ParamValue>& fixed_params) override;
+  std::optional<FrozenTrial> create_trial_within(int64_t study_id, int64_t max_trials) override;
   std::optional<FrozenTrial> claim_waiting_trial(int64_t study_id) override;
   void set_param(int64_t trial_id, const std::string& name, const Distribution& dist, double value) override;
   void set_intermediate(int64_t trial_id, int64_t step, double value) override;

@@ -241,3 +241,23 @@ TEST_F(PostgresServer, FourWorkersShareOneStudyAndSurviveAKill) {
   EXPECT_EQ(failed, running);
   EXPECT_EQ(*numbers.rbegin(), int64_t(numbers.size()) - 1) << "numbers are 0..N-1 without gaps";
 }
+
+// --trials as a total across workers: create_trial_within counts and inserts under the study row's
+// lock, so 4 threads with their own connections asking for 40 trials in all create exactly 17.
+TEST_F(PostgresServer, TotalTrialBudgetHoldsAcrossConnections) {
+  const int64_t study = open_storage(url_)->create_study("budget", Direction::kMinimize);
+  std::atomic<int> created{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&] {
+      auto s = open_storage(url_);
+      for (int i = 0; i < 10; ++i)
+        if (auto t = s->create_trial_within(study, 17)) {
+          ++created;
+          s->finish_trial(t->id, TrialState::kComplete, 1.0, "");
+        }
+    });
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(created.load(), 17);
+  EXPECT_EQ(open_storage(url_)->get_trials(study).size(), 17u);
+}
