@@ -8,13 +8,16 @@
 // RSS); sys/step counts allocations per step that reached the system allocator.
 //
 // usage: bench_workloads [--threads N] [--composite-adam] [--matmul-precision highest|bf16]
-//                        [W1 W2 W3 W4 W6 W6inf ...]  (default: all)
+//                        [W1 W2 W3 W4 W5 W6 W6inf ...]  (default: all; --help)
 // --matmul-precision bf16 runs every f32 GEMM with bf16 operands and f32 sums (tensor/matmul_precision.h).
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "bench/workloads/common.h"
 #include "tensor/cpu/cpu_features.h"
@@ -121,20 +124,23 @@ void run_w6_infer();
 int main(int argc, char** argv) {
   using namespace ember;
   using namespace ember::bench;
-  std::set<std::string> want;
+  std::vector<std::string> wanted;
   int threads = 0;
   std::string precision;  // "": $EMBER_MATMUL_PRECISION or highest
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
-      threads = std::atoi(argv[++i]);
-    } else if (!std::strcmp(argv[i], "--composite-adam")) {
-      g_fused_adam = false;
-    } else if (!std::strcmp(argv[i], "--matmul-precision") && i + 1 < argc) {
-      precision = argv[++i];
-    } else {
-      want.insert(argv[i]);
-    }
-  }
+  bool composite_adam = false;
+  CLI::App app{"bench_workloads: whole training steps (and W5 generation, W6 inference) of the WORKLOADS.md "
+               "workloads, median per step beside the PyTorch 1.13 reference measured on the development machine",
+               "bench_workloads"};
+  app.add_option("--threads", threads, "CPU threads (default: EMBER_NUM_THREADS or all cores)")
+      ->check(CLI::Range(1, 1024));
+  app.add_flag("--composite-adam", composite_adam, "Adam from elementwise ops instead of the fused kernel");
+  app.add_option("--matmul-precision", precision, "highest, or bf16 operands with f32 sums in every GEMM")
+      ->check(CLI::IsMember({"highest", "bf16"}));
+  app.add_option("workloads", wanted, "any of W1 W2 W3 W4 W5 W6 W6inf (default: all)")
+      ->check(CLI::IsMember({"W1", "W2", "W3", "W4", "W5", "W6", "W6inf"}));
+  CLI11_PARSE(app, argc, argv);
+  g_fused_adam = !composite_adam;
+  const std::set<std::string> want(wanted.begin(), wanted.end());
   if (threads > 0) set_num_threads(threads);
   try {  // a bad flag value or EMBER_MATMUL_PRECISION: one line, exit 1
     if (!precision.empty()) set_matmul_precision(parse_matmul_precision(precision));
