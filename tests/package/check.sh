@@ -2,7 +2,8 @@
 # ember as a dependency, checked the way a user would use it (tests/package/CMakeLists.txt):
 #  1. `cmake --install` this build into a temporary prefix;
 #  2. examples/ configured and built as an outside project with find_package(ember), then run;
-#  3. a one-file program compiled with `pkg-config --cflags --libs ember`, then run;
+#  3. a one-file program compiled with `pkg-config --cflags --libs ember`, then run, and every
+#     ```cpp block of README.md compiled and linked the same way (readme_snippets.py);
 #  4. a project that adds the source tree with add_subdirectory and names its own target like one
 #     of ember's examples: it must configure without collisions, get no tests or benches, see
 #     ember::ember, and compile its code without ember's -Werror (its main.cpp has an unused
@@ -43,6 +44,13 @@ PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --modversion ember
 # shellcheck disable=SC2046
 g++ -O1 "$tmp/umbrella.cpp" -o "$tmp/umbrella" $(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs ember)
 "$tmp/umbrella"
+
+echo "== README.md: every \`\`\`cpp block compiled and linked against the installed tree"
+n="$(python3 "$src/tests/package/readme_snippets.py" "$src/README.md" "$tmp/readme.cpp")"
+# shellcheck disable=SC2046
+g++ -O0 -Wall -Wextra -Werror -Wno-unused-function -Wno-return-type "$tmp/readme.cpp" -o "$tmp/readme" \
+  $(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs ember)
+echo "$n snippets compiled"
 
 echo "== add_subdirectory"
 cmake -S "$src/tests/package/subdir" -B "$tmp/sub" "${gen[@]}" -DEMBER_SOURCE_DIR="$src" \
