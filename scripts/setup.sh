@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake ninja-build libgtest-dev libgmock-dev googletest libbenchmark-dev
       libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev libstb-dev gnuplot-nox
       libopenblas-dev python3 zlib1g-dev dataset-fashion-mnist libgloo-dev libpq-dev postgresql
-      bible-kjv python3-numpy clang-14 libclang-rt-14-dev librsvg2-bin npm)
+      bible-kjv python3-numpy clang-14 libclang-rt-14-dev librsvg2-bin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm (OpenMoji's package) may come with a Node.js that is not Debian's (NodeSource's nodejs
+# bundles npm and conflicts with Debian's npm package): only install Debian's when none is there.
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
