@@ -6,10 +6,22 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tensor/backend.h"
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/parallel.h"
 
 namespace ember::cpu {
+
+namespace {
+// A contiguous copy through the backend's copy primitive (tensor/ cannot call Tensor::contiguous(),
+// which lives in autograd/: a static link of tensor alone would leave it undefined).
+Tensor qgemm_dense(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  Tensor out = Tensor::empty(t.shape(), {.dtype = t.dtype(), .device = t.device()});
+  backend_of(t).copy(t, out);
+  return out;
+}
+}  // namespace
 
 void qgemm_f32_i8_ref(int64_t m, int64_t n, int64_t k, const float* x, const int8_t* w, const float* scale,
                       float* y) {
@@ -97,7 +109,7 @@ Tensor linear_int8(const Tensor& x, const Tensor& qweight, const Tensor& scale) 
   out_shape[out_shape.size() - 1] = n;
   Tensor y = Tensor::empty(out_shape);
   if (y.numel() == 0) return y;
-  const Tensor xc = x.contiguous(), wc = qweight.contiguous(), sc = scale.contiguous();
+  const Tensor xc = qgemm_dense(x), wc = qgemm_dense(qweight), sc = qgemm_dense(scale);
   qgemm_f32_i8(m, n, k, xc.data<float>(), reinterpret_cast<const int8_t*>(wc.data<uint8_t>()), sc.data<float>(),
                y.data<float>());
   return y;
@@ -116,7 +128,7 @@ Tensor linear_rows_f32(const Tensor& x, const Tensor& weight) {
   out_shape[out_shape.size() - 1] = n;
   Tensor y = Tensor::empty(out_shape);
   if (y.numel() == 0) return y;
-  const Tensor xc = x.contiguous(), wc = weight.contiguous();
+  const Tensor xc = qgemm_dense(x), wc = qgemm_dense(weight);
   gemm_rows_f32(m, n, k, xc.data<float>(), wc.data<float>(), y.data<float>());
   return y;
 }
@@ -124,7 +136,7 @@ Tensor linear_rows_f32(const Tensor& x, const Tensor& weight) {
 std::pair<Tensor, Tensor> quantize_rows_int8(const Tensor& w) {
   EMBER_CHECK(w.dim() == 2 && w.dtype() == DType::f32, "quantize_rows_int8: expected f32 [N, K], got {} {}",
               dtype_name(w.dtype()), shape_str(w.shape()));
-  const Tensor wc = w.contiguous();
+  const Tensor wc = qgemm_dense(w);
   const int64_t n = w.size(0), k = w.size(1);
   Tensor q = Tensor::empty({n, k}, {.dtype = DType::u8}), s = Tensor::empty({n});
   const float* src = wc.data<float>();
@@ -146,7 +158,7 @@ Tensor dequantize_rows_int8(const Tensor& qweight, const Tensor& scale) {
                   scale.size(0) == qweight.size(0),
               "dequantize_rows_int8: expected u8 [N, K] and f32 [N], got {} {} and {} {}", dtype_name(qweight.dtype()),
               shape_str(qweight.shape()), dtype_name(scale.dtype()), shape_str(scale.shape()));
-  const Tensor qc = qweight.contiguous(), sc = scale.contiguous();
+  const Tensor qc = qgemm_dense(qweight), sc = qgemm_dense(scale);
   const int64_t n = qweight.size(0), k = qweight.size(1);
   Tensor w = Tensor::empty({n, k});
   const auto* q = reinterpret_cast<const int8_t*>(qc.data<uint8_t>());

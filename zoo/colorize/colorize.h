@@ -23,6 +23,9 @@
 
 namespace ember::zoo::colorize {
 
+// Text as bytes, for data::write_file_atomic (names, credit line, metrics.jsonl).
+inline std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
+
 // ---- data ----
 
 struct OpenMoji {

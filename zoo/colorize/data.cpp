@@ -36,7 +36,6 @@ std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vec
   return out;
 }
 
-std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
 
 // Row subset of a u8 tensor [N, ...] (any trailing shape) as a new contiguous tensor.
 Tensor take_rows(const Tensor& t, const std::vector<int64_t>& rows) {

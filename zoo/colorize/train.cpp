@@ -59,7 +59,6 @@ EpochMetrics metrics_from_json(const json& j) {
           j.at("lr").get<double>(),         j.at("seconds").get<double>()};
 }
 
-std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
 
 void plot_curves(const fs::path& out, const std::vector<EpochMetrics>& history) {
   std::string rows;
