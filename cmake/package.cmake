@@ -61,6 +61,10 @@ if(TARGET ember_hpo)
 endif()
 if(TARGET ember_dist)
   string(APPEND EMBER_PC_DEPS " -lgloo")
+  if(NCCL_LIBRARY)  # CUDA builds: the NCCL communicator needs NCCL and the CUDA runtime
+    get_filename_component(_ember_nccl_dir "${NCCL_LIBRARY}" DIRECTORY)
+    string(APPEND EMBER_PC_DEPS " -L${_ember_nccl_dir} -lnccl -lcudart")  # both in the toolkit's lib/
+  endif()
 endif()
 # Relocatable: the prefix is found from the .pc file's own folder, so `cmake --install --prefix X`
 # works for any X chosen after configuring.
