@@ -15,6 +15,7 @@
 #include "data/fashion_mnist.h"
 #include "dist/init.h"
 #include "dist/launch.h"
+#include "tests/common/sanitizer.h"
 #include "tests/common/subprocess.h"
 #include "tests/dist/dist_test_util.h"
 
@@ -165,7 +166,7 @@ TEST_F(Launch, HungRankMakesTheOtherFailWithinTheTimeout) {
 }
 
 // Slow under the sanitizers (three runs of five processes that each read Fashion-MNIST): Release only.
-#if defined(EMBER_CLI_PATH) && !defined(__SANITIZE_ADDRESS__)
+#if defined(EMBER_CLI_PATH) && !EMBER_ASAN
 // `ember launch --nproc 2 -- ember train fmnist --distributed` follows the single-process run (same
 // global batch, split over the ranks) and resumes from its own checkpoint.
 TEST_F(Launch, EmberTrainFmnistDistributedFollowsOneProcess) {

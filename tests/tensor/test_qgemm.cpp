@@ -63,7 +63,9 @@ TEST(Qgemm, Int8AndF32RowsMatchReferenceOnEveryIsa) {
 TEST(Qgemm, TensorFormsQuantizerAndErrors) {
   // w = [[0.5, -1.0, 0.25], [0, 0, 0]] -> scales 1/127 and 1 (zero row), q = [64, -127, 32] (round(63.5) = 64).
   Tensor w = Tensor::from_vector(std::vector<float>{0.5f, -1.0f, 0.25f, 0, 0, 0}, {2, 3});
-  auto [q, s] = cpu::quantize_rows_int8(w);
+  const auto quantized = cpu::quantize_rows_int8(w);  // no structured binding: lambdas below capture these
+  const Tensor& q = quantized.first;
+  const Tensor& s = quantized.second;
   const auto qv = q.to_vector<uint8_t>();
   EXPECT_EQ(static_cast<int8_t>(qv[0]), 64);
   EXPECT_EQ(static_cast<int8_t>(qv[1]), -127);

@@ -12,6 +12,7 @@
 
 #include "nn/safetensors.h"
 #include "tests/common/expect_close.h"
+#include "tests/common/sanitizer.h"
 #include "zoo/alphazero/alphazero.h"
 
 namespace ember::zoo::alphazero {
@@ -67,7 +68,7 @@ void never_loses(Agent& agent, const State& s, bool agent_first, int64_t& games,
 // One short run: the trained network beats random play more often than the untrained one, the
 // agent with search never loses, the run folder holds every file.
 TEST_F(AlphaZeroTrain, LearnsTicTacToe) {
-#if defined(__SANITIZE_ADDRESS__)
+#if EMBER_ASAN
   GTEST_SKIP() << "six generations and hundreds of searches: too slow under the sanitizers (ResumeIsBitForBit runs the loop)";
 #endif
   const TrainResult result = train(tiny(root_ / "full"));
@@ -102,7 +103,7 @@ TEST_F(AlphaZeroTrain, LearnsTicTacToe) {
 }
 
 TEST_F(AlphaZeroTrain, ResumeIsBitForBit) {
-#if defined(__SANITIZE_ADDRESS__)
+#if EMBER_ASAN
   const int64_t gens = 2;
 #else
   const int64_t gens = 3;

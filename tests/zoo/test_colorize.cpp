@@ -14,6 +14,7 @@
 
 #include "nn/optim/adam.h"
 #include "nn/safetensors.h"
+#include "tests/common/sanitizer.h"
 #include "zoo/colorize/colorize.h"
 
 namespace fs = std::filesystem;
@@ -22,7 +23,7 @@ using namespace ember::zoo::colorize;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
+#if EMBER_ASAN
 constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;

@@ -12,6 +12,7 @@
 #include "data/image.h"
 #include "nn/safetensors.h"
 #include "tests/common/subprocess.h"
+#include "tests/common/sanitizer.h"
 #include "zoo/colorize/colorize.h"
 
 namespace fs = std::filesystem;
@@ -128,6 +129,7 @@ TEST_F(CliColorize, ColoursFilesOfAnySizeFoldersAndHints) {
 }
 
 TEST_F(CliColorize, EvalPrintsModelAndBaselines) {
+  if (EMBER_ASAN) GTEST_SKIP() << "evaluates the whole split: too slow under the sanitizers (-O0); run in Release";
   if (!fs::exists(fs::path(zoo::colorize::packed_dir(zoo::colorize::default_data_root(), 64)) / "names.txt"))
     GTEST_SKIP() << "OpenMoji not built (run: ember data openmoji)";
   write_checkpoint("hint.safetensors", true);
