@@ -1,11 +1,11 @@
 # ember as a package: namespaced targets (ember::tensor, ember::autograd, ember::nn, ember::data,
-# ember::dist, ember::hpo, ember::zoo and the umbrella ember::ember), usable the same way after
+# ember::dist, ember::hpo, ember::report, ember::zoo and the umbrella ember::ember), usable the same way after
 # add_subdirectory(ember) and after find_package(ember); install rules for the libraries, the
 # headers (include/ember/<folder>/..., the in-tree include paths), the `ember` command, the CMake
 # package (emberConfig.cmake + version) and a pkg-config file.
 
 # Libraries in link order (a library comes before the ones it uses), for pkg-config's Libs line.
-set(_ember_libs ember_zoo ember_dist ember_nn ember_data ember_hpo ember_autograd ember_tensor)
+set(_ember_libs ember_zoo ember_dist ember_nn ember_data ember_hpo ember_report ember_autograd ember_tensor)
 set(_ember_present)
 foreach(lib IN LISTS _ember_libs)
   if(TARGET ${lib})
@@ -34,7 +34,7 @@ install(TARGETS ember_flags ember_umbrella ${_ember_present} EXPORT emberTargets
 if(TARGET ember)
   install(TARGETS ember RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
-foreach(dir tensor autograd nn data dist hpo zoo)
+foreach(dir tensor autograd nn data dist hpo report zoo)
   if(IS_DIRECTORY ${PROJECT_SOURCE_DIR}/${dir})
     install(DIRECTORY ${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ember/${dir}
             FILES_MATCHING PATTERN "*.h")

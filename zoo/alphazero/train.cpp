@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/image.h"
-#include "hpo/plot.h"
+#include "report/gnuplot.h"
 #include "nn/optim/adam.h"
 #include "nn/safetensors.h"
 #include "tensor/parallel.h"
@@ -249,7 +249,7 @@ void plot_curves(const fs::path& out, const std::vector<GenerationMetrics>& hist
       "plot 'curves.dat' using 1:5 with points pt 7 title 'candidate vs best', 0.55 with lines dt 2 title "
       "'promotion'\nunset multiplot\n",
       game);
-  hpo::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
+  report::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
 }
 
 double elo_of(double score) {

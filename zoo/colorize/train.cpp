@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/image.h"
-#include "hpo/plot.h"
+#include "report/gnuplot.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/scheduler.h"
 #include "nn/safetensors.h"
@@ -72,7 +72,7 @@ void plot_curves(const fs::path& out, const std::vector<EpochMetrics>& history) 
       "set ylabel 'val PSNR (dB, pooled)'\nset y2label 'val SSIM'\nset y2tics\nset key bottom right\n"
       "plot 'curves.dat' using 1:4 with linespoints lw 2 lc rgb '#2a9d3a' title 'PSNR', "
       "'' using 1:5 axes x1y2 with linespoints lw 2 lc rgb '#7b3294' title 'SSIM'\nunset multiplot\n";
-  hpo::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
+  report::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
 }
 
 }  // namespace

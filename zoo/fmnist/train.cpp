@@ -12,7 +12,7 @@
 #include "data/transforms.h"
 #include "dist/ddp.h"
 #include "dist/init.h"
-#include "hpo/plot.h"
+#include "report/gnuplot.h"
 #include "nn/layers.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/scheduler.h"
@@ -126,7 +126,7 @@ void plot_curves(const fs::path& out, const std::vector<EpochMetrics>& history) 
       "set ylabel 'test accuracy (%)'\nset key bottom right\n"
       "plot 'curves.dat' using 1:4 with linespoints lw 2 lc rgb '#2a9d3a' title 'test accuracy'\n"
       "unset multiplot\n";
-  hpo::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
+  report::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
 }
 
 void plot_predictions(const fs::path& out, const data::FashionMnist& test, const Tensor& predictions) {

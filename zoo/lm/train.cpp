@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/image.h"
-#include "hpo/plot.h"
+#include "report/gnuplot.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/clip_grad.h"
 #include "nn/optim/scheduler.h"
@@ -74,7 +74,7 @@ void plot_curves(const fs::path& out, const std::vector<EvalPoint>& history) {
       "plot 'curves.dat' using 1:2 with linespoints lw 2 title 'train bpc', '' using 1:3 with linespoints lw 2 title "
       "'val bpc'\nset xlabel 'wall minutes'\n"
       "plot 'curves.dat' using 4:3 with linespoints lw 2 lc rgb '#2a9d3a' title 'val bpc'\nunset multiplot\n";
-  hpo::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
+  report::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
 }
 
 std::string printable(const std::vector<uint8_t>& v) {
