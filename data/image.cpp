@@ -1,4 +1,5 @@
-// Image files and grids (see image.h). Decoding and PNG encoding are stb's (stb_impl.cpp); here
+// Image files and grids (see image.h). Decoding and PNG encoding are stb's (stb_impl.cpp), JPEG
+// decoding libjpeg-turbo's (jpeg.cpp); here
 // live the layout conversions, the atomic file write and the grid composer. Legend: N images,
 // C channels, H x W an image, s the upscale factor; grids are composed as RGB planes u8 [3, H, W].
 #include "data/image.h"
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "data/jpeg.h"
 #include "tensor/parallel.h"
 
 namespace ember::data {
@@ -58,42 +60,6 @@ void set_max_image_pixels(int64_t n) {
 }
 int64_t max_image_pixels() { return g_max_image_pixels.load(); }
 
-namespace {
-
-// stb_image as packaged in Debian 12 (2022-09 snapshot) trusts a JPEG Huffman table's 16 code
-// counts: up to 4080 codes are written into a 256-entry table (a heap overflow that ASan/UBSan
-// runs of the image fuzzer found; upstream checks this in later versions). The markers are walked
-// here, through every scan, and such a table is refused before stb sees the file. Returns the
-// problem, or "" when the file is not a JPEG or its tables are in range.
-std::string jpeg_huffman_problem(const std::vector<uint8_t>& b) {
-  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return "";
-  size_t p = 2;
-  while (p + 1 < b.size()) {
-    if (b[p] != 0xFF) { ++p; continue; }  // stb skips bytes until the next 0xFF marker too
-    const uint8_t m = b[p + 1];
-    if (m == 0xFF) { ++p; continue; }  // fill byte
-    if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { p += 2; continue; }  // no length
-    if (m == 0xD9 || p + 3 >= b.size()) return "";
-    const size_t len = size_t(b[p + 2]) << 8 | b[p + 3], end = std::min(b.size(), p + 2 + len);
-    if (len < 2) return "";  // stb stops at such a segment
-    if (m == 0xC4) {  // DHT: tables of [class/id][16 counts][sum(counts) values]
-      for (size_t q = p + 4; q < end;) {
-        int n = 0;  // counts cut off by the end of the file read as 0, as stb reads them
-        for (size_t i = 1; i <= 16 && q + i < end; ++i) n += b[q + i];
-        if (n > 256) return fmt::format("corrupt JPEG: a Huffman table declares {} codes (at most 256)", n);
-        q += 17 + size_t(n);
-      }
-    }
-    p += 2 + len;
-    if (m == 0xDA) {  // start of scan: skip the entropy-coded data up to the next marker
-      while (p + 1 < b.size() && !(b[p] == 0xFF && b[p + 1] != 0 && !(b[p + 1] >= 0xD0 && b[p + 1] <= 0xD7))) ++p;
-    }
-  }
-  return "";
-}
-
-}  // namespace
-
 Tensor load_image(const std::string& path, int channels) {
   EMBER_CHECK(channels >= 0 && channels <= 4, "load_image: {}: channels must be 0 (as stored) or 1..4, got {}", path,
               channels);
@@ -107,8 +73,8 @@ Tensor load_image(const std::string& path, int channels) {
   std::fclose(f);
   EMBER_CHECK(read_ok, "load_image: {}: read error", path);
   EMBER_CHECK(bytes.size() < (size_t(1) << 31), "load_image: {}: file of {} bytes is too large", path, bytes.size());
-  const std::string jpeg = jpeg_huffman_problem(bytes);
-  EMBER_CHECK(jpeg.empty(), "load_image: {}: cannot decode ({})", path, jpeg);
+  if (detail::is_jpeg(bytes.data(), bytes.size()))
+    return detail::decode_jpeg(bytes.data(), bytes.size(), channels, max_image_pixels(), path);
   int w = 0, h = 0, stored = 0;
   // The declared size first (stb reads only the header): a 14-byte GIF claiming 14406x24889
   // pixels must not make the decoder allocate gigabytes.

@@ -15,7 +15,8 @@ build="${EMBER_FUZZ_BUILD_DIR:-build-fuzz}"
 
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g" \
-    -DEMBER_SANITIZE=ON -DEMBER_FUZZ=ON -DEMBER_CUDA=OFF -DEMBER_BUILD_BENCH=OFF
+    -DEMBER_SANITIZE=ON -DEMBER_FUZZ=ON -DEMBER_CUDA=OFF -DEMBER_BUILD_BENCH=OFF \
+    -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16  # unity: ~5x quicker to build on 2 cores
 fi
 cmake --build "$build" -j "$(nproc)" --target fuzz_seeds
 

@@ -1,7 +1,8 @@
 // Images: PNG round trips through real files in a temp dir (u8 and float, gray/RGB/RGBA, [H,W]
-// and [C,H,W]), a JPEG written with stb_image_write and decoded back, layout conversions, atomic
+// and [C,H,W]), JPEGs written with stb_image_write and decoded back by libjpeg-turbo, layout conversions, atomic
 // writes (no temp file left behind), decoder errors, and grids: layout, scaling, caption pixels.
 #include <gtest/gtest.h>
+#include <jpeglib.h>
 #include <stb/stb_image_write.h>
 
 #include <filesystem>
@@ -127,20 +128,86 @@ TEST(Image, DeclaredSizeBeyondTheLimitIsRefusedBeforeDecoding) {
   EXPECT_EQ(load_image(dir.file("ok.png")).shape(), (Shape{32, 32, 3}));
 }
 
-// Found by the image fuzzer (clang ASan/UBSan): Debian's stb_image trusts a JPEG Huffman table's
-// code counts and writes up to 4080 codes into a 256-entry table. Refused before stb runs.
-TEST(Image, JpegHuffmanTableWithTooManyCodesIsRefused) {
+// Found by the image fuzzer (clang ASan/UBSan) in Debian 12's stb_image JPEG decoder: a Huffman
+// table declaring 4080 codes overflowed a 256-entry table, and corrupt entropy data made the bit
+// reader shift by 33. JPEG now goes to libjpeg-turbo, which refuses both with a clear error.
+TEST(Image, CorruptJpegGetsAClearErrorFromLibjpeg) {
   TempDir dir;
   std::vector<uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x13, 0x00};  // SOI, DHT of 17 bytes, table 0
   for (int i = 0; i < 16; ++i) jpeg.push_back(0xFF);                         // 16 x 255 = 4080 codes
   jpeg.insert(jpeg.end(), {0xFF, 0xD9});
   test::write_bytes(dir.file("huff.jpg"), jpeg);
-  EXPECT_TRUE(throws_with([&] { load_image(dir.file("huff.jpg")); },
-                          {dir.file("huff.jpg"), "corrupt JPEG: a Huffman table declares 4080 codes"}));
-  // Behind junk bytes (stb resynchronizes on the next 0xFF) and cut short (missing counts read as 0).
-  std::vector<uint8_t> hidden = {0xFF, 0xD8, 0x12, 0x34, 0xFF, 0xC4, 0x01, 0x00, 0x10, 0xFF, 0xFF};
-  test::write_bytes(dir.file("hidden.jpg"), hidden);
-  EXPECT_TRUE(throws_with([&] { load_image(dir.file("hidden.jpg")); }, {"Huffman table declares 510 codes"}));
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("huff.jpg")); }, {dir.file("huff.jpg"), "cannot decode JPEG"}));
+  std::vector<uint8_t> cut = {0xFF, 0xD8, 0x12, 0x34, 0xFF, 0xC4, 0x01, 0x00, 0x10, 0xFF, 0xFF};
+  test::write_bytes(dir.file("cut.jpg"), cut);
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("cut.jpg")); }, {"cut.jpg", "cannot decode JPEG"}));
+  // The fuzzer's input for the shift by 33: decodes or fails cleanly, never undefined behaviour
+  // (this test runs under clang's UBSan in CI).
+  const std::string shift = std::string(EMBER_TEST_FILES) + "/fuzz-stb-jpeg-shift.jpg";
+  try {
+    const Tensor img = load_image(shift, 3);
+    EXPECT_EQ(img.size(2), 3);
+  } catch (const ember::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fuzz-stb-jpeg-shift.jpg"), std::string::npos) << e.what();
+  }
+}
+
+// A single-component (grayscale) JPEG, written with libjpeg (stb_image_write always writes YCbCr).
+std::vector<uint8_t> gray_jpeg(int w, int h) {
+  jpeg_compress_struct c;
+  jpeg_error_mgr err;
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&c, &buf, &size);
+  c.image_width = JDIMENSION(w);
+  c.image_height = JDIMENSION(h);
+  c.input_components = 1;
+  c.in_color_space = JCS_GRAYSCALE;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, 95, TRUE);
+  jpeg_start_compress(&c, TRUE);
+  std::vector<uint8_t> row(static_cast<size_t>(w));
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) row[size_t(x)] = uint8_t((x + y) * 4);
+    JSAMPROW r = row.data();
+    jpeg_write_scanlines(&c, &r, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  std::vector<uint8_t> out(buf, buf + size);
+  std::free(buf);
+  return out;
+}
+
+TEST(Image, JpegChannelConversionsAndSizeLimit) {
+  TempDir dir;
+  std::vector<uint8_t> gray(24 * 40);
+  for (size_t i = 0; i < gray.size(); ++i) gray[i] = uint8_t(i % 40 * 6);
+  const std::string g = dir.file("gray.jpg");
+  ASSERT_NE(stbi_write_jpg(g.c_str(), 40, 24, 1, gray.data(), 95), 0);
+  EXPECT_EQ(load_image(g).shape(), (Shape{24, 40, 3}));  // stb_image_write stores YCbCr even for gray
+  const Tensor rgb = load_image(g, 3), ga = load_image(g, 2), rgba = load_image(g, 4);
+  ASSERT_EQ(rgb.shape(), (Shape{24, 40, 3}));
+  ASSERT_EQ(ga.shape(), (Shape{24, 40, 2}));
+  ASSERT_EQ(rgba.shape(), (Shape{24, 40, 4}));
+  const auto v3 = rgb.to_vector<uint8_t>(), v2 = ga.to_vector<uint8_t>(), v4 = rgba.to_vector<uint8_t>();
+  const auto v1 = load_image(g, 1).to_vector<uint8_t>();
+  for (size_t i = 0; i < v1.size(); ++i) {
+    ASSERT_LE(std::abs(int(v3[3 * i]) - int(v1[i])), 2);  // neutral chroma: R, G, B close to luma
+    ASSERT_LE(std::abs(int(v3[3 * i + 2]) - int(v1[i])), 2);
+    ASSERT_EQ(v2[2 * i], v1[i]);
+    ASSERT_EQ(v2[2 * i + 1], 255);  // opaque alpha
+    ASSERT_EQ(v4[4 * i + 3], 255);
+  }
+  const int64_t saved = max_image_pixels();
+  set_max_image_pixels(24 * 40 - 1);
+  EXPECT_TRUE(throws_with([&] { load_image(g); }, {"gray.jpg", "40x24 (960 pixels) exceeds the limit of 959"}));
+  set_max_image_pixels(saved);
+  test::write_bytes(dir.file("one.jpg"), gray_jpeg(9, 5));  // a true single-component JPEG
+  EXPECT_EQ(load_image(dir.file("one.jpg")).shape(), (Shape{5, 9, 1}));
+  EXPECT_EQ(load_image(dir.file("one.jpg"), 3).shape(), (Shape{5, 9, 3}));
 }
 
 TEST(Image, AtomicWriteReplacesExistingFile) {
