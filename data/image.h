@@ -1,4 +1,4 @@
-// Images on disk: PNG/BMP/GIF/... decoding (stb_image), JPEG (libjpeg-turbo), PNG encoding (stb_image_write), layout
+// Images on disk: PNG/BMP/GIF decoding (stb_image), JPEG (libjpeg-turbo), PNG encoding (stb_image_write), layout
 // conversion, and labelled image grids with captions drawn in stb_easy_font's bitmap font.
 // Layouts: files decode to u8 [H, W, C] (interleaved, as stored); models use f32 [C, H, W] in
 // [0, 1]. Every write goes to "<path>.tmp.<pid>" and is renamed over `path` once complete, so a
@@ -13,7 +13,7 @@
 
 namespace ember::data {
 
-// Decodes an image file into u8 [H, W, C]. channels 0 keeps the file's channel count; 1..4
+// Decodes a PNG, JPEG, BMP or GIF file (other formats are refused) into u8 [H, W, C]. channels 0 keeps the file's channel count; 1..4
 // converts (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA). "load_image: <path>: <the decoder's reason>".
 // Files declaring more than max_image_pixels() pixels (width x height, default 2^27 = 134M) are
 // refused before decoding: "load_image: <path>: declared size WxH (...) exceeds the limit".

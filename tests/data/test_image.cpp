@@ -181,6 +181,21 @@ std::vector<uint8_t> gray_jpeg(int w, int h) {
   return out;
 }
 
+// The image fuzzer's next finding: stb's PNM header parser overflows a signed int on a long width.
+// ember decodes PNG, BMP and GIF with stb and JPEG with libjpeg-turbo; anything else is refused.
+TEST(Image, FormatsOutsidePngJpegBmpGifAreRefusedClearly) {
+  const std::string pnm = std::string(EMBER_TEST_FILES) + "/fuzz-stb-pnm-overflow.pgm";
+  EXPECT_TRUE(throws_with([&] { load_image(pnm); }, {"fuzz-stb-pnm-overflow.pgm", "cannot decode"}));
+  TempDir dir;
+  std::vector<uint8_t> px(6 * 5 * 3, 77);
+  const std::string tga = dir.file("x.tga");
+  ASSERT_NE(stbi_write_tga(tga.c_str(), 6, 5, 3, px.data()), 0);
+  EXPECT_TRUE(throws_with([&] { load_image(tga); }, {"x.tga", "cannot decode"}));
+  const std::string bmp = dir.file("x.bmp");  // BMP stays supported
+  ASSERT_NE(stbi_write_bmp(bmp.c_str(), 6, 5, 3, px.data()), 0);
+  EXPECT_EQ(load_image(bmp).to_vector<uint8_t>(), px);
+}
+
 TEST(Image, JpegChannelConversionsAndSizeLimit) {
   TempDir dir;
   std::vector<uint8_t> gray(24 * 40);
