@@ -70,7 +70,7 @@ std::vector<double> run_regret(const suite::Problem& p, const std::string& sampl
     for (int b : budgets) {
       Study study(StudyOptions{.name = "g", .sampler = make_sampler("grid", {.seed = seed, .space = p.space,
                                                                             .grid_budget = b})});
-      study.optimize(suite::objective(p), {.n_trials = b});
+      study.optimize(suite::objective(p), {.n_trials = b, .log = false});
       out.push_back(*study.best_trial()->value - p.optimum);
     }
     return out;
@@ -81,7 +81,7 @@ std::vector<double> run_regret(const suite::Problem& p, const std::string& sampl
   std::optional<double> best;
   int n = 0;
   size_t next = 0;
-  study.optimize(suite::objective(p), {.n_trials = budgets.back(), .callback = [&](Study&, const FrozenTrial& t) {
+  study.optimize(suite::objective(p), {.n_trials = budgets.back(), .log = false, .callback = [&](Study&, const FrozenTrial& t) {
                                          ++n;
                                          if (t.value.has_value() && (!best || *t.value < *best)) best = t.value;
                                          while (next < budgets.size() && n == budgets[next]) {
@@ -163,7 +163,7 @@ void bench_overhead(const std::vector<std::string>& samplers) {
     int done = 0;
     for (int n : points) {
       // Fill the history up to n trials with the sampler itself, then time 5 suggestions.
-      study.optimize(suite::objective(p), {.n_trials = n - done});
+      study.optimize(suite::objective(p), {.n_trials = n - done, .log = false});
       std::vector<double> ms;
       for (int k = 0; k < 21; ++k) {
         const double t0 = thread_cpu_ms();
@@ -221,7 +221,7 @@ Lc4Result run_lc4(const std::string& sampler, const std::string& pruner, uint64_
           if (r.epochs <= marks[m] && (!at[m] || y < *at[m])) at[m] = y;
         return y;
       },
-      {.n_trials = 100});
+      {.n_trials = 100, .log = false});
   for (size_t m = 0; m < marks.size(); ++m) {
     // Carry the best forward: a mark beyond the run's total epochs sees the final best.
     std::optional<double> b;
