@@ -49,7 +49,7 @@ void run_tune(const TuneArgs& a) {
   EMBER_CHECK(a.trials >= 1, "tune: --trials must be >= 1 (got {})", a.trials);
   EMBER_CHECK(a.jobs >= 1, "tune: --jobs must be >= 1 (got {})", a.jobs);
   auto sampler = hpo::make_sampler(
-      a.sampler, {.seed = a.seed, .space = problem.space, .deterministic = true,  // suite objectives are exact
+      a.sampler, {.seed = a.seed, .space = problem.space, .deterministic = problem.noise == 0,  // exact objectives
                   .grid_budget = static_cast<int>(std::min<int64_t>(a.trials, INT_MAX))});  // no truncation
   auto storage = hpo::open_storage(a.storage);
   const std::string name = a.study.empty() ? fmt::format("{}-{}-{}", a.objective, a.sampler, a.seed) : a.study;
@@ -223,7 +223,9 @@ void add_tune_command(CLI::App& app) {
     c->add_option("program", a->argv, "-- PROG ARGS... with {name} placeholders")->required();
     a->no_final = true;  // a black box has no separate test metric
   }
-  cmd->add_option("--objective", args->objective, "branin | hartmann6 | rosenbrock4 | ackley5 | mixed");
+  cmd->add_option("--objective", args->objective,
+                  "a suite problem: branin | hartmann6 | rosenbrock4 | ackley5 | mixed | michalewicz5 | rastrigin4 | "
+                  "schwefel4 | griewank5 | camel6 | hartmann3 | styblinski20 | branin-noisy | hartmann6-noisy");
   cmd->add_option("--sampler", args->sampler, "random | grid | tpe | tpe-independent | gp | cfo")
       ->capture_default_str();
   cmd->add_option("--trials", args->trials, "total number of trials (a resumed study counts its complete ones)")
