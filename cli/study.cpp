@@ -1,4 +1,4 @@
-// `ember study list|show|best|export|plot`: inspect the studies in a storage.
+// `ember study list|show|best|export|plot|delete`: inspect the studies in a storage, or delete one.
 #include <filesystem>
 #include <fstream>
 
@@ -102,6 +102,13 @@ void plot(const StudyArgs& a) {
   fmt::print("plots: {}_history.png {}_params.png\n", a.output, a.output);
 }
 
+void remove(const StudyArgs& a) {
+  auto s = open(a);
+  const auto info = find(*s, a);  // the clear "no study 'x' (studies: ...)" error
+  s->delete_study(info.name);
+  fmt::print("deleted study '{}' ({} trials) from {}\n", info.name, info.n_trials, a.storage);
+}
+
 }  // namespace
 
 void add_study_command(CLI::App& app) {
@@ -127,6 +134,8 @@ void add_study_command(CLI::App& app) {
   auto [pl, pl_fn] = add("plot", "write history and parameter PNG plots", true, plot);
   pl->add_option("--output", args->output, "PREFIX for PREFIX_history.png and PREFIX_params.png")->required();
   pl->callback([args, f = pl_fn] { f(*args); });
+  auto [dl, dl_fn] = add("delete", "delete a study and all its trials", true, remove);
+  dl->callback([args, f = dl_fn] { f(*args); });
 }
 
 }  // namespace ember::cli

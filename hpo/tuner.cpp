@@ -107,7 +107,8 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
   auto storage = open_storage(opt.storage);
   const std::string name = opt.study.empty() ? trainable.name() : opt.study;
   Study study(StudyOptions{.name = name, .direction = trainable.direction(), .sampler = sampler,
-                           .pruner = make_pruner(opt.pruner), .storage = storage});
+                           .pruner = make_pruner(opt.pruner, {.max_resource = opt.max_resource, .seed = opt.seed}),
+                           .storage = storage});
   check_study_space(study, space, trainable.name());
   const int stale = storage->fail_stale_trials(study.id());
   const int64_t done = study.count(TrialState::kComplete) + study.count(TrialState::kPruned);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "hpo/storage/storage.h"
 #include "hpo/tuner.h"
 #include "tensor/error.h"
 
@@ -80,14 +81,15 @@ TEST(Tuner, NoPrunerRunsEveryEpoch) {
 
 TEST(Tuner, BudgetStopsRunningTrials) {
   CurveTask task;
-  task.sleep_ms = 20;
+  task.sleep_ms = 50;  // a trial (10 epochs) outlasts the budget: the first one is running at the deadline
   const auto t0 = std::chrono::steady_clock::now();
   const auto rep = tune(task, quiet({.pruner = "none", .trials = 1000, .budget_s = 0.3, .max_resource = 10,
                                      .final_test = false}));
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(s, 2.0);
-  EXPECT_LT(rep.complete, 1000);
-  EXPECT_GE(rep.failed, 1);  // the trial running at the deadline stops there ("budget ran out")
+  EXPECT_EQ(rep.complete, 0);
+  EXPECT_EQ(rep.failed, 1);  // the trial running at the deadline stops there ("budget ran out")
+  EXPECT_LT(task.epochs, 10);
 }
 
 TEST(Tuner, ResumesTheSameStudyAndRefusesAnotherSpace) {
@@ -167,4 +169,44 @@ TEST(StudyApi, CanReRaiseTheObjectivesException) {
   Study s2(StudyOptions{.name = "p"});
   s2.optimize([](Trial&) -> double { throw TrialPruned(); }, {.n_trials = 2, .log = false, .catch_exceptions = false});
   EXPECT_EQ(s2.count(TrialState::kPruned), 2);
+}
+
+TEST(StudyApi, DeleteStudyRemovesItAndItsTrials) {
+  const fs::path db = fs::temp_directory_path() / ("ember_delete_" + std::to_string(::getpid()) + ".db");
+  fs::remove(db);
+  for (const std::string& url : {std::string("memory"), "sqlite:" + db.string()}) {
+    auto storage = open_storage(url);
+    for (const char* name : {"a", "b"}) {
+      Study s(StudyOptions{.name = name, .storage = storage});
+      s.optimize([](Trial& t) { return t.suggest_float("x", 0, 1); }, {.n_trials = 3, .log = false});
+    }
+    storage->delete_study("a");
+    ASSERT_EQ(storage->list_studies().size(), 1u) << url;
+    EXPECT_EQ(storage->list_studies()[0].name, "b");
+    EXPECT_FALSE(storage->find_study("a").has_value());
+    EXPECT_THROW(storage->delete_study("a"), ember::Error) << url;
+    Study again(StudyOptions{.name = "a", .storage = storage});  // the name is free again, and empty
+    EXPECT_TRUE(again.trials().empty()) << url;
+    EXPECT_EQ(Study(StudyOptions{.name = "b", .storage = storage}).trials().size(), 3u);
+  }
+  fs::remove(db);
+}
+
+TEST(StudyApi, PrunerOptionsThroughTheFactory) {
+  // Median with 2 startup trials prunes the third trial's bad curve; with 10 it cannot yet.
+  for (const auto& [startup, pruned] : {std::pair{2, true}, std::pair{10, false}}) {
+    Study s(StudyOptions{.name = "p", .pruner = make_pruner("median", {.n_startup_trials = startup})});
+    s.optimize(
+        [](Trial& t) {
+          const double v = t.number() < 2 ? 0.0 : 1.0;
+          for (int64_t e = 1; e <= 3; ++e) {
+            t.report(e, v);
+            if (t.should_prune()) throw TrialPruned();
+          }
+          return v;
+        },
+        {.n_trials = 3, .log = false});
+    EXPECT_EQ(s.count(TrialState::kPruned), pruned ? 1 : 0) << startup;
+  }
+  EXPECT_THROW(make_pruner("sometimes"), ember::Error);
 }
