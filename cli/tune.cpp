@@ -21,6 +21,7 @@
 #include "tensor/parallel.h"
 #include "zoo/csv/tune.h"
 #include "zoo/fmnist/tune.h"
+#include "zoo/lm/tune.h"
 #include "hpo/samplers/grid.h"
 #include "hpo/study.h"
 #include "hpo/suite/problems.h"
@@ -44,7 +45,7 @@ struct TuneArgs {
 
 void run_tune(const TuneArgs& a) {
   EMBER_CHECK(!a.objective.empty(),
-              "tune: name what to tune: --objective NAME (a suite problem), or a task: fmnist, csv, command");
+              "tune: name what to tune: --objective NAME (a suite problem), or a task: fmnist, lm, csv, command");
   const auto& problem = hpo::suite::problem(a.objective);
   EMBER_CHECK(a.trials >= 1, "tune: --trials must be >= 1 (got {})", a.trials);
   EMBER_CHECK(a.jobs >= 1, "tune: --jobs must be >= 1 (got {})", a.jobs);
@@ -106,6 +107,8 @@ struct TaskArgs {
   bool no_final = false;
   // fmnist
   zoo::fmnist::TuneConfig fmnist{};
+  // lm
+  zoo::lm::TuneConfig lm{};
   // csv
   zoo::csv::TuneConfig csv{};
   std::string task = "classification";
@@ -128,6 +131,8 @@ void run_task(TaskArgs& a, const std::string& task, int64_t default_epochs) {
   std::unique_ptr<hpo::Trainable> t;
   if (task == "fmnist") {
     t = zoo::fmnist::make_trainable(a.fmnist);
+  } else if (task == "lm") {
+    t = zoo::lm::make_trainable(a.lm);
   } else if (task == "csv") {
     a.csv.task = zoo::csv::parse_task(a.task);
     a.csv.header = !a.no_header;
@@ -190,7 +195,7 @@ CLI::App* add_task(CLI::App* tune, const std::string& name, const std::string& h
 
 void add_tune_command(CLI::App& app) {
   auto args = std::make_shared<TuneArgs>();
-  auto* cmd = app.add_subcommand("tune", "tune real training (fmnist, csv, command) or a benchmark objective");
+  auto* cmd = app.add_subcommand("tune", "tune real training (fmnist, lm, csv, command) or a benchmark objective");
   cmd->require_subcommand(0, 1);
   {
     auto a = std::make_shared<TaskArgs>();
@@ -202,6 +207,14 @@ void add_tune_command(CLI::App& app) {
     c->add_option("--test-limit", a->fmnist.test_limit, "test on the first N test images (0: all)")
         ->capture_default_str();
     c->add_option("--data-dir", a->fmnist.data_dir, "Fashion-MNIST folder (default: the installed data set)");
+  }
+  {
+    auto a = std::make_shared<TaskArgs>();
+    auto* c = add_task(cmd, "lm", "tune the byte-level Llama LM (val bits per character)", a, 10, "median");
+    c->add_option("--data-file", a->lm.data_file, "text file (default: the KJV from `ember data kjv`)");
+    c->add_option("--steps", a->lm.steps, "optimizer steps per report (--epochs reports per trial)")
+        ->capture_default_str();
+    c->add_option("--val-bytes", a->lm.val_bytes, "validation bytes per report (0: all)")->capture_default_str();
   }
   {
     auto a = std::make_shared<TaskArgs>();
