@@ -56,7 +56,7 @@ void run_tune(const TuneArgs& a) {
   const std::string name = a.study.empty() ? fmt::format("{}-{}-{}", a.objective, a.sampler, a.seed) : a.study;
   hpo::Study study(hpo::StudyOptions{.name = name, .sampler = sampler, .storage = storage});
   // A study name holds one objective: continuing one run on another objective would mix the two.
-  hpo::check_study_space(study, problem.space, a.objective);
+  hpo::check_study_space(study, problem.space, a.objective, a.storage);
   if (auto* grid = dynamic_cast<hpo::GridSampler*>(sampler.get()); grid && grid->n_points() < size_t(a.trials))
     fmt::print("note: the grid for {} has {} points (axes: {}), fewer than --trials {}; it stops when all are done\n",
                a.objective, grid->n_points(), [&] {

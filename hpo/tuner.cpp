@@ -30,14 +30,14 @@ double parse_duration(const std::string& text) {
   return s;
 }
 
-void check_study_space(const Study& study, const Space& space, const std::string& what) {
+void check_study_space(const Study& study, const Space& space, const std::string& what, const std::string& where) {
   for (const auto& t : study.trials()) {
     for (const auto& [pname, dist] : t->distributions) {
       const ParamSpec* spec = space.find(pname);
       EMBER_CHECK(spec != nullptr && spec->dist == dist,
-                  "tune: study '{}' was run on another objective or space (its parameter '{}' {} in {}); resume it "
-                  "with the same settings or choose another --study name",
-                  study.name(), pname,
+                  "tune: study '{}' in {} was run on another objective or space (its parameter '{}' {} in {}); "
+                  "resume it with the same settings or choose another --study name",
+                  study.name(), where, pname,
                   spec ? fmt::format("is {} there but {} here", dist.describe(), spec->dist.describe())
                        : std::string("does not exist"),
                   what);
@@ -109,7 +109,7 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
   Study study(StudyOptions{.name = name, .direction = trainable.direction(), .sampler = sampler,
                            .pruner = make_pruner(opt.pruner, {.max_resource = opt.max_resource, .seed = opt.seed}),
                            .storage = storage});
-  check_study_space(study, space, trainable.name());
+  check_study_space(study, space, trainable.name(), opt.storage);
   const int stale = storage->fail_stale_trials(study.id());
   const int64_t done = study.count(TrialState::kComplete) + study.count(TrialState::kPruned);
   if (done > 0 || stale > 0)

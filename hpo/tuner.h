@@ -43,8 +43,9 @@ struct TuneReport {
 TuneReport tune(Trainable& trainable, const TuneOptions& opt);
 
 // Throws a clear error when the study already holds trials whose parameters are not in `space`
-// (or have other ranges): a resumed study must be the same objective and space.
-void check_study_space(const Study& study, const Space& space, const std::string& what);
+// (or have other ranges): a resumed study must be the same objective and space. `what` names the
+// objective, `where` the storage (both for the message).
+void check_study_space(const Study& study, const Space& space, const std::string& what, const std::string& where);
 
 // "90", "90s", "30m", "2h", "1h30m" -> seconds; throws on anything else.
 double parse_duration(const std::string& text);

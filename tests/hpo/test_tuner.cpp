@@ -112,7 +112,8 @@ TEST(Tuner, ResumesTheSameStudyAndRefusesAnotherSpace) {
     tune(other, o);
     ADD_FAILURE() << "a study of another space was resumed";
   } catch (const ember::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("study 's' was run on another objective or space"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("study 's' in sqlite:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("was run on another objective or space"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("'x'"), std::string::npos);
   }
   fs::remove(db);
