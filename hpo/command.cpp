@@ -120,6 +120,12 @@ RunResult CommandTrainable::run(Trial& trial, const RunContext& ctx) {
   int out_pipe[2], err_pipe[2];
   EMBER_CHECK(::pipe2(out_pipe, O_CLOEXEC) == 0 && ::pipe2(err_pipe, O_CLOEXEC) == 0,
               "tune command: pipe failed ({})", std::strerror(errno));
+  // Everything the child needs is built before fork: after it, only async-signal-safe calls
+  // (another thread may hold the allocator's lock).
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  const std::string cannot = fmt::format("cannot run '{}'\n", args[0]);
   Child child;
   child.pid = ::fork();
   EMBER_CHECK(child.pid >= 0, "tune command: fork failed ({})", std::strerror(errno));
@@ -127,12 +133,8 @@ RunResult CommandTrainable::run(Trial& trial, const RunContext& ctx) {
     ::setpgid(0, 0);
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
-    std::vector<char*> cargs;
-    for (auto& a : args) cargs.push_back(a.data());
-    cargs.push_back(nullptr);
     ::execvp(cargs[0], cargs.data());
-    const std::string msg = fmt::format("cannot run '{}': {}\n", args[0], std::strerror(errno));
-    (void)!::write(2, msg.data(), msg.size());
+    (void)!::write(2, cannot.data(), cannot.size());
     ::_exit(127);
   }
   ::setpgid(child.pid, child.pid);
