@@ -19,6 +19,7 @@
 #include "hpo/plot.h"
 #include "hpo/tuner.h"
 #include "tensor/parallel.h"
+#include "zoo/colorize/tune.h"
 #include "zoo/csv/tune.h"
 #include "zoo/fmnist/tune.h"
 #include "zoo/lm/tune.h"
@@ -45,7 +46,7 @@ struct TuneArgs {
 
 void run_tune(const TuneArgs& a) {
   EMBER_CHECK(!a.objective.empty(),
-              "tune: name what to tune: --objective NAME (a suite problem), or a task: fmnist, lm, csv, command");
+              "tune: name what to tune: --objective NAME (a suite problem), or a task: fmnist, colorize, lm, csv, command");
   const auto& problem = hpo::suite::problem(a.objective);
   EMBER_CHECK(a.trials >= 1, "tune: --trials must be >= 1 (got {})", a.trials);
   EMBER_CHECK(a.jobs >= 1, "tune: --jobs must be >= 1 (got {})", a.jobs);
@@ -107,8 +108,9 @@ struct TaskArgs {
   bool no_final = false;
   // fmnist
   zoo::fmnist::TuneConfig fmnist{};
-  // lm
+  // lm, colorize
   zoo::lm::TuneConfig lm{};
+  zoo::colorize::TuneConfig colorize{};
   // csv
   zoo::csv::TuneConfig csv{};
   std::string task = "classification";
@@ -131,6 +133,8 @@ void run_task(TaskArgs& a, const std::string& task, int64_t default_epochs) {
   std::unique_ptr<hpo::Trainable> t;
   if (task == "fmnist") {
     t = zoo::fmnist::make_trainable(a.fmnist);
+  } else if (task == "colorize") {
+    t = zoo::colorize::make_trainable(a.colorize);
   } else if (task == "lm") {
     t = zoo::lm::make_trainable(a.lm);
   } else if (task == "csv") {
@@ -195,7 +199,7 @@ CLI::App* add_task(CLI::App* tune, const std::string& name, const std::string& h
 
 void add_tune_command(CLI::App& app) {
   auto args = std::make_shared<TuneArgs>();
-  auto* cmd = app.add_subcommand("tune", "tune real training (fmnist, lm, csv, command) or a benchmark objective");
+  auto* cmd = app.add_subcommand("tune", "tune real training (fmnist, colorize, lm, csv, command) or a benchmark objective");
   cmd->require_subcommand(0, 1);
   {
     auto a = std::make_shared<TaskArgs>();
@@ -215,6 +219,14 @@ void add_tune_command(CLI::App& app) {
     c->add_option("--steps", a->lm.steps, "optimizer steps per report (--epochs reports per trial)")
         ->capture_default_str();
     c->add_option("--val-bytes", a->lm.val_bytes, "validation bytes per report (0: all)")->capture_default_str();
+  }
+  {
+    auto a = std::make_shared<TaskArgs>();
+    auto* c = add_task(cmd, "colorize", "tune the OpenMoji colorization U-Net (val L1 without hints)", a, 6, "median");
+    c->add_option("--data-root", a->colorize.data_root, "OpenMoji folder (default: `ember data openmoji`'s)");
+    c->add_option("--train-limit", a->colorize.train_limit, "the first N training pairs (0: all)")
+        ->capture_default_str();
+    c->add_option("--val-limit", a->colorize.val_limit, "the first N validation pairs (0: all)")->capture_default_str();
   }
   {
     auto a = std::make_shared<TaskArgs>();
