@@ -1,4 +1,5 @@
-// `ember study list|show|best|export|plot`: inspect the studies in a storage.
+// `ember study list|show|best|export|plot|delete`: inspect the studies in a storage, or delete one.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -7,6 +8,7 @@
 #include "cli/commands.h"
 #include "hpo/plot.h"
 #include "hpo/study.h"
+#include "hpo/tuner.h"
 #include "tensor/error.h"
 
 namespace ember::cli {
@@ -99,7 +101,23 @@ void plot(const StudyArgs& a) {
   const auto trials = s->get_trials(info.id);
   hpo::plot_history(trials, info.direction, a.output + "_history.png", info.name + ": optimization history");
   hpo::plot_params(trials, a.output + "_params.png", info.name + ": parameters vs value");
-  fmt::print("plots: {}_history.png {}_params.png\n", a.output, a.output);
+  std::string more;
+  if (std::any_of(trials.begin(), trials.end(), [](const auto& t) { return !t->intermediate.empty(); })) {
+    hpo::plot_intermediate(trials, a.output + "_intermediate.png", info.name + ": intermediate values");
+    more += " " + a.output + "_intermediate.png";
+  }
+  if (const auto imp = hpo::param_importance(trials); !imp.empty()) {
+    hpo::plot_importance(imp, a.output + "_importance.png", info.name + ": parameter importance");
+    more += " " + a.output + "_importance.png";
+  }
+  fmt::print("plots: {}_history.png {}_params.png{}\n", a.output, a.output, more);
+}
+
+void remove(const StudyArgs& a) {
+  auto s = open(a);
+  const auto info = find(*s, a);  // the clear "no study 'x' (studies: ...)" error
+  s->delete_study(info.name);
+  fmt::print("deleted study '{}' ({} trials) from {}\n", info.name, info.n_trials, a.storage);
 }
 
 }  // namespace
@@ -125,8 +143,10 @@ void add_study_command(CLI::App& app) {
   ex->add_option("--output", args->output, "file (default: stdout)");
   ex->callback([args, f = ex_fn] { f(*args); });
   auto [pl, pl_fn] = add("plot", "write history and parameter PNG plots", true, plot);
-  pl->add_option("--output", args->output, "PREFIX for PREFIX_history.png and PREFIX_params.png")->required();
+  pl->add_option("--output", args->output, "PREFIX for PREFIX_history.png, _params.png, _intermediate.png, _importance.png")->required();
   pl->callback([args, f = pl_fn] { f(*args); });
+  auto [dl, dl_fn] = add("delete", "delete a study and all its trials", true, remove);
+  dl->callback([args, f = dl_fn] { f(*args); });
 }
 
 }  // namespace ember::cli

@@ -57,7 +57,7 @@ struct SamplerOptions {
   int grid_budget = 0;  // grid: if > 0 and no explicit values, the cell-centred grid of HPO-SUITE.md
 };
 
-// Builds a sampler by name: random, grid, tpe, gp, cfo. Throws ember::Error on an unknown name.
+// Builds a sampler by name: random, grid, tpe, tpe-independent, gp, cfo, blend (BlendSearch). Throws ember::Error on an unknown name.
 std::shared_ptr<Sampler> make_sampler(const std::string& name, SamplerOptions opt);
 
 }  // namespace ember::hpo

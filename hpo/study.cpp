@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -152,6 +153,7 @@ void Study::tell(Trial& trial, TrialState state, const std::string& message) {
 
 void Study::run_one(const Objective& objective, const OptimizeOptions& opt) {
   Trial trial = ask(opt.max_total_trials);
+  std::exception_ptr raised;
   try {
     const double v = objective(trial);
     tell(trial, v);
@@ -159,13 +161,25 @@ void Study::run_one(const Objective& objective, const OptimizeOptions& opt) {
     tell(trial, TrialState::kPruned);
   } catch (const std::exception& e) {
     tell(trial, TrialState::kFailed, e.what());
+    raised = std::current_exception();
   } catch (...) {
     tell(trial, TrialState::kFailed, "objective threw an unknown exception");
+    raised = std::current_exception();
   }
-  if (opt.callback) {
-    std::lock_guard lock(callback_mu_);
-    opt.callback(*this, trial.record());
+  std::lock_guard lock(callback_mu_);
+  if (opt.log) {
+    const FrozenTrial& t = trial.record();
+    const auto best = best_trial();
+    const std::string line = fmt::format(
+        "[study {}] trial {} {}{}; best {}{}\n", name_, t.number, to_string(t.state),
+        t.value ? fmt::format(" with value {:.9g}", *t.value) : "", best ? fmt::format("{:.9g} (trial {})", *best->value, best->number) : "-",
+        t.params.empty() ? "" : " | " + t.params_string());
+    const std::string msg = t.state == TrialState::kFailed ? fmt::format("{}[study {}] trial {} failed: {}\n", line, name_, t.number, t.message) : line;
+    if (opt.logger) opt.logger(msg);
+    else std::fputs(msg.c_str(), stderr);
   }
+  if (opt.callback) opt.callback(*this, trial.record());
+  if (raised && !opt.catch_exceptions) std::rethrow_exception(raised);
 }
 
 void Study::optimize(const Objective& objective, const OptimizeOptions& opt) {

@@ -40,6 +40,13 @@ struct OptimizeOptions {
   std::optional<int64_t> max_total_trials{};
   std::optional<double> timeout_s{};
   int n_jobs = 1;
+  // One line per finished trial (number, state, value, best so far, params; a failed trial's
+  // exception), like optuna's logging; false silences it, `logger` redirects it (default stderr).
+  bool log = true;
+  std::function<void(const std::string&)> logger{};
+  // false: an exception from the objective (not TrialPruned) is re-raised by optimize after the
+  // trial is recorded as failed (optuna's catch=()); true: the study goes on.
+  bool catch_exceptions = true;
   // Called after each finished trial (from the worker thread that ran it, serialized).
   std::function<void(Study&, const FrozenTrial&)> callback{};
 };

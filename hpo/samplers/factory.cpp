@@ -1,4 +1,5 @@
 // make_sampler: samplers by name, for the CLI and the bench.
+#include "hpo/samplers/blend.h"
 #include "hpo/samplers/cfo/cfo.h"
 #include "hpo/samplers/gp/gp.h"
 #include "hpo/samplers/grid.h"
@@ -26,7 +27,9 @@ std::shared_ptr<Sampler> make_sampler(const std::string& name, SamplerOptions op
     return std::make_shared<GpSampler>(g);
   }
   if (name == "cfo") return std::make_shared<CfoSampler>(CfoOptions{.seed = opt.seed, .space = opt.space});
-  EMBER_CHECK(false, "make_sampler: unknown sampler '{}' (expected random, grid, tpe, tpe-independent, gp or cfo)",
+  if (name == "blend") return std::make_shared<BlendSampler>(BlendOptions{.seed = opt.seed, .space = opt.space});
+  EMBER_CHECK(false,
+              "make_sampler: unknown sampler '{}' (expected random, grid, tpe, tpe-independent, gp, cfo or blend)",
               name);
   return nullptr;
 }

@@ -8,7 +8,8 @@
 namespace ember::hpo {
 
 MemoryStorage::StudyRec& MemoryStorage::study(int64_t id) {
-  EMBER_CHECK(id >= 0 && id < static_cast<int64_t>(studies_.size()), "memory storage: no study with id {}", id);
+  EMBER_CHECK(id >= 0 && id < static_cast<int64_t>(studies_.size()) && !studies_[size_t(id)].deleted,
+              "memory storage: no study with id {}", id);
   return studies_[static_cast<size_t>(id)];
 }
 
@@ -22,7 +23,8 @@ std::shared_ptr<FrozenTrial>& MemoryStorage::trial_slot(int64_t trial_id) {
 
 int64_t MemoryStorage::create_study(const std::string& name, Direction direction) {
   std::lock_guard lock(mu_);
-  for (const auto& s : studies_) EMBER_CHECK(s.info.name != name, "memory storage: study '{}' already exists", name);
+  for (const auto& s : studies_)
+    EMBER_CHECK(s.deleted || s.info.name != name, "memory storage: study '{}' already exists", name);
   StudyRec rec;
   rec.info = {static_cast<int64_t>(studies_.size()), name, direction, 0};
   studies_.push_back(std::move(rec));
@@ -32,7 +34,7 @@ int64_t MemoryStorage::create_study(const std::string& name, Direction direction
 std::optional<StudyInfo> MemoryStorage::find_study(const std::string& name) {
   std::lock_guard lock(mu_);
   for (const auto& s : studies_) {
-    if (s.info.name != name) continue;
+    if (s.deleted || s.info.name != name) continue;
     StudyInfo info = s.info;
     info.n_trials = static_cast<int64_t>(s.trials.size());
     return info;
@@ -44,10 +46,24 @@ std::vector<StudyInfo> MemoryStorage::list_studies() {
   std::lock_guard lock(mu_);
   std::vector<StudyInfo> out;
   for (const auto& s : studies_) {
+    if (s.deleted) continue;
     out.push_back(s.info);
     out.back().n_trials = static_cast<int64_t>(s.trials.size());
   }
   return out;
+}
+
+void MemoryStorage::delete_study(const std::string& name) {
+  std::lock_guard lock(mu_);
+  for (auto& s : studies_) {
+    if (s.deleted || s.info.name != name) continue;
+    for (const auto& t : s.trials) trial_index_.erase(t->id);
+    s.trials.clear();
+    s.claims.clear();
+    s.deleted = true;
+    return;
+  }
+  EMBER_CHECK(false, "memory storage: no study '{}' to delete", name);
 }
 
 FrozenTrial MemoryStorage::create_trial(int64_t study_id, TrialState state,

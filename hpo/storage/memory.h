@@ -14,6 +14,7 @@ class MemoryStorage final : public Storage {
   int64_t create_study(const std::string& name, Direction direction) override;
   std::optional<StudyInfo> find_study(const std::string& name) override;
   std::vector<StudyInfo> list_studies() override;
+  void delete_study(const std::string& name) override;
   FrozenTrial create_trial(int64_t study_id, TrialState state,
                            const std::map<std::string, ParamValue>& fixed_params) override;
   std::optional<FrozenTrial> claim_waiting_trial(int64_t study_id) override;
@@ -32,6 +33,7 @@ class MemoryStorage final : public Storage {
     StudyInfo info;
     std::vector<std::shared_ptr<FrozenTrial>> trials;
     std::map<std::string, int64_t> claims;
+    bool deleted = false;  // ids are positions, so a deleted study stays as a tombstone
   };
   StudyRec& study(int64_t id);
   std::shared_ptr<FrozenTrial>& trial_slot(int64_t trial_id);  // copy-on-write: replaces the pointer

@@ -233,6 +233,19 @@ int64_t PostgresStorage::create_study(const std::string& name, Direction directi
   return r.i64(0, 0);
 }
 
+void PostgresStorage::delete_study(const std::string& name) {
+  std::lock_guard lock(mu_);
+  // One statement (data-modifying CTEs share a snapshot; the foreign keys are checked at its end).
+  Result r = query(
+      "WITH s AS (SELECT id FROM studies WHERE name = $1), t AS (SELECT id FROM trials WHERE study_id IN (SELECT id "
+      "FROM s)), dp AS (DELETE FROM params WHERE trial_id IN (SELECT id FROM t)), di AS (DELETE FROM intermediate "
+      "WHERE trial_id IN (SELECT id FROM t)), dc AS (DELETE FROM claims WHERE study_id IN (SELECT id FROM s)), dt AS "
+      "(DELETE FROM trials WHERE study_id IN (SELECT id FROM s)) DELETE FROM studies WHERE id IN (SELECT id FROM s) "
+      "RETURNING id",
+      {name});
+  EMBER_CHECK(r.rows() == 1, "postgres storage '{}': no study '{}' to delete", where_, name);
+}
+
 std::vector<StudyInfo> PostgresStorage::list_studies() {
   std::lock_guard lock(mu_);
   Result r = query(

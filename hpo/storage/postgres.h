@@ -43,6 +43,7 @@ class PostgresStorage final : public Storage {
   int64_t create_study(const std::string& name, Direction direction) override;
   std::optional<StudyInfo> find_study(const std::string& name) override;
   std::vector<StudyInfo> list_studies() override;
+  void delete_study(const std::string& name) override;
   FrozenTrial create_trial(int64_t study_id, TrialState state,
                            const std::map<std::string, ParamValue>& fixed_params) override;
   std::optional<FrozenTrial> create_trial_within(int64_t study_id, int64_t max_trials) override;

@@ -269,6 +269,27 @@ int64_t SqliteStorage::create_study(const std::string& name, Direction direction
   return id;
 }
 
+void SqliteStorage::delete_study(const std::string& name) {
+  std::lock_guard lock(mu_);
+  Txn txn(db_, path_);
+  int64_t id = -1;
+  {
+    Stmt q(db_, path_, "SELECT id FROM studies WHERE name = ?");
+    q.bind(1, name);
+    EMBER_CHECK(q.step(), "sqlite storage '{}': no study '{}' to delete", path_, name);
+    id = q.i64(0);
+  }
+  for (const char* sql : {"DELETE FROM params WHERE trial_id IN (SELECT id FROM trials WHERE study_id = ?)",
+                          "DELETE FROM intermediate WHERE trial_id IN (SELECT id FROM trials WHERE study_id = ?)",
+                          "DELETE FROM claims WHERE study_id = ?", "DELETE FROM trials WHERE study_id = ?",
+                          "DELETE FROM studies WHERE id = ?"}) {
+    Stmt d(db_, path_, sql);
+    d.bind(1, id);
+    d.step();
+  }
+  txn.commit();
+}
+
 std::vector<StudyInfo> SqliteStorage::list_studies() {
   std::lock_guard lock(mu_);
   std::vector<StudyInfo> out;

@@ -26,6 +26,7 @@ class SqliteStorage final : public Storage {
   int64_t create_study(const std::string& name, Direction direction) override;
   std::optional<StudyInfo> find_study(const std::string& name) override;
   std::vector<StudyInfo> list_studies() override;
+  void delete_study(const std::string& name) override;
   FrozenTrial create_trial(int64_t study_id, TrialState state,
                            const std::map<std::string, ParamValue>& fixed_params) override;
   std::optional<FrozenTrial> claim_waiting_trial(int64_t study_id) override;

@@ -35,6 +35,8 @@ class Storage {
   virtual int64_t create_study(const std::string& name, Direction direction) = 0;
   virtual std::optional<StudyInfo> find_study(const std::string& name) = 0;
   virtual std::vector<StudyInfo> list_studies() = 0;
+  // Removes a study and all its trials (optuna's delete_study); throws if there is no such study.
+  virtual void delete_study(const std::string& name) = 0;
 
   // Creates a trial with the next number, in state kRunning or kWaiting (enqueued).
   virtual FrozenTrial create_trial(int64_t study_id, TrialState state,

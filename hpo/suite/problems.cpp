@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "hpo/rng.h"
+
 #include "tensor/error.h"
 
 namespace ember::hpo::suite {
@@ -52,6 +54,56 @@ double mixed(double lr, int64_t n, int cat) {
   static const double mu[4] = {-3.5, -2.5, -1.5, -4.0}, m[4] = {8, 23, 40, 55}, off[4] = {0.40, 0.0, 0.15, 0.80};
   const double u = std::log10(lr) - mu[cat], v = (static_cast<double>(n) - m[cat]) / 16.0;
   return off[cat] + 0.25 * u * u + v * v + 0.1 * (1.0 - std::cos(2.0 * M_PI * u)) + 0.05 * u * v;
+}
+
+double michalewicz(const std::vector<double>& x) {
+  double f = 0.0;
+  for (size_t i = 0; i < x.size(); ++i)
+    f -= std::sin(x[i]) * std::pow(std::sin(double(i + 1) * x[i] * x[i] / M_PI), 20);
+  return f;
+}
+
+double rastrigin(const std::vector<double>& x) {
+  double f = 10.0 * double(x.size());
+  for (double v : x) f += v * v - 10.0 * std::cos(2.0 * M_PI * v);
+  return f;
+}
+
+// 418.98288727... = max of x sin(sqrt(x)) on [-500, 500] (at 420.968746), so f* = 0 exactly there.
+double schwefel(const std::vector<double>& x) {
+  static const double c = 420.9687463593 * std::sin(std::sqrt(420.9687463593));
+  double f = c * double(x.size());
+  for (double v : x) f -= v * std::sin(std::sqrt(std::abs(v)));
+  return f;
+}
+
+double griewank(const std::vector<double>& x) {
+  double s = 0.0, p = 1.0;
+  for (size_t i = 0; i < x.size(); ++i) s += x[i] * x[i] / 4000.0, p *= std::cos(x[i] / std::sqrt(double(i + 1)));
+  return 1.0 + s - p;
+}
+
+double camel6(double x1, double x2) {
+  return (4.0 - 2.1 * x1 * x1 + x1 * x1 * x1 * x1 / 3.0) * x1 * x1 + x1 * x2 + (-4.0 + 4.0 * x2 * x2) * x2 * x2;
+}
+
+double hartmann3(const std::array<double, 3>& x) {
+  static const double alpha[4] = {1.0, 1.2, 3.0, 3.2};
+  static const double A[4][3] = {{3, 10, 30}, {0.1, 10, 35}, {3, 10, 30}, {0.1, 10, 35}};
+  static const double P[4][3] = {{3689, 1170, 2673}, {4699, 4387, 7470}, {1091, 8732, 5547}, {381, 5743, 8828}};
+  double f = 0.0;
+  for (int i = 0; i < 4; ++i) {
+    double s = 0.0;
+    for (int j = 0; j < 3; ++j) s += A[i][j] * (x[j] - 1e-4 * P[i][j]) * (x[j] - 1e-4 * P[i][j]);
+    f -= alpha[i] * std::exp(-s);
+  }
+  return f;
+}
+
+double styblinski_tang(const std::vector<double>& x) {
+  double f = 0.0;
+  for (double v : x) f += 0.5 * (v * v * v * v - 16.0 * v * v + 5.0 * v);
+  return f;
 }
 
 double lc4_final(const std::array<double, 4>& x) {
@@ -115,6 +167,60 @@ std::vector<Problem> build() {
     p.f = [](const auto& v) { return mixed(v.at("lr"), std::llround(v.at("n")), static_cast<int>(v.at("cat"))); };
     ps.push_back(std::move(p));
   }
+  // ---- the generalization set ----
+  auto vec = [](const auto& v, int d, const double* shift = nullptr) {
+    std::vector<double> x;
+    for (int i = 0; i < d; ++i) x.push_back(v.at(fmt::format("x{}", i)) - (shift ? shift[i] : 0.0));
+    return x;
+  };
+  {
+    Problem p{"michalewicz5", {}, nullptr, -4.687658179};
+    for (int i = 0; i < 5; ++i) p.space.add_float(fmt::format("x{}", i), 0, M_PI);
+    p.f = [vec](const auto& v) { return michalewicz(vec(v, 5)); };
+    ps.push_back(std::move(p));
+  }
+  {
+    Problem p{"rastrigin4", {}, nullptr, 0.0};
+    for (int i = 0; i < 4; ++i) p.space.add_float(fmt::format("x{}", i), -5.12, 5.12);
+    p.f = [vec](const auto& v) { return rastrigin(vec(v, 4, kRastriginShift.data())); };
+    ps.push_back(std::move(p));
+  }
+  {
+    Problem p{"schwefel4", {}, nullptr, 0.0};
+    for (int i = 0; i < 4; ++i) p.space.add_float(fmt::format("x{}", i), -500, 500);
+    p.f = [vec](const auto& v) { return schwefel(vec(v, 4)); };
+    ps.push_back(std::move(p));
+  }
+  {
+    Problem p{"griewank5", {}, nullptr, 0.0};
+    for (int i = 0; i < 5; ++i) p.space.add_float(fmt::format("x{}", i), -100, 100);
+    p.f = [vec](const auto& v) { return griewank(vec(v, 5, kGriewankShift.data())); };
+    ps.push_back(std::move(p));
+  }
+  {
+    Problem p{"camel6", {}, nullptr, -1.0316284534898774};
+    p.space.add_float("x1", -3, 3).add_float("x2", -2, 2);
+    p.f = [](const auto& v) { return camel6(v.at("x1"), v.at("x2")); };
+    ps.push_back(std::move(p));
+  }
+  {
+    Problem p{"hartmann3", {}, nullptr, -3.86278214782076};
+    for (int i = 0; i < 3; ++i) p.space.add_float(fmt::format("x{}", i), 0, 1);
+    p.f = [](const auto& v) { return hartmann3({v.at("x0"), v.at("x1"), v.at("x2")}); };
+    ps.push_back(std::move(p));
+  }
+  {
+    Problem p{"styblinski20", {}, nullptr, -39.16616570377142 * 20};
+    for (int i = 0; i < 20; ++i) p.space.add_float(fmt::format("x{}", i), -5, 5);
+    p.f = [vec](const auto& v) { return styblinski_tang(vec(v, 20)); };
+    ps.push_back(std::move(p));
+  }
+  for (const auto& [id, sd] : {std::pair<const char*, double>{"branin", 1.0}, {"hartmann6", 0.1}}) {
+    Problem p = ps[id == std::string("branin") ? 0 : 1];
+    p.id += "-noisy";
+    p.noise = sd;
+    ps.push_back(std::move(p));
+  }
   return ps;
 }
 
@@ -128,12 +234,19 @@ const std::vector<Problem>& problems() {
 const Problem& problem(const std::string& id) {
   for (const auto& p : problems())
     if (p.id == id) return p;
-  EMBER_CHECK(false, "suite: unknown objective '{}' (expected branin, hartmann6, rosenbrock4, ackley5 or mixed)", id);
+  std::vector<std::string> ids;
+  for (const auto& p : problems()) ids.push_back(p.id);
+  EMBER_CHECK(false, "suite: unknown objective '{}' (expected one of {})", id, fmt::format("{}", fmt::join(ids, ", ")));
   return problems().front();
 }
 
 Objective objective(const Problem& p) {
-  return [&p](Trial& trial) { return p.f(p.space.suggest_all(trial)); };
+  return [&p](Trial& trial) {
+    const double f = p.f(p.space.suggest_all(trial));
+    if (p.noise == 0) return f;
+    Rng rng(mix_seed(stable_hash(p.id), uint64_t(trial.number()), 0x6e6f6973));
+    return f + p.noise * rng.normal();
+  };
 }
 
 }  // namespace ember::hpo::suite

@@ -121,3 +121,41 @@ TEST_F(Cli, PlotsArePngFiles) {
     EXPECT_EQ(magic[3], 'G');
   }
 }
+
+TEST_F(Cli, TuneCommandThenDeleteTheStudy) {
+  const std::string url = "sqlite:" + (dir_ / "c.db").string(), out = (dir_ / "run").string();
+  auto r = run_ember("tune command --param x=float:0:1 --param k=cat:a,b --sampler random --trials 6 --quiet --out " +
+                     out + " --storage " + url + " --study c -- /bin/sh -c 'echo metric={x}; echo {k} >&2'");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("best trial"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(fs::path(out) / "summary.json"));
+  r = run_ember("study delete --storage " + url + " --study c");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("deleted study 'c' (6 trials)"), std::string::npos) << r.out;
+  r = run_ember("study list --storage " + url);
+  EXPECT_NE(r.out.find("no studies"), std::string::npos) << r.out;
+  r = run_ember("tune command --trials 2 --quiet --out " + out + " -- /bin/true");  // no --param
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(lines(r.out), 1u) << r.out;
+}
+
+TEST_F(Cli, TuneCsvReportsTheTestMetricAndRejectsBadFiles) {
+  std::string text = "x,kind,y\n";
+  for (int i = 0; i < 40; ++i) text += fmt::format("{},{},{}\n", i * 0.1, i % 2 ? "odd" : "even", 2 * i * 0.1 + (i % 2));
+  const fs::path csv = dir_ / "d.csv", bad = dir_ / "bad.csv";
+  FILE* f = fopen(csv.c_str(), "w");
+  fputs(text.c_str(), f);
+  fclose(f);
+  f = fopen(bad.c_str(), "w");
+  fputs("x,y\n1,2\n3,\n", f);
+  fclose(f);
+  auto r = run_ember(fmt::format("tune csv --file {} --target y --task regression --trials 3 --epochs 3 --quiet --out {}",
+                                 csv.string(), (dir_ / "o").string()));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("best configuration retrained: val_rmse"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", test "), std::string::npos) << r.out;
+  r = run_ember(fmt::format("tune csv --file {} --target y --task regression --quiet", bad.string()));
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(lines(r.out), 1u) << r.out;
+  EXPECT_NE(r.out.find("line 3: column 'y' has a missing value"), std::string::npos) << r.out;
+}

@@ -112,7 +112,7 @@ TEST_P(SamplerConformance, ParallelWorkersAllFinish) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSamplers, SamplerConformance,
-                         ::testing::Values("random", "grid", "tpe", "tpe-independent", "gp", "cfo"),
+                         ::testing::Values("random", "grid", "tpe", "tpe-independent", "gp", "cfo", "blend"),
                          [](const auto& info) {
                            std::string s = info.param;
                            for (auto& c : s)

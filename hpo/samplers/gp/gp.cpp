@@ -109,6 +109,24 @@ std::map<std::string, double> GpSampler::sample_relative(const History& history,
     xs.insert(xs.end(), row.begin(), row.end());
     losses.push_back(history.loss(*t->value));
   }
+  // Bounded cost at large histories: the model sees at most max_points observations (the best
+  // half and the most recent rest), so a suggestion at 1,000 trials costs about what it does at 256.
+  if (opt_.max_points > 0 && static_cast<int>(losses.size()) > opt_.max_points) {
+    const size_t m = losses.size(), keep_best = size_t(opt_.max_points) / 2;
+    std::vector<size_t> idx(m);
+    std::iota(idx.begin(), idx.end(), 0);
+    std::partial_sort(idx.begin(), idx.begin() + long(keep_best), idx.end(),
+                      [&](size_t a, size_t b) { return losses[a] < losses[b]; });
+    std::vector<char> keep(m, 0);
+    for (size_t i = 0; i < keep_best; ++i) keep[idx[i]] = 1;
+    for (size_t i = m, recent = 0; i-- > 0 && recent < size_t(opt_.max_points) - keep_best;)
+      if (!keep[i]) keep[i] = 1, ++recent;
+    std::vector<double> xs2, l2;
+    for (size_t i = 0; i < m; ++i)
+      if (keep[i]) xs2.insert(xs2.end(), xs.begin() + long(i) * d, xs.begin() + long(i + 1) * d), l2.push_back(losses[i]);
+    xs.swap(xs2);
+    losses.swap(l2);
+  }
   const int n = static_cast<int>(losses.size());
   Rng rng(mix_seed(opt_.seed, static_cast<uint64_t>(trial.number), stable_hash("gp")));
 

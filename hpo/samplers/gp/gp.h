@@ -28,6 +28,9 @@ struct GpOptions {
   // deterministic_objective): the noise variance is capped at 3e-4 instead of 0.5. On the
   // suite this took ackley5 from 5.9 to 2.8 at 100 trials (1e-3: 3.0; 1e-4 hurt hartmann6).
   bool deterministic = false;
+  // At most this many observations go into the model (the best half and the most recent rest),
+  // which bounds the cost of a suggestion at any history size; 0: all of them.
+  int max_points = 256;
 };
 
 class GpSampler final : public Sampler {

@@ -1,0 +1,58 @@
+// The tuner: runs a study over a Trainable (hpo/trainable.h) with a sampler, a pruner, a storage
+// (resumed when the study exists, after checking it was run on the same space), a wall-clock budget
+// and parallel trials; prints a live table; at the end retrains the best configuration once with
+// the test metric and writes the study plots. `ember tune fmnist|csv|command|...` are thin wrappers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "hpo/study.h"
+#include "hpo/trainable.h"
+
+namespace ember::hpo {
+
+struct TuneOptions {
+  std::string study{};             // default: the trainable's name
+  std::string sampler = "tpe";     // random | grid | tpe | tpe-independent | gp | cfo | blend
+  uint64_t seed = 0;
+  std::string pruner = "median";   // none | median | asha | hyperband | curve
+  std::string storage = "memory";  // memory | sqlite:PATH | postgresql://...
+  int64_t trials = 20;             // total trials in the study (a resumed study counts its own)
+  std::optional<double> budget_s{};  // wall-clock budget of this call (running trials stop at their next report)
+  int jobs = 1;                    // trials in parallel (threads)
+  int64_t max_resource = 1;        // epochs of a complete trial
+  bool final_test = true;          // retrain the best configuration and measure the test metric
+  std::string plots{};             // PREFIX: PREFIX_history.png, _intermediate.png, _importance.png
+  bool quiet = false;              // only the summary
+  std::function<void(const std::string&)> print{};  // default: stdout
+};
+
+struct TuneReport {
+  std::string study;
+  std::optional<FrozenTrial> best;  // the best complete trial of the study
+  std::optional<RunResult> final;   // the best configuration retrained, with its test metric
+  int64_t complete = 0, pruned = 0, failed = 0;
+  int64_t epochs = 0;               // reports over all trials of this call (the resource spent)
+  double seconds = 0;
+  std::vector<std::pair<std::string, double>> importance;  // parameter, share of explained variance
+};
+
+TuneReport tune(Trainable& trainable, const TuneOptions& opt);
+
+// Throws a clear error when the study already holds trials whose parameters are not in `space`
+// (or have other ranges): a resumed study must be the same objective and space. `what` names the
+// objective, `where` the storage (both for the message).
+void check_study_space(const Study& study, const Space& space, const std::string& what, const std::string& where);
+
+// "90", "90s", "30m", "2h", "1h30m" -> seconds; throws on anything else.
+double parse_duration(const std::string& text);
+
+// Main-effect importance of each parameter over the complete trials: the share of the value's
+// variance explained by the parameter alone (between-bin variance over quantile bins of its unit
+// value, or per choice), normalized to sum to 1. Sorted, largest first.
+std::vector<std::pair<std::string, double>> param_importance(const std::vector<TrialPtr>& trials);
+
+}  // namespace ember::hpo
