@@ -6,6 +6,7 @@
 //   ember nas random  --count N --out DIR      N random genotypes of the space (the baseline)
 //   ember nas bench   --genotype FILE...       parameters and batch-1 latency of the networks
 // Retraining is `ember train fmnist --genotype DIR/genotype.json` (cli/fmnist.cpp).
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -84,6 +85,7 @@ void run_nas_fmnist(NasArgs a) {
              a.search.aux_skip, net.num_parameters(), trn.x.size(0), val.x.size(0), a.search.epochs, steps,
              a.search.batch, a.search.second_order ? "second" : "first", a.latency_weight, get_num_threads(),
              cpu::isa_name(cpu::active_isa()));
+  std::fflush(stdout);  // logs show the run as it goes
 
   std::vector<nas::SearchEpoch> history;
   {  // epoch 0: the initial weights, for the alpha plot
@@ -117,6 +119,7 @@ void run_nas_fmnist(NasArgs a) {
                "E[lat] {:.2f} ms | aux {:.2f} | {:.0f} s\n  {}\n",
                e.epoch, a.search.epochs, e.train_loss, e.val_loss, 100 * e.val_accuracy, e.parameter_free_ops,
                4 * a.net.nodes, e.hessian_eigenvalue, e.expected_latency_ms, e.aux_skip, e.seconds, e.genotype.str());
+    std::fflush(stdout);
     if (a.plots) {
       nas::plot_alphas(history, net.opts.ops, a.net.nodes, (out / "alphas.png").string());
       nas::plot_indicators(std::vector<nas::SearchEpoch>(history.begin() + 1, history.end()),

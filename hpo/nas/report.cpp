@@ -66,6 +66,7 @@ void plot_indicators(const std::vector<SearchEpoch>& history, const std::string&
 }
 
 bool draw_genotype(const Genotype& g, const std::string& stem) {
+  EMBER_CHECK(stem.find('\'') == std::string::npos, "nas: output path '{}' must not contain a single quote", stem);
   const bool have_dot = std::system("command -v dot > /dev/null 2>&1") == 0;
   for (const std::string cell : {"normal", "reduce"}) {
     const std::string dot_path = fmt::format("{}_{}.dot", stem, cell), png_path = fmt::format("{}_{}.png", stem, cell);
