@@ -51,9 +51,18 @@ void write_text(const fs::path& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
-// Batch-1 latency (median of 50) and parameter count of a genotype's stand-alone network.
+// Batch-1 latency (median of 50) and parameter count of a genotype's stand-alone network. Its
+// BatchNorm running statistics are first set by 20 training-mode passes over random images, so eval
+// mode sees activations of the scale a trained network's would have (not a fresh network's
+// identity BNs).
 std::pair<double, int64_t> network_cost(const nas::Genotype& g, int64_t channels, int64_t cells) {
   nas::GenotypeNetwork net(g, {.channels = channels, .cells = cells});
+  {
+    NoGradGuard no_grad;
+    Generator gen(0);
+    const Tensor x = Tensor::rand({16, 1, 28, 28}, {}, &gen);
+    for (int i = 0; i < 20; ++i) (void)net.forward(x);
+  }
   return {nas::batch1_latency_ms(net, {1, 1, 28, 28}, 50), net.num_parameters()};
 }
 
@@ -156,6 +165,8 @@ void add_nas_fmnist(CLI::App& nas_cmd) {
       ->check(CLI::Range(0.0, 10.0))->capture_default_str();
   cmd->add_option("--latency-weight", a->latency_weight, "loss += L x expected batch-1 latency (ms)")
       ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  cmd->add_option("--arch-lr", a->search.a_lr, "Adam learning rate of alpha/beta (PC-DARTS: 6e-4 over 50 epochs)")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_flag("--second-order", a->search.second_order, "second-order DARTS (finite-difference Hessian-vector)");
   cmd->add_option("--warmup-epochs", a->search.warmup_epochs, "epochs of weight steps before alpha moves")
       ->check(non_negative())->capture_default_str();

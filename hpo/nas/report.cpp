@@ -34,15 +34,15 @@ void plot_alphas(const std::vector<SearchEpoch>& history, const std::vector<std:
   }
   const int64_t panels = 2 * edges, cols = std::min<int64_t>(edges, 7), rows = (panels + cols - 1) / cols;
   std::string script = fmt::format(
-      "set terminal pngcairo size {},{} font ',8'\nset output 'out.png'\n"
-      "set multiplot layout {},{} title 'softmax(alpha) per edge over the search (dashed: edge weight)'\n"
-      "set yrange [0:1]\nset grid\nset xlabel 'epoch'\n",
+      "set terminal pngcairo noenhanced size {},{} font ',8'\nset output 'out.png'\n"
+      "set multiplot layout {},{} title 'softmax(alpha) per edge over the search (dashed: edge weight, right axis)'\n"
+      "set grid\nset xlabel 'epoch'\nset ytics nomirror\nset y2tics\n",
       260 * cols, 220 * rows + 60, rows, cols);
   for (int64_t p = 0; p < panels; ++p) {
     script += fmt::format("set title {}\n", report::gnuplot_quote(titles[size_t(p)]));
     script += p == 0 ? "set key top left font ',7'\n" : "unset key\n";
     script += fmt::format("plot for [o=0:{}] 'alpha.dat' index {} using 1:(column(o+3)) with lines lw 2 title word('{}', o+1), "
-                          "'' index {} using 1:2 with lines dt 2 lc rgb 'black' notitle\n",
+                          "'' index {} using 1:2 axes x1y2 with lines dt 2 lc rgb 'black' notitle\n",
                           n_ops - 1, p, fmt::join(ops, " "), p);
   }
   script += "unset multiplot\n";
@@ -55,12 +55,12 @@ void plot_indicators(const std::vector<SearchEpoch>& history, const std::string&
     data += fmt::format("{} {:.4f} {} {}\n", h.epoch, 100 * h.val_accuracy, h.parameter_free_ops,
                         std::isnan(h.hessian_eigenvalue) ? std::string("NaN") : fmt::format("{:.6g}", h.hessian_eigenvalue));
   const std::string script =
-      "set terminal pngcairo size 1200,380\nset output 'out.png'\nset multiplot layout 1,3 title 'search indicators'\n"
+      "set terminal pngcairo noenhanced size 1200,380\nset output 'out.png'\nset multiplot layout 1,3 title 'search indicators'\n"
       "set grid\nset xlabel 'epoch'\nunset key\n"
       "set title 'supernet validation accuracy (%)'\nplot 'ind.dat' using 1:2 with linespoints lw 2\n"
       "set title 'parameter-free ops in the derived cells'\nset yrange [0:*]\n"
       "plot 'ind.dat' using 1:3 with linespoints lw 2 lc rgb '#d62728'\n"
-      "set title 'dominant eigenvalue of the val-loss Hessian (alpha)'\nset autoscale y\n"
+      "set title 'top eigenvalue of the alpha Hessian'\nset autoscale y\n"
       "plot 'ind.dat' using 1:4 with linespoints lw 2 lc rgb '#9467bd'\nunset multiplot\n";
   report::run_gnuplot(script, {{"ind.dat", data}}, png_path);
 }
