@@ -55,7 +55,11 @@ void write_text(const fs::path& path, const std::string& text) {
 // BatchNorm running statistics are first set by 20 training-mode passes over random images, so eval
 // mode sees activations of the scale a trained network's would have (not a fresh network's
 // identity BNs).
-std::pair<double, int64_t> network_cost(const nas::Genotype& g, int64_t channels, int64_t cells) {
+struct NetworkCost {
+  double median_ms, min_ms;
+  int64_t params;
+};
+NetworkCost network_cost(const nas::Genotype& g, int64_t channels, int64_t cells) {
   nas::GenotypeNetwork net(g, {.channels = channels, .cells = cells});
   {
     NoGradGuard no_grad;
@@ -63,7 +67,9 @@ std::pair<double, int64_t> network_cost(const nas::Genotype& g, int64_t channels
     const Tensor x = Tensor::rand({16, 1, 28, 28}, {}, &gen);
     for (int i = 0; i < 20; ++i) (void)net.forward(x);
   }
-  return {nas::batch1_latency_ms(net, {1, 1, 28, 28}, 50), net.num_parameters()};
+  NetworkCost c{0, 0, net.num_parameters()};
+  c.median_ms = nas::batch1_latency_ms(net, {1, 1, 28, 28}, 50, &c.min_ms);
+  return c;
 }
 
 void run_nas_fmnist(NasArgs a) {
@@ -138,14 +144,14 @@ void run_nas_fmnist(NasArgs a) {
   const auto result = nas::search(net, trn, val, a.search, on_step, on_epoch);
   const nas::Genotype& g = result.back().genotype;
   const bool drew = nas::draw_genotype(g, (out / "genotype").string());
-  const auto [lat, params] = network_cost(g, a.retrain_channels, a.retrain_cells);
+  const NetworkCost cost_g = network_cost(g, a.retrain_channels, a.retrain_cells);
   double search_s = 0;
   for (const auto& e : result) search_s += e.seconds;
   fmt::print("search: {:.0f} s; genotype {} ({} parameter-free ops, table latency {:.2f} ms)\n"
-             "stand-alone network (C={}, {} cells): {} parameters, batch-1 latency {:.2f} ms\n"
+             "stand-alone network (C={}, {} cells): {} parameters, batch-1 latency median {:.2f} ms, min {:.2f} ms\n"
              "wrote {}/genotype.json{}; retrain: ember train fmnist --genotype {}/genotype.json\n",
              search_s, g.str(), nas::parameter_free_ops(g), nas::genotype_latency(g, table, shapes),
-             a.retrain_channels, a.retrain_cells, params, lat, a.out,
+             a.retrain_channels, a.retrain_cells, cost_g.params, cost_g.median_ms, cost_g.min_ms, a.out,
              drew ? ", genotype_normal.png, genotype_reduce.png" : " (install graphviz for the cell pictures)", a.out);
 }
 
@@ -229,12 +235,14 @@ void add_nas_bench(CLI::App& nas_cmd) {
   cmd->callback([a] {
     if (a->threads > 0) set_num_threads(a->threads);
     auto w2 = zoo::fmnist::make_model(zoo::fmnist::Arch::cnn);
-    fmt::print("W2 cnn: {} parameters, batch-1 latency {:.3f} ms ({} threads, ISA {})\n", w2->num_parameters(),
-               nas::batch1_latency_ms(*w2, {1, 1, 28, 28}, 200), get_num_threads(), cpu::isa_name(cpu::active_isa()));
+    double w2_min = 0;
+    const double w2_median = nas::batch1_latency_ms(*w2, {1, 1, 28, 28}, 200, &w2_min);
+    fmt::print("W2 cnn: {} parameters, batch-1 latency median {:.3f} ms, min {:.3f} ms ({} threads, ISA {})\n",
+               w2->num_parameters(), w2_median, w2_min, get_num_threads(), cpu::isa_name(cpu::active_isa()));
     for (const auto& path : a->genotypes) {
-      const auto [lat, params] = network_cost(nas::load_genotype(path), a->channels, a->cells);
-      fmt::print("{}: {} parameters, batch-1 latency {:.3f} ms (C={}, {} cells)\n", path, params, lat, a->channels,
-                 a->cells);
+      const NetworkCost c = network_cost(nas::load_genotype(path), a->channels, a->cells);
+      fmt::print("{}: {} parameters, batch-1 latency median {:.3f} ms, min {:.3f} ms (C={}, {} cells)\n", path,
+                 c.params, c.median_ms, c.min_ms, a->channels, a->cells);
     }
   });
 }

@@ -48,7 +48,7 @@ LatencyTable LatencyTable::from_json(const json& j) {
   return t;
 }
 
-double batch1_latency_ms(nn::Module& m, const Shape& input, int runs) {
+double batch1_latency_ms(nn::Module& m, const Shape& input, int runs, double* min_ms) {
   const bool was_training = m.is_training();
   m.eval();
   NoGradGuard no_grad;
@@ -62,6 +62,7 @@ double batch1_latency_ms(nn::Module& m, const Shape& input, int runs) {
     t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   m.train(was_training);
+  if (min_ms) *min_ms = *std::min_element(t.begin(), t.end());
   std::nth_element(t.begin(), t.begin() + long(t.size() / 2), t.end());
   return t[t.size() / 2];
 }

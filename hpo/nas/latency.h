@@ -43,7 +43,8 @@ Tensor expected_latency(const Supernet& net, const LatencyCost& cost);  // scala
 // The same sum for a derived genotype (its kept edges only), by the table.
 double genotype_latency(const Genotype& g, const LatencyTable& t, const std::vector<CellShape>& shapes);
 
-// Median wall time (ms) of `runs` batch-1 forwards of a module in eval mode (after 3 warm-ups).
-double batch1_latency_ms(nn::Module& m, const Shape& input, int runs);
+// Median wall time (ms) of `runs` batch-1 forwards of a module in eval mode (after 3 warm-ups);
+// min_ms (optional) receives the fastest run, the steadier figure on a shared, preempting machine.
+double batch1_latency_ms(nn::Module& m, const Shape& input, int runs, double* min_ms = nullptr);
 
 }  // namespace ember::nas
