@@ -234,15 +234,17 @@ void add_nas_bench(CLI::App& nas_cmd) {
   cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd->callback([a] {
     if (a->threads > 0) set_num_threads(a->threads);
+    std::vector<nas::Genotype> genotypes;  // all read (and validated) before anything is timed
+    for (const auto& path : a->genotypes) genotypes.push_back(nas::load_genotype(path));
     auto w2 = zoo::fmnist::make_model(zoo::fmnist::Arch::cnn);
     double w2_min = 0;
     const double w2_median = nas::batch1_latency_ms(*w2, {1, 1, 28, 28}, 200, &w2_min);
     fmt::print("W2 cnn: {} parameters, batch-1 latency median {:.3f} ms, min {:.3f} ms ({} threads, ISA {})\n",
                w2->num_parameters(), w2_median, w2_min, get_num_threads(), cpu::isa_name(cpu::active_isa()));
-    for (const auto& path : a->genotypes) {
-      const NetworkCost c = network_cost(nas::load_genotype(path), a->channels, a->cells);
-      fmt::print("{}: {} parameters, batch-1 latency median {:.3f} ms, min {:.3f} ms (C={}, {} cells)\n", path,
-                 c.params, c.median_ms, c.min_ms, a->channels, a->cells);
+    for (size_t i = 0; i < genotypes.size(); ++i) {
+      const NetworkCost c = network_cost(genotypes[i], a->channels, a->cells);
+      fmt::print("{}: {} parameters, batch-1 latency median {:.3f} ms, min {:.3f} ms (C={}, {} cells)\n",
+                 a->genotypes[i], c.params, c.median_ms, c.min_ms, a->channels, a->cells);
     }
   });
 }
