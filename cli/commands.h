@@ -22,6 +22,7 @@ void add_tune_command(CLI::App& app);   // tune.cpp: run a study on a suite obje
 void add_study_command(CLI::App& app);  // study.cpp: list / show / best / export / plot a storage
 void add_fmnist_commands(const ZooCommands& zoo);  // fmnist.cpp: train / eval fmnist
 void add_launch_command(CLI::App& app);  // launch.cpp: run N ranks of a distributed job
+void add_nas_command(CLI::App& app);     // nas.cpp: nas fmnist / random / bench (DARTS search)
 void add_lm_commands(const ZooCommands& zoo);      // lm.cpp: data kjv, train / eval lm, generate, quantize
 void add_colorize_commands(const ZooCommands& zoo);  // colorize.cpp: data openmoji, train / eval colorize, colorize
 void add_alphazero_commands(const ZooCommands& zoo);  // alphazero.cpp: train / eval alphazero, play

@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/usage.h"
+#include "hpo/nas/network.h"
 #include "tensor/matmul_precision.h"
 #include "zoo/fmnist/fmnist.h"
 
@@ -17,6 +18,8 @@ void add_train_fmnist(CLI::App& train) {
   auto cfg = std::make_shared<fm::TrainConfig>();
   auto model = std::make_shared<std::string>("cnn");
   auto precision = std::make_shared<std::string>();  // "": keep $EMBER_MATMUL_PRECISION (or highest)
+  auto genotype = std::make_shared<std::string>();
+  auto nas_net = std::make_shared<nas::NetworkOptions>();
   cmd->add_option("--model", *model, "mlp (W1) or cnn (W2)")->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
   cmd->add_option("--epochs", cfg->epochs, "epochs (default: cnn 5, mlp 10)")->check(positive());
   cmd->add_option("--batch", cfg->batch, "batch size (default: cnn 64, mlp 128)")->check(positive());
@@ -46,8 +49,23 @@ void add_train_fmnist(CLI::App& train) {
                   "f32 GEMMs (training and evaluation): highest, or bf16 operands with f32 sums "
                   "(default $EMBER_MATMUL_PRECISION or highest)")
       ->check(CLI::IsMember({"highest", "bf16"}));
-  cmd->callback([cfg, model, precision] {
+  cmd->add_option("--genotype", *genotype, "train the network of this genotype (`ember nas fmnist`) instead")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--channels", nas_net->channels, "with --genotype: channels of the first cell")->check(positive())
+      ->capture_default_str();
+  cmd->add_option("--cells", nas_net->cells, "with --genotype: cells")->check(CLI::Range(int64_t{3}, int64_t{64}))
+      ->capture_default_str();
+  cmd->add_option("--drop-path", nas_net->drop_path, "with --genotype: drop-path probability")
+      ->check(CLI::Range(0.0, 0.9))->capture_default_str();
+  cmd->callback([cfg, model, precision, genotype, nas_net] {
     cfg->arch = fm::parse_arch(*model);
+    if (!genotype->empty()) {  // the W2 recipe on the genotype's network
+      const nas::Genotype g = nas::load_genotype(*genotype);
+      const nas::NetworkOptions o = *nas_net;
+      cfg->model_factory = [g, o] { return nn::sequential(std::make_shared<nas::GenotypeNetwork>(g, o)); };
+      cfg->model_name = fmt::format("nas-c{}-l{}", o.channels, o.cells);
+      cfg->model_metadata = {{"nas.genotype", g.to_json().dump()}, {"nas.drop_path", fmt::format("{}", o.drop_path)}};
+    }
     // Set the flag's precision, or read the variable's now so a bad value fails before training.
     if (precision->empty()) (void)matmul_precision();
     else set_matmul_precision(parse_matmul_precision(*precision));

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   ember::cli::add_tune_command(app);
   ember::cli::add_study_command(app);
   ember::cli::add_launch_command(app);
+  ember::cli::add_nas_command(app);
 
   ember::cli::ZooCommands zoo{.app = &app,
                               .train = app.add_subcommand("train", "train a zoo model"),

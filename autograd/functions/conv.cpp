@@ -21,6 +21,7 @@
 
 #include "autograd/function.h"
 #include "autograd/ops.h"
+#include "tensor/cpu/depthwise.h"  // depthwise hook (issue 13)
 #include "tensor/parallel.h"
 
 namespace ember {
@@ -193,6 +194,7 @@ void weight_grad_wide(const Tensor& out, const Tensor& img, const Conv2dGeom& g,
 // out [N, M, OH, OW] contiguous (=|+=) conv(img, w).
 void lower(const Tensor& img, const Tensor& w, const Conv2dGeom& g, int64_t groups, const Tensor& out,
            bool accumulate) {
+  if (cpu::depthwise_applies(out, g, groups, w.size(0))) return cpu::depthwise_forward(img, w, g, out, accumulate);
   if (use_wide(out, g, groups)) return lower_wide(img, w, g, out, accumulate);
   const int64_t M = w.size(0), L = g.oh() * g.ow();
   const Tensor a = weight_groups(w, groups);
@@ -203,6 +205,7 @@ void lower(const Tensor& img, const Tensor& w, const Conv2dGeom& g, int64_t grou
 
 // img [N, C, H, W] contiguous += conv^T(out), out [N, M, OH, OW] contiguous.
 void raise(const Tensor& out, const Tensor& w, const Conv2dGeom& g, int64_t groups, const Tensor& img) {
+  if (cpu::depthwise_applies(img, g, groups, w.size(0))) return cpu::depthwise_backward_input(out, w, g, img);
   if (use_wide(img, g, groups)) return raise_wide(out, w, g, img);
   const int64_t M = w.size(0), L = g.oh() * g.ow(), rows = g.c * g.kh * g.kw;
   const Tensor at = weight_groups_t(w, groups);
@@ -225,6 +228,7 @@ void raise(const Tensor& out, const Tensor& w, const Conv2dGeom& g, int64_t grou
 
 // gw [M, C/G, kh, kw] contiguous = sum_n out[n, g] @ col(img)[n, g]^T, out [N, M, OH, OW] contiguous.
 void weight_grad(const Tensor& out, const Tensor& img, const Conv2dGeom& g, int64_t groups, const Tensor& gw) {
+  if (cpu::depthwise_applies(gw, g, groups, gw.size(0))) return cpu::depthwise_backward_weight(out, img, g, gw);
   if (use_wide(gw, g, groups)) return weight_grad_wide(out, img, g, gw);
   const int64_t M = gw.size(0), G = groups, R = M / G, K = gw.numel() / M, L = g.oh() * g.ow();
   const Tensor dst = weight_groups(gw, groups);  // [G, R, K], contiguous

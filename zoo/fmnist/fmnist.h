@@ -16,6 +16,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,12 @@ struct TrainConfig {
   // true skips the step (no backward, no update) and counts it.
   bool skip_nonfinite = false;
   std::function<void(std::string_view)> checkpoint_hook;  // tests: see zoo/common/checkpoint.h
+  // Another model than W1/W2 (`ember train fmnist --genotype`: a NAS network), trained with the
+  // same recipe and arch's defaults: built by model_factory, named model_name in the log, the resume
+  // check and the checkpoint metadata (plus model_metadata). `ember eval fmnist` reads W1/W2 only.
+  std::function<std::shared_ptr<nn::Sequential>()> model_factory;
+  std::string model_name;
+  std::map<std::string, std::string> model_metadata;
 };
 
 struct EpochMetrics {

@@ -34,6 +34,7 @@ constexpr const char* kStateFile = "train_state.safetensors";
 // Everything that shapes the trajectory; a resumed run must match the checkpoint's.
 struct Resolved {
   Arch arch;
+  std::string name;  // arch_name(arch), or TrainConfig::model_name
   int64_t epochs, batch;
   double lr;
   uint64_t seed;
@@ -41,7 +42,7 @@ struct Resolved {
   int64_t train_limit, test_limit;
 
   json to_json() const {
-    return {{"model", arch_name(arch)}, {"epochs", epochs}, {"batch", batch},
+    return {{"model", name}, {"epochs", epochs}, {"batch", batch},
             {"lr", lr},                 {"seed", seed},     {"augment", augment},
             {"train_limit", train_limit}, {"test_limit", test_limit}};
   }
@@ -49,7 +50,7 @@ struct Resolved {
 
 Resolved resolve(const TrainConfig& c) {
   const bool cnn = c.arch == Arch::cnn;
-  Resolved r{c.arch,    cnn ? 5 : 10,  cnn ? 64 : 128, cnn ? 2e-3 : 1e-3,
+  Resolved r{c.arch,    c.model_name.empty() ? arch_name(c.arch) : c.model_name, cnn ? 5 : 10,  cnn ? 64 : 128, cnn ? 2e-3 : 1e-3,
              c.seed,    c.augment,     c.train_limit,  c.test_limit};
   if (c.epochs) r.epochs = *c.epochs;
   if (c.batch) r.batch = *c.batch;
@@ -271,7 +272,7 @@ TrainResult train(const TrainConfig& config) {
   const int64_t steps = sampler ? sampler->steps_per_epoch() : loader.size();
 
   manual_seed(cfg.seed);
-  auto model = make_model(cfg.arch);
+  auto model = config.model_factory ? config.model_factory() : make_model(cfg.arch);
   nn::Adam opt(model->parameters(), {.lr = cfg.lr});
   const int64_t total_steps = cfg.epochs * steps;
   nn::CosineWithWarmup sched(opt, {.warmup_steps = std::min<int64_t>(total_steps / 50, total_steps - 1),
@@ -319,7 +320,7 @@ TrainResult train(const TrainConfig& config) {
       EMBER_CHECK(false, "fmnist: {}: metadata field 'fmnist.history' holds a malformed epoch record", state_path);
     }
     if (main_rank)
-      fmt::print("resuming {} from epoch {}/{} ({})\n", arch_name(cfg.arch), start_epoch, cfg.epochs, out.string());
+      fmt::print("resuming {} from epoch {}/{} ({})\n", cfg.name, start_epoch, cfg.epochs, out.string());
     else
       result.history.clear();  // rank 0 alone reports
   } else if (config.resume && main_rank) {
@@ -332,7 +333,7 @@ TrainResult train(const TrainConfig& config) {
   if (main_rank)
     fmt::print("fmnist {}: {} parameters, {} train / {} test images, {} epochs of {} steps (batch {}), lr {}, "
              "augment {}, seed {}, {} threads\n",
-             arch_name(cfg.arch), model->num_parameters(), train_data->size(),
+             cfg.name, model->num_parameters(), train_data->size(),
              cfg.test_limit > 0 ? std::min(cfg.test_limit, test_set.size()) : test_set.size(), cfg.epochs, steps,
              cfg.batch, cfg.lr, cfg.augment, cfg.seed, get_num_threads());
   if (comm && main_rank)
@@ -409,11 +410,12 @@ TrainResult train(const TrainConfig& config) {
     state_meta["fmnist.epoch"] = std::to_string(epoch);
     state_meta["fmnist.history"] = hist.dump();
     state_meta["fmnist.config"] = cfg.to_json().dump();
-    const std::map<std::string, std::string> model_meta = {
-        {"ember.model", "fmnist-" + arch_name(cfg.arch)},
+    std::map<std::string, std::string> model_meta = {
+        {"ember.model", "fmnist-" + cfg.name},
         {"fmnist.epoch", std::to_string(epoch)},
         {"fmnist.test_accuracy", fmt::format("{:.17g}", ev.accuracy)},
         {"fmnist.test_loss", fmt::format("{:.17g}", ev.loss)}};
+    model_meta.insert(config.model_metadata.begin(), config.model_metadata.end());
     commit_checkpoint(out, epoch,
                       {{kModelFile, [&](const std::string& p) { nn::save_safetensors(p, model->state_dict(), model_meta); }},
                        {kStateFile, [&](const std::string& p) { opt.save(p, state_meta); }}},
