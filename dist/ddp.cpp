@@ -14,8 +14,9 @@ namespace ember::dist {
 DistributedDataParallel::DistributedDataParallel(nn::ModulePtr module, CommunicatorPtr comm, DdpOptions options)
     : module_(std::move(module)), comm_(std::move(comm)) {
   EMBER_CHECK(module_ && comm_, "DistributedDataParallel: module and communicator must be set");
-  EMBER_CHECK(options.bucket_bytes > 0, "DistributedDataParallel: bucket_bytes must be > 0, got {}",
-              options.bucket_bytes);
+  EMBER_CHECK(options.bucket_bytes > 0 && options.first_bucket_bytes > 0,
+              "DistributedDataParallel: bucket_bytes must be > 0, got {} (first bucket {})", options.bucket_bytes,
+              options.first_bucket_bytes);
   NoGradGuard no_grad;
   std::set<const TensorImpl*> seen;  // a tied weight is one parameter
   bool all_cpu = true;
@@ -39,7 +40,9 @@ DistributedDataParallel::DistributedDataParallel(nn::ModulePtr module, Communica
   bucket_of_.resize(params_.size());
   for (int64_t i = int64_t(params_.size()) - 1; i >= 0; --i) {
     const int64_t nb = params_[i].numel() * int64_t(dtype_size(params_[i].dtype()));
-    const bool new_bucket = buckets_.empty() || bytes + nb > options.bucket_bytes ||
+    const int64_t cap = buckets_.size() == 1 ? std::min(options.bucket_bytes, options.first_bucket_bytes)
+                                             : options.bucket_bytes;
+    const bool new_bucket = buckets_.empty() || bytes + nb > cap ||
                             params_[buckets_.back().params.front()].dtype() != params_[i].dtype();
     if (new_bucket) {
       buckets_.emplace_back();
@@ -159,12 +162,17 @@ void DistributedDataParallel::work() {
     std::function<void()> task;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      cv_.wait(lock, [&] { return stop_ || (!queue_.empty() && !busy_); });
       if (stop_) return;
       task = std::move(queue_.front());
       queue_.pop_front();
+      busy_ = true;
     }
     task();  // bucket tasks count themselves done; run_in_order's tasks fulfil their promise
+    {
+      std::lock_guard lock(mu_);
+      busy_ = false;
+    }
     cv_.notify_all();
   }
 }
@@ -179,6 +187,20 @@ void DistributedDataParallel::sync_gradients() {
   std::exception_ptr err;
   if (overlapping()) {
     std::unique_lock lock(mu_);
+    // Buckets the thread has not picked up yet run here (in order, one task at a time): on a busy
+    // machine, waking the thread for the last bucket can cost more than the bucket itself.
+    for (;;) {
+      cv_.wait(lock, [&] { return !busy_; });
+      if (queue_.empty()) break;
+      std::function<void()> task = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      task();
+      lock.lock();
+      busy_ = false;
+      cv_.notify_all();
+    }
     cv_.wait(lock, [&] { return done_ == num_buckets(); });
     done_ = 0;
     err = std::exchange(error_, nullptr);

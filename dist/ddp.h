@@ -4,7 +4,7 @@
 // buffers so every rank starts from the same weights; after each loss.backward(),
 // sync_gradients() leaves every parameter's gradient equal to its average over the ranks.
 // Gradients travel in buckets of about `bucket_bytes` (parameters in reverse registration order,
-// the order backward produces them), one allreduce per bucket.
+// the order backward produces them; the first bucket smaller), one allreduce per bucket.
 //
 // Overlap (CPU parameters, DdpOptions::overlap): a gradient-ready hook on each parameter
 // (autograd/grad_hooks.h) marks it ready when backward has finished accumulating it. When every
@@ -47,6 +47,9 @@ namespace ember::dist {
 
 struct DdpOptions {
   int64_t bucket_bytes = int64_t(25) << 20;  // PyTorch's default bucket_cap_mb
+  // The first bucket (the last layers, ready first) is capped lower so that communication starts
+  // early in backward (PyTorch's 1 MB first bucket).
+  int64_t first_bucket_bytes = int64_t(1) << 20;
   bool broadcast_buffers = true;             // also copy rank 0's buffers at construction
   bool overlap = true;  // all-reduce buckets during backward (CPU parameters; else after it, in sync_gradients)
 };
@@ -125,6 +128,7 @@ class DistributedDataParallel {
   int64_t done_ = 0;  // buckets reduced this step
   std::exception_ptr error_;
   bool stop_ = false;
+  bool busy_ = false;  // a task is running (on the thread, or on the caller of sync_gradients)
 };
 
 class DistributedSampler {

@@ -61,7 +61,8 @@ TEST(SyncBatchNorm, TwoHalfBatchRanksMatchOneProcessWithBatchNorm) {
     EXPECT_EQ(got[0], got[1]);
     const double diff = max_relative_difference(got[0], want);
     EXPECT_LT(diff, 1e-6) << "overlap " << overlap;
-    std::printf("SyncBatchNorm2d, 2 ranks, overlap %d: max relative loss difference over 4 steps %.3g\n", overlap, diff);
+    std::printf("SyncBatchNorm2d, 2 ranks, overlap %d: max relative loss difference over 4 steps %.3g\n", overlap,
+                diff);
     for (auto& m : models) {
       const auto& sbn = dynamic_cast<SyncBatchNorm2d&>(*(*m)[1]);
       const auto rm = sbn.running_mean.to_vector<float>(), rv = sbn.running_var.to_vector<float>();
@@ -85,7 +86,8 @@ TEST(SyncBatchNorm, TwoHalfBatchRanksMatchOneProcessWithBatchNorm) {
 TEST(SyncBatchNorm, ChecksItsInput) {
   auto comms = make_thread_group(1);
   SyncBatchNorm2d bn(4, comms[0]);
-  EXPECT_THROW_MSG(bn.forward(Tensor::zeros({2, 3, 4, 4})), "SyncBatchNorm2d(4, eps=1e-05, momentum=0.1): input must be [N, 4, H, W]");
+  EXPECT_THROW_MSG(bn.forward(Tensor::zeros({2, 3, 4, 4})),
+                   "SyncBatchNorm2d(4, eps=1e-05, momentum=0.1): input must be [N, 4, H, W]");
   EXPECT_THROW_MSG(bn.forward(Tensor::zeros({1, 4, 1, 1})), "expected more than 1 value per channel over all ranks");
   EXPECT_THROW_MSG(SyncBatchNorm2d(4, nullptr), "SyncBatchNorm2d: the communicator is null");
 }

@@ -2,11 +2,12 @@
 // each with half of every batch, against one process with all of it. lm: the loss of every step
 // (4 steps, accumulation 2, so no_sync is in play) within 1e-6 relative, and a distributed resume.
 // colorize: SyncBatchNorm, per-epoch train loss and validation within 1e-6 relative (skipped
-// without the packed OpenMoji data, `ember data openmoji`).
+// without the packed OpenMoji data, `ember data openmoji`, and in sanitizer builds).
 #include <fstream>
 #include <thread>
 
 #include "dist/threads.h"
+#include "tests/common/sanitizer.h"
 #include "tests/dist/dist_test_util.h"
 #include "zoo/colorize/colorize.h"
 #include "zoo/lm/lm.h"
@@ -49,7 +50,8 @@ TEST(DistributedZoo, LmTwoRanksFollowOneProcess) {
   std::ifstream kjv(zoo::lm::default_kjv_path());
   for (std::string line; text.size() < 40000 && std::getline(kjv, line);) text += line + "\n";
   if (text.empty())
-    for (int i = 0; i < 800; ++i) text += fmt::format("And the {} said unto {}, behold the {}.\n", i % 13, i % 7, i % 5);
+    for (int i = 0; i < 800; ++i)
+      text += fmt::format("And the {} said unto {}, behold the {}.\n", i % 13, i % 7, i % 5);
   std::ofstream(dir / "text.txt") << text;
   zoo::lm::TrainConfig c{.preset = "tiny", .steps = 4, .batch = 4, .ctx = 16, .accum = 2, .lr = 3e-3, .warmup = 1,
                          .data_file = (dir / "text.txt").string(), .out = (dir / "one").string(), .threads = 1,
@@ -88,6 +90,8 @@ TEST(DistributedZoo, LmTwoRanksFollowOneProcess) {
 
 TEST(DistributedZoo, ColorizeTwoRanksWithSyncBatchNormFollowOneProcess) {
   namespace cz = zoo::colorize;
+  if (EMBER_ASAN)
+    GTEST_SKIP() << "64x64 U-Net training runs in Release builds only (test_sync_batchnorm covers SyncBatchNorm2d)";
   if (!fs::exists(fs::path(cz::packed_dir(cz::default_data_root(), 64)) / "names.txt"))
     GTEST_SKIP() << "OpenMoji data not built (run: ember data openmoji)";
   const fs::path dir = make_temp_dir("dist_colorize");
