@@ -262,7 +262,8 @@ TrainResult train(const TrainConfig& cfg, dist::CommunicatorPtr comm) {
       opt.step();
       sched.step();
       const int64_t world = comm ? comm->world_size() : 1;  // every rank's share has the same size
-      loss_sum += (comm ? comm->allreduce(loss.item(), dist::ReduceOp::avg) : loss.item()) * double(rows.size() * world);
+      const double l = comm ? comm->allreduce(loss.item(), dist::ReduceOp::avg) : loss.item();
+      loss_sum += l * double(rows.size() * world);
       seen += int64_t(rows.size()) * world;
       progress.update(s + 1, fmt::format("loss {:.4f}", loss_sum / double(seen)));
     }
