@@ -13,8 +13,9 @@
 // start strictly in bucket order (as PyTorch's reducer does), so every rank issues the same
 // collectives in the same order even when a parameter is used on one rank and not another.
 // sync_gradients() marks the parameters that backward never reached as ready (their gradient, or
-// zeros when they have none; PyTorch's find_unused_parameters rule), waits for every bucket and
-// copies the averages back. Overlap on and off give bit-identical results.
+// zeros when they have none; PyTorch's find_unused_parameters rule), runs the buckets the thread
+// has not picked up yet itself, waits for the rest and copies the averages back. Overlap on and off
+// give bit-identical results. EMBER_DDP_OVERLAP=0 turns overlap off (for comparisons).
 //
 // Rules: call sync_gradients() exactly once after the backward of each step, on every rank;
 // between the first backward of a step and sync_gradients() DDP's thread owns the communicator (call
@@ -92,7 +93,7 @@ class DistributedDataParallel {
   bool is_main() const { return comm_->rank() == 0; }  // the rank that logs and checkpoints
   int64_t num_buckets() const { return int64_t(buckets_.size()); }
   bool overlapping() const { return worker_.joinable(); }
-  // Buckets whose allreduce started before sync_gradients() in the last synced step (for tests).
+  // Buckets handed to the communication thread during backward in the last synced step (tests).
   int64_t buckets_started_in_backward() const { return started_in_backward_; }
 
  private:
