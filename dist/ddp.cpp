@@ -2,7 +2,6 @@
 #include "dist/ddp.h"
 
 #include <cstdlib>
-#include <future>
 #include <set>
 
 #include "autograd/grad_mode.h"
@@ -140,21 +139,27 @@ void DistributedDataParallel::launch(int64_t bucket) {
 }
 
 void DistributedDataParallel::run_in_order(const std::function<void()>& collective) {
-  std::promise<void> finished;
-  std::future<void> result = finished.get_future();
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back([&] {
-      try {
-        collective();
-        finished.set_value();
-      } catch (...) {
-        finished.set_exception(std::current_exception());
-      }
-    });
-  }
+  // The outcome lives on this stack; the thread marks it done under the lock as its last access,
+  // so it stays valid until this call returns.
+  struct Outcome {
+    bool done = false;
+    std::exception_ptr error;
+  } outcome;
+  std::unique_lock lock(mu_);
+  queue_.push_back([&] {
+    std::exception_ptr err;
+    try {
+      collective();
+    } catch (...) {
+      err = std::current_exception();
+    }
+    std::lock_guard l(mu_);
+    outcome.error = err;
+    outcome.done = true;
+  });
   cv_.notify_all();
-  result.get();  // rethrows the collective's error here, on the caller's thread
+  cv_.wait(lock, [&] { return outcome.done; });
+  if (outcome.error) std::rethrow_exception(outcome.error);  // on the caller's thread
 }
 
 void DistributedDataParallel::work() {
@@ -168,7 +173,7 @@ void DistributedDataParallel::work() {
       queue_.pop_front();
       busy_ = true;
     }
-    task();  // bucket tasks count themselves done; run_in_order's tasks fulfil their promise
+    task();  // bucket tasks count themselves done; run_in_order's tasks mark their outcome
     {
       std::lock_guard lock(mu_);
       busy_ = false;
