@@ -2,10 +2,14 @@
 // edges feed each node, then runs nodes whose inputs are complete (a max-heap on sequence_nr, so
 // the most recently created ready node runs first, like PyTorch). Gradients for a node's outputs
 // are summed in a buffer as they arrive. Iterative throughout: deep graphs do not grow the stack.
+// Also the registry of gradient-ready hooks (grad_hooks.h), which AccumulateGrad fires.
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <queue>
 #include <unordered_map>
 
+#include "autograd/grad_hooks.h"
 #include "autograd/grad_mode.h"
 #include "autograd/function.h"
 #include "autograd/node.h"
@@ -48,9 +52,73 @@ Node::~Node() {
   pending = nullptr;
 }
 
+namespace {
+
+// Hooks by leaf. `count` lets a backward without any hook skip the lock.
+struct HookRegistry {
+  std::mutex mu;
+  std::unordered_map<const TensorImpl*, std::vector<std::pair<uint64_t, GradReadyHook>>> by_leaf;
+  std::unordered_map<uint64_t, const TensorImpl*> leaf_of;
+  uint64_t next_id = 1;
+  std::atomic<int64_t> count{0};
+};
+
+HookRegistry& hooks() {
+  static HookRegistry* r = new HookRegistry;  // never destroyed: handles may outlive static destruction
+  return *r;
+}
+
+void run_grad_ready_hooks(const std::shared_ptr<TensorImpl>& leaf) {
+  HookRegistry& r = hooks();
+  if (r.count.load(std::memory_order_acquire) == 0) return;
+  std::vector<GradReadyHook> run;
+  {
+    std::lock_guard lock(r.mu);
+    auto it = r.by_leaf.find(leaf.get());
+    if (it == r.by_leaf.end()) return;
+    for (auto& [id, h] : it->second) run.push_back(h);
+  }
+  const Tensor t(leaf);
+  for (const GradReadyHook& h : run) h(t);  // outside the lock: a hook may register or remove hooks
+}
+
+}  // namespace
+
+GradHookHandle register_grad_ready_hook(const Tensor& leaf, GradReadyHook hook) {
+  EMBER_CHECK(leaf.defined() && leaf.requires_grad() && leaf.is_leaf(),
+              "register_grad_ready_hook: the tensor must be a leaf that requires grad");
+  EMBER_CHECK(static_cast<bool>(hook), "register_grad_ready_hook: the hook is empty");
+  HookRegistry& r = hooks();
+  std::lock_guard lock(r.mu);
+  const uint64_t id = r.next_id++;
+  r.by_leaf[leaf.impl()].emplace_back(id, std::move(hook));
+  r.leaf_of[id] = leaf.impl();
+  r.count.fetch_add(1, std::memory_order_release);
+  return GradHookHandle(id);
+}
+
+void GradHookHandle::remove() {
+  if (id_ == 0) return;
+  HookRegistry& r = hooks();
+  std::lock_guard lock(r.mu);
+  auto it = r.leaf_of.find(id_);
+  if (it != r.leaf_of.end()) {
+    auto& list = r.by_leaf[it->second];
+    std::erase_if(list, [&](const auto& e) { return e.first == id_; });
+    if (list.empty()) r.by_leaf.erase(it->second);
+    r.leaf_of.erase(it);
+    r.count.fetch_sub(1, std::memory_order_release);
+  }
+  id_ = 0;
+}
+
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   std::shared_ptr<TensorImpl> leaf = leaf_.lock();
-  if (!leaf || !grads[0].defined()) return {};
+  if (!leaf) return {};
+  if (!grads[0].defined()) {
+    run_grad_ready_hooks(leaf);
+    return {};
+  }
   Tensor g = grads[0];
   if (!leaf->grad) {
     // Own the buffer: the incoming gradient may alias another tensor (e.g. a view of grad_out).
@@ -60,6 +128,7 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
     backend_of(acc).binary(BinaryOp::add, acc, g, acc);
     acc.bump_version();
   }
+  run_grad_ready_hooks(leaf);  // the engine runs this node once per backward, after all inputs summed
   return {};
 }
 

@@ -59,10 +59,12 @@ class Node : public std::enable_shared_from_this<Node> {
   uint64_t sequence_nr = 0;         // creation order: later nodes run first among ready ones
 };
 
-// Sink for a leaf: adds the incoming gradient into the leaf's .grad.
+// Sink for a leaf: adds the incoming gradient into the leaf's .grad, then runs the leaf's
+// gradient-ready hooks (grad_hooks.h). The highest sequence number makes it run as soon as its
+// gradient is complete (as in PyTorch), so hooks fire while backward goes on with earlier layers.
 class AccumulateGrad final : public Node {
  public:
-  explicit AccumulateGrad(std::weak_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}
+  explicit AccumulateGrad(std::weak_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) { sequence_nr = UINT64_MAX; }
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override;
   std::string name() const override { return "AccumulateGrad"; }
 

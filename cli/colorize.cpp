@@ -61,6 +61,8 @@ void add_train_colorize(CLI::App& train) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-progress{false}", c->progress, "no progress line");
   cmd->add_flag("--no-plots{false}", c->plots, "skip curves.png and the sample grids");
+  cmd->add_flag("--distributed", c->distributed,
+                "run as one rank of `ember launch`: each batch is split over the ranks (Gloo, SyncBatchNorm)");
   cmd->callback([c] {
     cz::TrainResult r = cz::train(*c);
     if (r.history.empty()) return;

@@ -68,6 +68,8 @@ void add_train_lm(CLI::App& train) {
   cmd->add_flag("--no-plots{false}", c->plots, "skip curves.png");
   cmd->add_option("--matmul-precision", *precision, "f32 GEMMs: highest, or bf16 operands with f32 sums")
       ->check(CLI::IsMember({"highest", "bf16"}));
+  cmd->add_flag("--distributed", c->distributed,
+                "run as one rank of `ember launch`: each micro-batch is split over the ranks (Gloo)");
   cmd->callback([c, precision, tie] {
     if (*tie) c->tie_embeddings = true;
     if (precision->empty()) (void)matmul_precision();

@@ -60,12 +60,12 @@ inline std::shared_ptr<nn::Sequential> tiny_model(uint64_t seed) {
 // communicator, rank r of W takes rows [r*64/W, (r+1)*64/W) and DDP averages the gradients. Returns
 // the loss of each step (averaged over the ranks).
 inline std::vector<double> tiny_train(nn::ModulePtr model, CommunicatorPtr comm, int steps,
-                                      int64_t bucket_bytes = int64_t(25) << 20) {
+                                      int64_t bucket_bytes = int64_t(25) << 20, bool overlap = true) {
   Generator gen(123);
   Tensor x = Tensor::randn({64, 16}, {}, &gen), y = Tensor::randint(0, 5, {64}, {.dtype = DType::i64}, &gen);
   std::optional<DistributedDataParallel> ddp;
   if (comm) {
-    ddp.emplace(model, comm, DdpOptions{.bucket_bytes = bucket_bytes});
+    ddp.emplace(model, comm, DdpOptions{.bucket_bytes = bucket_bytes, .overlap = overlap});
     const int64_t n = 64 / comm->world_size();
     x = x.narrow(0, comm->rank() * n, n);
     y = y.narrow(0, comm->rank() * n, n);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/communicator.h"
 #include "nn/module.h"
 
 namespace ember::zoo::colorize {
@@ -68,6 +69,9 @@ struct UNetConfig {
   int64_t depth = 3;    // number of 2x downsamplings (W3: 3)
   int64_t width = 32;   // channels of the first level, doubled per level (W3: 32)
   bool hints = true;    // 4 extra input channels: hint RGB + mask (W3 itself: false)
+  // Set for data-parallel training: SyncBatchNorm2d over these ranks instead of BatchNorm2d (same
+  // tensors and names, so checkpoints are the same either way).
+  dist::CommunicatorPtr sync_bn = nullptr;
 };
 
 class UNet : public nn::Module {
@@ -169,6 +173,7 @@ struct TrainConfig {
   int64_t val_limit = 0;
   int64_t stop_after = 0;   // > 0: stop after N epochs of this run
   bool progress = true, plots = true;
+  bool distributed = false;  // one rank of `ember launch`: each global batch of --batch is split over the ranks
 };
 struct EpochMetrics {
   int64_t epoch = 0;
@@ -178,7 +183,11 @@ struct TrainResult {
   std::vector<EpochMetrics> history;
   std::string checkpoint;
 };
-TrainResult train(const TrainConfig& config);
+// With a communicator (or config.distributed, which joins the `ember launch` job), each epoch's
+// order is sharded like dist::DistributedSampler (the last size % W pairs dropped) and BatchNorm
+// becomes SyncBatchNorm2d, so W ranks follow the single-process trajectory; rank 0 alone
+// validates, prints and writes the run folder.
+TrainResult train(const TrainConfig& config, dist::CommunicatorPtr comm = nullptr);
 
 struct LoadedModel {
   std::shared_ptr<UNet> model;

@@ -1,8 +1,10 @@
 // The colorization U-Net (WORKLOADS.md W3 generalised to any depth and width) built from nn/
 // layers: DoubleConv blocks (conv3x3 no bias, BatchNorm, ReLU, twice), 2x max-pool down,
 // ConvTranspose2d(k 2, stride 2) up, skip concatenation [up, skip], 1x1 head and sigmoid.
+// Data-parallel runs swap BatchNorm2d for dist::SyncBatchNorm2d (UNetConfig::sync_bn).
 #include <fmt/format.h>
 
+#include "dist/sync_batchnorm.h"
 #include "nn/container.h"
 #include "nn/layers.h"
 #include "zoo/colorize/colorize.h"
@@ -11,12 +13,16 @@ namespace ember::zoo::colorize {
 
 namespace {
 
-nn::ModulePtr double_conv(int64_t cin, int64_t cout) {
+nn::ModulePtr double_conv(int64_t cin, int64_t cout, const dist::CommunicatorPtr& sync_bn) {
   using namespace nn;
   const ConvOptions conv{.padding = 1, .bias = false};
+  auto norm = [&]() -> ModulePtr {
+    if (sync_bn) return std::make_shared<dist::SyncBatchNorm2d>(cout, sync_bn);
+    return std::make_shared<BatchNorm2d>(cout);
+  };
   return std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
-      std::make_shared<Conv2d>(cin, cout, 3, conv), std::make_shared<BatchNorm2d>(cout), std::make_shared<ReLU>(),
-      std::make_shared<Conv2d>(cout, cout, 3, conv), std::make_shared<BatchNorm2d>(cout), std::make_shared<ReLU>()});
+      std::make_shared<Conv2d>(cin, cout, 3, conv), norm(), std::make_shared<ReLU>(),
+      std::make_shared<Conv2d>(cout, cout, 3, conv), norm(), std::make_shared<ReLU>()});
 }
 
 }  // namespace
@@ -27,15 +33,15 @@ UNet::UNet(UNetConfig cfg) : config(cfg) {
   int64_t cin = in_channels();
   for (int64_t i = 0; i < cfg.depth; ++i) {
     const int64_t c = cfg.width << i;
-    down_.push_back(register_module(fmt::format("enc{}", i), double_conv(cin, c)));
+    down_.push_back(register_module(fmt::format("enc{}", i), double_conv(cin, c, cfg.sync_bn)));
     cin = c;
   }
-  bottleneck_ = register_module("bottleneck", double_conv(cin, cin * 2));
+  bottleneck_ = register_module("bottleneck", double_conv(cin, cin * 2, cfg.sync_bn));
   for (int64_t i = cfg.depth - 1; i >= 0; --i) {
     const int64_t c = cfg.width << i;
     up_.push_back(register_module(fmt::format("up{}", i),
                                   std::make_shared<nn::ConvTranspose2d>(2 * c, c, 2, nn::ConvOptions{.stride = 2})));
-    dec_.push_back(register_module(fmt::format("dec{}", i), double_conv(2 * c, c)));
+    dec_.push_back(register_module(fmt::format("dec{}", i), double_conv(2 * c, c, cfg.sync_bn)));
   }
   head_ = register_module("head", std::make_shared<nn::Conv2d>(cfg.width, 3, 1));
 }

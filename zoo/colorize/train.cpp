@@ -3,12 +3,16 @@
 // per-epoch validation, checkpoints, metrics.jsonl, curves.png and a sample grid per epoch.
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 #include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "data/image.h"
+#include "dist/ddp.h"
+#include "dist/init.h"
 #include "report/gnuplot.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/scheduler.h"
@@ -135,7 +139,7 @@ LoadedModel load_checkpoint(const std::string& path) {
   return m;
 }
 
-TrainResult train(const TrainConfig& cfg) {
+TrainResult train(const TrainConfig& cfg, dist::CommunicatorPtr comm) {
   EMBER_CHECK(cfg.epochs >= 1, "train colorize: --epochs must be >= 1, got {}", cfg.epochs);
   EMBER_CHECK(cfg.batch >= 2, "train colorize: --batch must be >= 2 (BatchNorm), got {}", cfg.batch);
   EMBER_CHECK(cfg.lr > 0 && std::isfinite(cfg.lr), "train colorize: --lr must be positive, got {}", cfg.lr);
@@ -160,12 +164,27 @@ TrainResult train(const TrainConfig& cfg) {
   train_set = head(train_set, cfg.train_limit);
   val = head(val, cfg.val_limit);
   const int64_t n = train_set.line.size(0);
-  const int64_t steps = (n + cfg.batch - 1) / cfg.batch;
-  fs::create_directories(out);
+  // --distributed: this process is one rank of `ember launch`; the ranks split each global batch.
+  if (cfg.distributed && !comm) {
+    const auto env = dist::env_from_environment();
+    EMBER_CHECK(env, "train colorize --distributed: RANK/WORLD_SIZE are not set (run under `ember launch`)");
+    comm = dist::init_process_group(*env);
+  }
+  std::optional<dist::DistributedSampler> sampler;
+  if (comm) sampler.emplace(n, comm->rank(), comm->world_size(), cfg.batch);
+  const bool main_rank = !comm || comm->rank() == 0;  // validates, prints, writes the run folder
+  const int64_t steps = sampler ? sampler->steps_per_epoch() : (n + cfg.batch - 1) / cfg.batch;
+  if (main_rank) fs::create_directories(out);
 
-  manual_seed(cfg.seed);
-  const UNetConfig ucfg{.depth = cfg.depth, .width = cfg.width, .hints = cfg.hints != "none"};
-  auto model = std::make_shared<UNet>(ucfg);
+  const UNetConfig ucfg{.depth = cfg.depth, .width = cfg.width, .hints = cfg.hints != "none", .sync_bn = comm};
+  std::shared_ptr<UNet> model;
+  {
+    // Ranks that are threads of one process (the tests) share the default generator: one at a time.
+    static std::mutex init_mu;
+    std::lock_guard lock(init_mu);
+    manual_seed(cfg.seed);
+    model = std::make_shared<UNet>(ucfg);
+  }
   EMBER_CHECK(cfg.size % model->stride() == 0, "train colorize: size {} is not a multiple of the U-Net stride {}",
               cfg.size, model->stride());
   nn::AdamW opt(model->parameters(), {.lr = cfg.lr, .weight_decay = cfg.weight_decay});
@@ -188,28 +207,39 @@ TrainResult train(const TrainConfig& cfg) {
                 result.checkpoint, saved.epoch, state_path.string(), start_epoch);
     model->load_state_dict(saved.model->state_dict());
     sched.load_state_dict(meta);
-    for (const auto& j : json::parse(meta.at("colorize.history"))) result.history.push_back(metrics_from_json(j));
-    fmt::print("resuming from epoch {}/{} ({})\n", start_epoch, cfg.epochs, out.string());
-  } else if (cfg.resume) {
+    if (main_rank) {
+      for (const auto& j : json::parse(meta.at("colorize.history"))) result.history.push_back(metrics_from_json(j));
+      fmt::print("resuming from epoch {}/{} ({})\n", start_epoch, cfg.epochs, out.string());
+    }
+  } else if (cfg.resume && main_rank) {
     fmt::print("no checkpoint in {}; starting a new run\n", out.string());
   }
+  // Every rank starts from rank 0's weights (after a resume too); gradients are averaged per step.
+  std::optional<dist::DistributedDataParallel> ddp;
+  if (comm) ddp.emplace(model, comm);
 
-  fmt::print("colorize U-Net depth {} width {}{}: {} parameters, {} train / {} val pairs at {}px, {} epochs of {} "
+  if (main_rank)
+    fmt::print("colorize U-Net depth {} width {}{}: {} parameters, {} train / {} val pairs at {}px, {} epochs of {} "
              "steps (batch {}), AdamW lr {} wd {}, loss {}, augment {}, seed {}, {} threads\n",
              cfg.depth, cfg.width, ucfg.hints ? " + hints" : "", model->num_parameters(), n, val.line.size(0), cfg.size,
              cfg.epochs, steps, cfg.batch, cfg.lr, cfg.weight_decay, cfg.loss, cfg.augment, cfg.seed, get_num_threads());
+  if (comm && main_rank)
+    fmt::print("distributed: {} ranks ({}), {} pairs of each global batch of {} per rank, SyncBatchNorm\n",
+               comm->world_size(), comm->backend(), sampler->local_batch(), cfg.batch);
   int64_t run_epochs = 0;
   for (int64_t epoch = start_epoch + 1; epoch <= cfg.epochs; ++epoch) {
     if (cfg.stop_after > 0 && run_epochs == cfg.stop_after) {
-      fmt::print("stopping after {} epoch(s) as asked; continue with --resume\n", run_epochs);
+      if (main_rank) fmt::print("stopping after {} epoch(s) as asked; continue with --resume\n", run_epochs);
       break;
     }
-    const std::vector<int64_t> order = epoch_order(n, cfg.seed, epoch);
-    Progress progress(fmt::format("epoch {}/{}", epoch, cfg.epochs), steps, cfg.batch, cfg.progress);
+    std::vector<int64_t> order = epoch_order(n, cfg.seed, epoch);
+    if (sampler) order = sampler->shard(order);  // this rank's pairs; they keep their keys
+    const int64_t local = sampler ? sampler->local_batch() : cfg.batch, mine = int64_t(order.size());
+    Progress progress(fmt::format("epoch {}/{}", epoch, cfg.epochs), steps, cfg.batch, cfg.progress && main_rank);
     double loss_sum = 0;
     int64_t seen = 0;
     for (int64_t s = 0; s < steps; ++s) {
-      std::vector<int64_t> rows(order.begin() + s * cfg.batch, order.begin() + std::min(n, (s + 1) * cfg.batch));
+      std::vector<int64_t> rows(order.begin() + s * local, order.begin() + std::min(mine, (s + 1) * local));
       std::vector<Augment> aug(rows.size());
       std::vector<int64_t> counts(rows.size(), 0);
       for (size_t i = 0; i < rows.size(); ++i) {
@@ -228,13 +258,20 @@ TrainResult train(const TrainConfig& cfg) {
       Tensor loss = l1_loss(pred, b.target);
       if (cfg.loss == "l1+ssim") loss = loss + kSsimWeight * (1.0 - ssim_loss_term(pred, b.target));
       loss.backward();
+      if (ddp) ddp->sync_gradients();
       opt.step();
       sched.step();
-      loss_sum += loss.item() * double(rows.size());
-      seen += int64_t(rows.size());
+      const int64_t world = comm ? comm->world_size() : 1;  // every rank's share has the same size
+      const double l = comm ? comm->allreduce(loss.item(), dist::ReduceOp::avg) : loss.item();
+      loss_sum += l * double(rows.size() * world);
+      seen += int64_t(rows.size()) * world;
       progress.update(s + 1, fmt::format("loss {:.4f}", loss_sum / double(seen)));
     }
     progress.finish();
+    if (!main_rank) {  // rank 0 alone validates and saves; the others go on to the next epoch
+      ++run_epochs;
+      continue;
+    }
     EpochMetrics m;
     m.epoch = epoch;
     m.seconds = progress.seconds();

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/communicator.h"
 #include "zoo/lm/model.h"
 
 namespace ember::zoo::lm {
@@ -101,6 +102,7 @@ struct TrainConfig {
   int64_t stop_after = 0;        // > 0: stop after this many steps of this run (continue with --resume)
   bool final_test = true;        // score the whole val and test splits at the end
   bool progress = true, plots = true;
+  bool distributed = false;      // one rank of `ember launch`: each micro-batch is split over the ranks
 };
 
 struct EvalPoint {
@@ -113,6 +115,9 @@ struct TrainResult {
   double seconds = 0;                       // training wall time over all runs (evaluation excluded)
   std::string out;
 };
-TrainResult train(const TrainConfig& config);
+// With a communicator (or config.distributed, which joins the `ember launch` job), rank r of W
+// takes windows [rB/W, (r+1)B/W) of every micro-batch of B windows, so W ranks follow the
+// single-process trajectory; rank 0 alone evaluates, prints and writes the run folder.
+TrainResult train(const TrainConfig& config, dist::CommunicatorPtr comm = nullptr);
 
 }  // namespace ember::zoo::lm

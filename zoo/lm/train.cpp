@@ -4,11 +4,14 @@
 // resume bit for bit, metrics.jsonl and curves.png.
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "data/image.h"
+#include "dist/ddp.h"
+#include "dist/init.h"
 #include "report/gnuplot.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/clip_grad.h"
@@ -31,19 +34,22 @@ uint64_t mix(uint64_t s, uint64_t k) {
   return z ^ (z >> 31);
 }
 
-// Micro-batch `index`: B windows of T+1 bytes at offsets mix(seed, index * B + b) mod (n - T).
+// Micro-batch `index`: B windows of T+1 bytes at offsets mix(seed, index * B + b) mod (n - T); a
+// rank of a distributed run builds only its windows b in [first, first + count).
 std::pair<Tensor, Tensor> make_batch(const std::vector<uint8_t>& text, int64_t B, int64_t T, uint64_t seed,
-                                     int64_t index) {
+                                     int64_t index, int64_t first = 0, int64_t count = -1) {
   const auto span = static_cast<uint64_t>(static_cast<int64_t>(text.size()) - T);
-  std::vector<int64_t> in(static_cast<size_t>(B * T)), tgt(static_cast<size_t>(B * T));
-  for (int64_t b = 0; b < B; ++b) {
-    const auto s = static_cast<size_t>(mix(seed ^ 0x6c6du, static_cast<uint64_t>(index * B + b)) % span);
+  if (count < 0) count = B;
+  std::vector<int64_t> in(static_cast<size_t>(count * T)), tgt(static_cast<size_t>(count * T));
+  for (int64_t b = 0; b < count; ++b) {
+    const auto s = static_cast<size_t>(mix(seed ^ 0x6c6du, static_cast<uint64_t>(index * B + first + b)) % span);
     for (int64_t t = 0; t < T; ++t) {
       in[static_cast<size_t>(b * T + t)] = text[s + static_cast<size_t>(t)];
       tgt[static_cast<size_t>(b * T + t)] = text[s + static_cast<size_t>(t) + 1];
     }
   }
-  return {Tensor::from_vector(in, {B, T}, {.dtype = DType::i64}), Tensor::from_vector(tgt, {B * T}, {.dtype = DType::i64})};
+  return {Tensor::from_vector(in, {count, T}, {.dtype = DType::i64}),
+          Tensor::from_vector(tgt, {count * T}, {.dtype = DType::i64})};
 }
 
 json point_json(const EvalPoint& p) {
@@ -85,7 +91,7 @@ std::string printable(const std::vector<uint8_t>& v) {
 
 }  // namespace
 
-TrainResult train(const TrainConfig& c) {
+TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   EMBER_CHECK(c.steps >= 1 && c.batch >= 1 && c.accum >= 1 && c.ctx >= 2,
               "train lm: --steps, --batch and --accum must be >= 1 and --ctx >= 2");
   EMBER_CHECK(c.lr > 0 && std::isfinite(c.lr), "train lm: --lr must be positive, got {}", c.lr);
@@ -101,16 +107,33 @@ TrainResult train(const TrainConfig& c) {
   const Corpus corpus = load_corpus(c.data_file);
   EMBER_CHECK(static_cast<int64_t>(corpus.train.size()) > c.ctx + 1, "train lm: the training split ({} bytes) is "
               "shorter than the context {}", corpus.train.size(), c.ctx);
+  // --distributed: this process is one rank of `ember launch`; the ranks split each micro-batch.
+  if (c.distributed && !comm) {
+    const auto env = dist::env_from_environment();
+    EMBER_CHECK(env, "train lm --distributed: RANK/WORLD_SIZE are not set (run under `ember launch`)");
+    comm = dist::init_process_group(*env);
+  }
+  const int world = comm ? comm->world_size() : 1, rank = comm ? comm->rank() : 0;
+  const bool main_rank = rank == 0;  // evaluates, prints, writes the run folder
+  EMBER_CHECK(c.batch % world == 0, "train lm --distributed: --batch {} must be a multiple of the world size {}",
+              c.batch, world);
+  const int64_t local_batch = c.batch / world;
   const fs::path out(c.out);
-  fs::create_directories(out);
+  if (main_rank) fs::create_directories(out);
   // What shapes the trajectory; --resume checks it.
   const json run_cfg = {{"config", json::parse(config_to_json(mc))}, {"steps", c.steps}, {"batch", c.batch},
                         {"accum", c.accum}, {"lr", c.lr}, {"min_lr_ratio", c.min_lr_ratio}, {"warmup", c.warmup},
                         {"weight_decay", c.weight_decay}, {"grad_clip", c.grad_clip}, {"seed", c.seed},
                         {"data", corpus.source}, {"train_bytes", corpus.train.size()}};
 
-  manual_seed(c.seed);
-  auto model = make_model(mc);
+  std::shared_ptr<LlamaLM> model;
+  {
+    // Ranks that are threads of one process (the tests) share the default generator: one at a time.
+    static std::mutex init_mu;
+    std::lock_guard lock(init_mu);
+    manual_seed(c.seed);
+    model = make_model(mc);
+  }
   // Decay matrices only (norm gains stay free); betas (0.9, 0.95) as in the Llama recipe.
   std::vector<Tensor> decay, no_decay;
   for (auto& [name, p] : model->named_parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
@@ -138,18 +161,26 @@ TrainResult train(const TrainConfig& c) {
     sched.load_state_dict(meta);
     prior_seconds = std::stod(meta.at("lm.seconds"));
     for (const auto& j : json::parse(meta.at("lm.history"))) result.history.push_back(point_from_json(j));
-    fmt::print("resuming from step {}/{} ({})\n", start, c.steps, c.out);
-  } else if (c.resume) {
+    if (main_rank) fmt::print("resuming from step {}/{} ({})\n", start, c.steps, c.out);
+    else result.history.clear();  // rank 0 alone reports
+  } else if (c.resume && main_rank) {
     fmt::print("no checkpoint in {}; starting a new run\n", c.out);
   }
+  // Every rank starts from rank 0's weights (after a resume too); gradients are averaged per step.
+  std::optional<dist::DistributedDataParallel> ddp;
+  if (comm) ddp.emplace(model, comm);
 
   const int64_t tokens_per_step = c.batch * c.accum * c.ctx;
-  fmt::print("lm {}: {} parameters (d {}, {} layers, {} q / {} kv heads, ffn {}, ctx {}, {} embeddings); {}: {} train "
+  if (main_rank)
+    fmt::print("lm {}: {} parameters (d {}, {} layers, {} q / {} kv heads, ffn {}, ctx {}, {} embeddings); {}: {} train "
              "/ {} val / {} test bytes; {} steps of {} tokens (batch {} x accum {}), lr {} warm-up {}, {} threads\n",
              c.preset, model->num_parameters(), mc.hidden_size, mc.num_hidden_layers, mc.num_attention_heads,
              mc.num_key_value_heads, mc.intermediate_size, mc.max_position_embeddings,
              mc.tie_word_embeddings ? "tied" : "untied", corpus.source, corpus.train.size(), corpus.val.size(),
              corpus.test.size(), c.steps, tokens_per_step, c.batch, c.accum, c.lr, c.warmup, get_num_threads());
+  if (comm && main_rank)
+    fmt::print("distributed: {} ranks ({}), {} of each micro-batch's {} sequences per rank\n", world, comm->backend(),
+               local_batch, c.batch);
 
   auto save = [&](int64_t step, double seconds) {
     json hist = json::array();
@@ -166,23 +197,30 @@ TrainResult train(const TrainConfig& c) {
   double loss_sum = 0;
   int64_t loss_count = 0, run_steps = 0;
   double seconds = prior_seconds;
-  Progress progress("train", c.steps - start, c.batch * c.accum, c.progress);
+  Progress progress("train", c.steps - start, c.batch * c.accum, c.progress && main_rank);
   auto t_last = std::chrono::steady_clock::now();
   for (int64_t step = start; step < c.steps; ++step) {
     if (c.stop_after > 0 && run_steps == c.stop_after) {
       progress.finish();
-      fmt::print("stopping after {} step(s) as asked; continue with --resume\n", run_steps);
+      if (main_rank) fmt::print("stopping after {} step(s) as asked; continue with --resume\n", run_steps);
       result.seconds = seconds;
       return result;
     }
     opt.zero_grad();
     double step_loss = 0;
     for (int64_t a = 0; a < c.accum; ++a) {
-      auto [in, tgt] = make_batch(corpus.train, c.batch, c.ctx, c.seed, step * c.accum + a);
+      auto [in, tgt] = make_batch(corpus.train, c.batch, c.ctx, c.seed, step * c.accum + a, rank * local_batch,
+                                  local_batch);
       Tensor logits = model->forward(in);
-      Tensor loss = cross_entropy(logits.reshape({c.batch * c.ctx, mc.vocab_size}), tgt);
+      Tensor loss = cross_entropy(logits.reshape({local_batch * c.ctx, mc.vocab_size}), tgt);
+      std::optional<dist::DistributedDataParallel::NoSync> local;  // all but the last micro-batch
+      if (ddp && a + 1 < c.accum) local.emplace(ddp->no_sync());
       (c.accum > 1 ? loss / static_cast<double>(c.accum) : loss).backward();
       step_loss += loss.item() / static_cast<double>(c.accum);
+    }
+    if (ddp) {
+      ddp->sync_gradients();
+      step_loss = comm->allreduce(step_loss, dist::ReduceOp::avg);
     }
     if (c.grad_clip > 0) nn::clip_grad_norm_(opt.params(), c.grad_clip);
     opt.step();
@@ -199,6 +237,11 @@ TrainResult train(const TrainConfig& c) {
     if ((step + 1) % c.eval_every != 0 && step + 1 != c.steps) continue;
 
     progress.finish();
+    if (!main_rank) {  // rank 0 alone evaluates and saves; the others go on training
+      loss_sum = 0;
+      loss_count = 0;
+      continue;
+    }
     EvalPoint p;
     p.step = step + 1;
     p.tokens = p.step * tokens_per_step;
@@ -228,7 +271,7 @@ TrainResult train(const TrainConfig& c) {
   }
   progress.finish();
   result.seconds = seconds;
-  if (c.final_test) {
+  if (c.final_test && main_rank) {
     result.val_bpc = evaluate(*model, corpus.val).bpc;
     result.test_bpc = evaluate(*model, corpus.test).bpc;
     fmt::print("final: val bpc {:.4f}, test bpc {:.4f} (whole splits, sliding window {}), training time {}\n",
