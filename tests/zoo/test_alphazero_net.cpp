@@ -86,8 +86,8 @@ TEST(AlphaZeroNet, BatchedEqualsOneAtATime) {
   }
 }
 
-// evaluate() (BoardInference: direct convolutions on NHWC buffers) against evaluate_ops() (the
-// same folded network through the tensor ops), on the W6 net and a tic-tac-toe one, at batch sizes
+// evaluate() (BoardInference on NHWC buffers, with Winograd and with the direct kernel) against
+// evaluate_ops() (the same folded network through the tensor ops), on the W6 net and a tic-tac-toe one, at batch sizes
 // that cover the one-thread and the threaded conv paths; the engine's results do not depend on the
 // batch or the thread count (bit for bit), so MCTS visits are the same however leaves are batched.
 TEST(AlphaZeroNet, EngineMatchesTheOpsPathAndIsBatchAndThreadIndependent) {
@@ -100,7 +100,9 @@ TEST(AlphaZeroNet, EngineMatchesTheOpsPathAndIsBatchAndThreadIndependent) {
     const auto planes = random_planes(game, n, 11);
     std::vector<float> ref_l(n * g.actions), ref_v(n), l(n * g.actions), v(n), l1(g.actions);
     inf.evaluate_ops(planes.data(), n, ref_l.data(), ref_v.data());
+    for (auto algo : {BoardInference::Algo::direct, BoardInference::Algo::automatic})
     for (int threads : {1, 2}) {
+      inf.engine().set_algo(algo);
       set_num_threads(threads);
       inf.evaluate(planes.data(), n, l.data(), v.data());
       EXPECT_TRUE(test::all_close(Tensor::from_vector(l, {n, g.actions}), Tensor::from_vector(ref_l, {n, g.actions}),

@@ -3,8 +3,9 @@
 // into the convolutions (net.cpp) and conv + bias (+ skip) + ReLU in one pass.
 //
 // Activations live in padded NHWC buffers ([n][rows+2][cols+2][C], zero border) so every 3x3
-// convolution runs the direct small-plane kernel (tensor/cpu/conv_direct.h) straight from the
-// previous layer's output; the heads' 1x1 convolutions use the same kernel and the linear layers
+// convolution runs Winograd F(2x2,3x3) (tensor/cpu/winograd.h) or the direct small-plane kernel
+// (tensor/cpu/conv_direct.h) straight from the previous layer's output; the heads' 1x1
+// convolutions use the direct kernel and the linear layers
 // are plain dot products whose weights are permuted once for the NHWC flatten order. Each
 // position's result is computed the same way whatever the batch and thread count, so batched and
 // one-at-a-time evaluations agree bit for bit. Threads are used only when a convolution is large
@@ -29,18 +30,25 @@ struct FoldedNet {
 
 class BoardInference {
  public:
+  // How the 3x3 convolutions run: the direct kernel, Winograd F(2x2,3x3) (tensor/cpu/winograd.h),
+  // or automatic: Winograd from kWinogradMinBatch positions per call (measured, docs/performance.md).
+  // One algorithm for every batch size keeps batched and single evaluations bit-identical.
+  enum class Algo { automatic, direct, winograd };
+  static constexpr int64_t kWinogradMinBatch = 1;  // Winograd won at batch 1 and 16 (AVX2)
   BoardInference(GameKind game, int64_t channels, const FoldedNet& net);
+  void set_algo(Algo algo) { algo_ = algo; }
   // planes [n, 3, rows, cols] -> logits [n, actions], values [n]; one caller at a time.
   void evaluate(const float* planes, int64_t n, float* logits, float* values);
 
  private:
   struct Conv {
     int64_t cin, cout, k;
-    std::vector<float> packed, bias;
+    std::vector<float> packed, bias, winograd;  // winograd: 3x3 only
   };
   void grow(int64_t n);
   void conv(const Conv& c, int64_t n, const float* x, int64_t x_pad, float* y, int64_t y_pad, const float* residual,
             bool relu) const;
+  Algo algo_ = Algo::automatic;
 
   GameInfo g_;
   int64_t channels_, capacity_ = 0;

@@ -63,6 +63,7 @@ class InferenceNet : public Evaluator {
   explicit InferenceNet(const PolicyValueNet& net);  // folds a snapshot of the current weights
   void evaluate(const float* planes, int64_t n, float* logits, float* values) override;
   void evaluate_ops(const float* planes, int64_t n, float* logits, float* values);
+  BoardInference& engine() { return *engine_; }
   const NetConfig& config() const { return config_; }
 
  private:
