@@ -50,7 +50,7 @@ trap 'rm -rf "$tmp"' EXIT
 for r in $(seq "$rounds"); do
   for t in $threads; do
     echo "round $r, $t thread(s) ..." >&2
-    "$ember" --threads "$t" "${work[@]}" | grep -E '^W[0-9]' | grep -v '(ops)' > "$tmp/ember.$t.$r"
+    "$ember" --threads "$t" "${work[@]}" | grep -E '^W[0-9]' | grep -v '(' > "$tmp/ember.$t.$r"
     spin=()
     [[ -n "${TORCH_GOMP_SPINCOUNT-100000}" ]] && spin=(GOMP_SPINCOUNT="${TORCH_GOMP_SPINCOUNT-100000}")
     env "${spin[@]}" LD_LIBRARY_PATH="$omp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" OPENBLAS_CORETYPE=$core ATEN_CPU_CAPABILITY=$cap \
