@@ -100,19 +100,20 @@ TEST(AlphaZeroNet, EngineMatchesTheOpsPathAndIsBatchAndThreadIndependent) {
     const auto planes = random_planes(game, n, 11);
     std::vector<float> ref_l(n * g.actions), ref_v(n), l(n * g.actions), v(n), l1(g.actions);
     inf.evaluate_ops(planes.data(), n, ref_l.data(), ref_v.data());
-    for (auto algo : {BoardInference::Algo::direct, BoardInference::Algo::automatic})
-    for (int threads : {1, 2}) {
-      inf.engine().set_algo(algo);
-      set_num_threads(threads);
-      inf.evaluate(planes.data(), n, l.data(), v.data());
-      EXPECT_TRUE(test::all_close(Tensor::from_vector(l, {n, g.actions}), Tensor::from_vector(ref_l, {n, g.actions}),
-                                  1e-4, 1e-4));
-      EXPECT_TRUE(test::all_close(Tensor::from_vector(v, {n}), Tensor::from_vector(ref_v, {n}), 1e-4, 1e-4));
-      for (int64_t i = 0; i < n; i += 5) {
-        float v1 = 0;
-        inf.evaluate(planes.data() + i * ps, 1, l1.data(), &v1);
-        for (int a = 0; a < g.actions; ++a) ASSERT_EQ(l1[a], l[i * g.actions + a]) << i << " threads " << threads;
-        ASSERT_EQ(v1, v[i]) << i;
+    for (auto algo : {BoardInference::Algo::direct, BoardInference::Algo::automatic}) {
+      for (int threads : {1, 2}) {
+        inf.engine().set_algo(algo);
+        set_num_threads(threads);
+        inf.evaluate(planes.data(), n, l.data(), v.data());
+        EXPECT_TRUE(test::all_close(Tensor::from_vector(l, {n, g.actions}), Tensor::from_vector(ref_l, {n, g.actions}),
+                                    1e-4, 1e-4));
+        EXPECT_TRUE(test::all_close(Tensor::from_vector(v, {n}), Tensor::from_vector(ref_v, {n}), 1e-4, 1e-4));
+        for (int64_t i = 0; i < n; i += 5) {
+          float v1 = 0;
+          inf.evaluate(planes.data() + i * ps, 1, l1.data(), &v1);
+          for (int a = 0; a < g.actions; ++a) ASSERT_EQ(l1[a], l[i * g.actions + a]) << i << " threads " << threads;
+          ASSERT_EQ(v1, v[i]) << i;
+        }
       }
     }
   }
