@@ -5,6 +5,14 @@
 // then sleep on a futex (waking costs a syscall only while someone sleeps). The job lives on
 // the caller's stack, so before returning the caller unpublishes it and waits until no worker is
 // still inside it (`inside_`, seq_cst: a worker that saw the job has already counted itself).
+//
+// Late workers (a shared machine): a worker that the OS deschedules while it holds a task makes
+// the caller wait for the rest of the other process's time slice (milliseconds), which made 2
+// threads slower than 1 when one other process was busy. The caller times each job: `own` from
+// publishing to running out of tasks to claim, `wait` from then until the workers' tasks are done.
+// A job is late when wait > max(own, kLateMin): the pool then runs jobs inline (one thread) for a
+// back-off period (kSoloFirst, doubling on every late probe up to kSoloMax) and probes again; a
+// probe in which the workers finished tasks on time resets the back-off.
 #include "tensor/parallel.h"
 
 #include <linux/futex.h>
@@ -30,6 +38,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kSpin = std::chrono::microseconds(100);  // busy-wait window after a job
+constexpr auto kLateMin = std::chrono::microseconds(250);   // shorter waits are wake-up latency
+constexpr auto kSoloFirst = std::chrono::milliseconds(10);  // first back-off after a late job
+constexpr auto kSoloMax = std::chrono::milliseconds(250);   // probes at least this often
 
 void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -51,12 +62,12 @@ thread_local bool t_in_task = false;
 struct Job {
   const std::function<void(int64_t)>* f;
   int64_t tasks;
-  std::atomic<int64_t> next{0}, done{0};
+  std::atomic<int64_t> next{0}, done{0}, by_workers{0};
   std::mutex error_mu;
   std::exception_ptr error;
 
   // Claims and runs tasks until none are left.
-  void work() {
+  void work(bool worker) {
     const bool was = t_in_task;
     t_in_task = true;
     for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
@@ -66,6 +77,7 @@ struct Job {
         std::lock_guard lock(error_mu);
         if (!error) error = std::current_exception();
       }
+      if (worker) by_workers.fetch_add(1, std::memory_order_relaxed);
       done.fetch_add(1, std::memory_order_release);
     }
     t_in_task = was;
@@ -92,20 +104,33 @@ class Pool {
 
   // Runs the job on this thread and the workers; false when another thread's job is running
   // (the caller then runs inline rather than queueing behind it).
+  // Also false while the pool runs solo after a late job (the caller runs the tasks inline).
   bool run(int64_t tasks, const std::function<void(int64_t)>& f) {
     std::unique_lock lock(submit_, std::try_to_lock);
     if (!lock.owns_lock()) return false;
+    const auto start = Clock::now();
+    if (start < solo_until_) {
+      stats_.solo.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
     Job job;
     job.f = &f;
     job.tasks = tasks;
     job_.store(&job);
     publish();
-    job.work();
+    job.work(false);
+    const auto own_end = Clock::now();
     for (int spins = 0; job.done.load(std::memory_order_acquire) < tasks; ++spins) wait_step(spins);
     job_.store(nullptr);
+    const auto wait = Clock::now() - own_end;
     for (int spins = 0; inside_.load() > 0; ++spins) wait_step(spins);
+    judge(own_end - start, wait, job.by_workers.load(std::memory_order_relaxed) > 0);
     if (job.error) std::rethrow_exception(job.error);
     return true;
+  }
+
+  PoolStats stats() const {
+    return {stats_.jobs.load(), stats_.late.load(), stats_.solo.load()};
   }
 
  private:
@@ -114,6 +139,19 @@ class Pool {
   void publish() {
     generation_.fetch_add(1);
     if (sleepers_.load() > 0) futex_wake_all(generation_);
+  }
+
+  // Called with submit_ held: a late job starts (or lengthens) a solo period; a job whose worker
+  // tasks finished on time ends the back-off. Jobs the workers took no part in say nothing.
+  void judge(Clock::duration own, Clock::duration wait, bool workers_helped) {
+    stats_.jobs.fetch_add(1, std::memory_order_relaxed);
+    if (wait > std::max<Clock::duration>(own, kLateMin)) {
+      stats_.late.fetch_add(1, std::memory_order_relaxed);
+      solo_until_ = Clock::now() + backoff_;
+      backoff_ = std::min<Clock::duration>(2 * backoff_, kSoloMax);
+    } else if (workers_helped) {
+      backoff_ = kSoloFirst;
+    }
   }
 
   static void wait_step(int spins) {
@@ -138,7 +176,7 @@ class Pool {
       seen = generation_.load();
       if (stop_.load()) return;
       inside_.fetch_add(1);
-      if (Job* job = job_.load()) job->work();
+      if (Job* job = job_.load()) job->work(true);
       inside_.fetch_sub(1);
     }
   }
@@ -150,6 +188,11 @@ class Pool {
   std::atomic<Job*> job_{nullptr};
   std::atomic<int> inside_{0}, sleepers_{0};
   std::atomic<bool> stop_{false};
+  Clock::time_point solo_until_{};              // guarded by submit_
+  Clock::duration backoff_{kSoloFirst};         // guarded by submit_
+  struct {
+    std::atomic<int64_t> jobs{0}, late{0}, solo{0};
+  } stats_;
 };
 
 int default_threads() {
@@ -186,6 +229,15 @@ int get_num_threads() {
 }
 
 bool in_parallel_region() { return t_in_task; }
+
+PoolStats pool_stats() {
+  std::shared_ptr<Pool> p;
+  {
+    std::lock_guard lock(g_pool_mu);
+    p = g_pool;
+  }
+  return p ? p->stats() : PoolStats{};
+}
 
 void parallel_tasks(int64_t tasks, const std::function<void(int64_t)>& f) {
   if (tasks <= 0) return;

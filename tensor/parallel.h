@@ -6,6 +6,10 @@
 // collapse when other processes shared the cores). Work is claimed from an atomic counter, so a
 // thread that the OS deschedules does not hold up the others.
 //
+// On a shared machine a worker can be descheduled while it holds a task; the caller notices the
+// wait (parallel.cpp: "late workers") and runs the next jobs on its own for a back-off period, so
+// 2 threads are not slower than 1 when another process keeps a core busy.
+//
 // Thread count: set_num_threads(n), else EMBER_NUM_THREADS, else OMP_NUM_THREADS, else the number of
 // CPUs this process may run on; capped at max_useful_threads() (tensor/threads.h: 4x the CPUs, at
 // least 16). When the system refuses to start some threads the pool runs with those that started.
@@ -28,5 +32,13 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 // free (load balance for uneven or many tasks); runs inline when one thread is set or when nested.
 // The first exception thrown by a task reaches the caller once the tasks already started are done.
 void parallel_tasks(int64_t tasks, const std::function<void(int64_t)>& f);
+
+// Counters of the current pool (benches and tests): jobs run on the pool, jobs judged late (a
+// worker finished its tasks long after the caller ran out of work), and jobs run inline because
+// the pool was in a solo period after a late job.
+struct PoolStats {
+  int64_t jobs = 0, late = 0, solo = 0;
+};
+PoolStats pool_stats();
 
 }  // namespace ember

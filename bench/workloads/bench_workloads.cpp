@@ -10,6 +10,9 @@
 // usage: bench_workloads [--threads N] [--composite-adam] [--matmul-precision highest|bf16]
 //                        [W1 W2 W3 W4 W5 W6 W6inf ...]  (default: all; --help)
 // --matmul-precision bf16 runs every f32 GEMM with bf16 operands and f32 sums (tensor/matmul_precision.h).
+// --busy-loop forks a process that spins on one core for the whole run (a shared machine); the
+// pool's late/solo counters (tensor/parallel.h) are printed at the end. bench/threads.sh runs
+// W1/W2 at 1 and 2 threads, idle and busy.
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -17,11 +20,17 @@
 #include <string>
 #include <vector>
 
+#include <csignal>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "bench/workloads/common.h"
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/matmul_precision.h"
+#include "tensor/parallel.h"
 
 namespace ember::bench {
 void run_w3(bool fused_adam);  // w3_colorize.cpp: the zoo/colorize U-Net
@@ -127,7 +136,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> wanted;
   int threads = 0;
   std::string precision;  // "": $EMBER_MATMUL_PRECISION or highest
-  bool composite_adam = false;
+  bool composite_adam = false, busy_loop = false;
   CLI::App app{"bench_workloads: whole training steps (and W5 generation, W6 inference) of the WORKLOADS.md "
                "workloads, median per step beside the PyTorch 1.13 reference measured on the development machine",
                "bench_workloads"};
@@ -136,6 +145,7 @@ int main(int argc, char** argv) {
   app.add_flag("--composite-adam", composite_adam, "Adam from elementwise ops instead of the fused kernel");
   app.add_option("--matmul-precision", precision, "highest, or bf16 operands with f32 sums in every GEMM")
       ->check(CLI::IsMember({"highest", "bf16"}));
+  app.add_flag("--busy-loop", busy_loop, "fork a process that keeps one core busy while the workloads run");
   app.add_option("workloads", wanted, "any of W1 W2 W3 W4 W5 W6 W6inf (default: all)")
       ->check(CLI::IsMember({"W1", "W2", "W3", "W4", "W5", "W6", "W6inf"}));
   CLI11_PARSE(app, argc, argv);
@@ -159,6 +169,20 @@ int main(int argc, char** argv) {
   const std::vector<int64_t> by = bytes_stream(4001, {8}).to_vector<int64_t>();
   if (std::fabs(u[0] - 0.2765f) > 1e-4f || std::fabs(u[3] - 0.5038f) > 1e-4f || by[0] != 163 || by[7] != 138)
     std::printf("WARNING: splitmix64 streams do not match the WORKLOADS.md check values\n");
+  pid_t busy = -1;
+  if (busy_loop && (busy = fork()) == 0) {
+    for (;;) asm volatile("" ::: "memory");  // spin until killed
+  }
+  struct StopBusy {
+    pid_t pid;
+    ~StopBusy() {
+      if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+  } stop_busy{busy};
+  if (busy_loop) std::printf("busy loop: process %d spins during the run\n", int(busy));
   print_header();
   try {
     if (on("W1") || on("W2")) {
@@ -171,6 +195,9 @@ int main(int argc, char** argv) {
     if (on("W5")) run_w5_lm();
     if (on("W6")) run_w6_train(g_fused_adam);
     if (on("W6inf")) run_w6_infer();
+    const PoolStats ps = pool_stats();
+    std::printf("thread pool: %lld jobs, %lld late, %lld run solo\n", (long long)ps.jobs, (long long)ps.late,
+                (long long)ps.solo);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_workloads: %s\n", e.what());
     return 1;

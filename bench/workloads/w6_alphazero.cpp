@@ -1,7 +1,9 @@
 // W6 of WORKLOADS.md on zoo/alphazero's network: the training step runs PolicyValueNet (nn/ modules,
 // BatchNorm in training mode) with the W6 loss and Adam; the inference rows run InferenceNet, the
 // path MCTS uses (BatchNorm folded into the convolutions, no autograd graph, reused input buffer),
-// on the W6 inputs, timing one evaluate() of batch 1 and of batch 16 (policy logits and value).
+// on the W6 inputs, timing one evaluate() of batch 1 and of batch 16 (policy logits and value):
+// the engine (infer.h; automatic choice of 3x3 algorithm), the engine forced to the direct kernel
+// and to Winograd, and as "(ops)" the same folded net through the tensor ops (the old path).
 #include "bench/workloads/common.h"
 #include "zoo/alphazero/net.h"
 
@@ -48,10 +50,21 @@ void run_w6_infer() {
   for (int64_t b : {1, 16}) {
     const std::vector<float> x = binary_planes(b == 1 ? 6101 : 6116, b).to_vector<float>();
     std::vector<float> logits(b * 7), values(b);
-    StepStats s = time_steps(50, 1000, [&](int) { infer.evaluate(x.data(), b, logits.data(), values.data()); });
-    for (double& v : s.ms) v *= 1000;  // microseconds
-    for (double& v : s.cpu_ms) v *= 1000;
-    print_row(b == 1 ? "W6 infer b1" : "W6 infer b16", s, b == 1 ? 600 : 0, "us");
+    using Algo = az::BoardInference::Algo;
+    const std::pair<const char*, Algo> variants[] = {
+        {"", Algo::automatic}, {" (direct)", Algo::direct}, {" (wino)", Algo::winograd}, {" (ops)", Algo::automatic}};
+    for (const auto& [suffix, algo] : variants) {
+      const bool ops = std::string(suffix) == " (ops)";
+      infer.engine().set_algo(algo);
+      StepStats s = time_steps(50, *suffix ? 300 : 1000, [&](int) {
+        if (ops) infer.evaluate_ops(x.data(), b, logits.data(), values.data());
+        else infer.evaluate(x.data(), b, logits.data(), values.data());
+      });
+      for (double& v : s.ms) v *= 1000;  // microseconds
+      for (double& v : s.cpu_ms) v *= 1000;
+      print_row(std::string(b == 1 ? "W6 infer b1" : "W6 infer b16") + suffix, s, b == 1 ? 593 : 2520, "us");
+    }
+    infer.engine().set_algo(Algo::automatic);
   }
 }
 

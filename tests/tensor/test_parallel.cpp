@@ -147,5 +147,36 @@ TEST(Parallel, HugeCountsAreCappedAndRefusedSpawnsLeaveASmallerPool) {
   for (auto& t : started) t.join();
 }
 
+// A worker that finishes its task long after the caller ran out of work (here it sleeps; on a
+// shared machine the OS deschedules it) sends the pool solo: the next jobs run on the caller alone
+// until the back-off (10 ms first) has passed, then the workers are used again.
+TEST(Parallel, ALateWorkerSendsThePoolSoloForABackOffPeriod) {
+  ThreadCount keep;
+  set_num_threads(3);
+  parallel_tasks(2, [](int64_t) {});  // a fresh pool of 2 below (no back-off history)
+  set_num_threads(2);
+  const auto caller = std::this_thread::get_id();
+  std::atomic<bool> worker_took{false};
+  parallel_tasks(2, [&](int64_t) {
+    if (std::this_thread::get_id() != caller) {
+      worker_took = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!worker_took.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  });
+  ASSERT_TRUE(worker_took.load());
+  const PoolStats after_late = pool_stats();
+  EXPECT_EQ(after_late.late, 1);
+  std::atomic<int> off_caller{0};
+  parallel_tasks(64, [&](int64_t) { off_caller += std::this_thread::get_id() != caller; });
+  EXPECT_EQ(off_caller.load(), 0);
+  EXPECT_EQ(pool_stats().solo, after_late.solo + 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  parallel_tasks(64, [](int64_t) {});
+  EXPECT_EQ(pool_stats().jobs, after_late.jobs + 1);  // the pool ran it again
+}
+
 }  // namespace
 }  // namespace ember

@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "tensor/parallel.h"
 #include "tests/common/expect_close.h"
 #include "zoo/alphazero/net.h"
 
@@ -83,6 +84,40 @@ TEST(AlphaZeroNet, BatchedEqualsOneAtATime) {
     for (int a = 0; a < 7; ++a) EXPECT_NEAR(l1[a], logits[i * 7 + a], 1e-4f) << i;
     EXPECT_NEAR(v1, values[i], 1e-5f) << i;
   }
+}
+
+// evaluate() (BoardInference on NHWC buffers, with Winograd and with the direct kernel) against
+// evaluate_ops() (the same folded network through the tensor ops), on the W6 net and a tic-tac-toe one, at batch sizes
+// that cover the one-thread and the threaded conv paths; the engine's results do not depend on the
+// batch or the thread count (bit for bit), so MCTS visits are the same however leaves are batched.
+TEST(AlphaZeroNet, EngineMatchesTheOpsPathAndIsBatchAndThreadIndependent) {
+  const int saved = get_num_threads();
+  for (GameKind game : {GameKind::connect4, GameKind::tictactoe}) {
+    auto net = trained_looking_net({.game = game, .channels = game == GameKind::connect4 ? 64 : 16, .blocks = 2});
+    const GameInfo& g = game_info(game);
+    InferenceNet inf(*net);
+    const int64_t n = 16, ps = 3 * g.rows * g.cols;
+    const auto planes = random_planes(game, n, 11);
+    std::vector<float> ref_l(n * g.actions), ref_v(n), l(n * g.actions), v(n), l1(g.actions);
+    inf.evaluate_ops(planes.data(), n, ref_l.data(), ref_v.data());
+    for (auto algo : {BoardInference::Algo::direct, BoardInference::Algo::automatic}) {
+      for (int threads : {1, 2}) {
+        inf.engine().set_algo(algo);
+        set_num_threads(threads);
+        inf.evaluate(planes.data(), n, l.data(), v.data());
+        EXPECT_TRUE(test::all_close(Tensor::from_vector(l, {n, g.actions}), Tensor::from_vector(ref_l, {n, g.actions}),
+                                    1e-4, 1e-4));
+        EXPECT_TRUE(test::all_close(Tensor::from_vector(v, {n}), Tensor::from_vector(ref_v, {n}), 1e-4, 1e-4));
+        for (int64_t i = 0; i < n; i += 5) {
+          float v1 = 0;
+          inf.evaluate(planes.data() + i * ps, 1, l1.data(), &v1);
+          for (int a = 0; a < g.actions; ++a) ASSERT_EQ(l1[a], l[i * g.actions + a]) << i << " threads " << threads;
+          ASSERT_EQ(v1, v[i]) << i;
+        }
+      }
+    }
+  }
+  set_num_threads(saved);
 }
 
 TEST(AlphaZeroNet, RejectsWrongInput) {

@@ -86,6 +86,11 @@ InferenceNet::InferenceNet(const PolicyValueNet& net) : config_(net.config()) {
   value_b1_ = copy_of(net.value_fc1->bias);
   value_w2_ = copy_of(net.value_fc2->weight);
   value_b2_ = copy_of(net.value_fc2->bias);
+  FoldedNet folded{{{stem_.w, stem_.b}}, policy_w_, policy_b_, value_w1_, value_b1_, value_w2_, value_b2_};
+  for (const Folded& r : res_) folded.convs.push_back({r.w, r.b});
+  folded.convs.push_back({policy_conv_.w, policy_conv_.b});
+  folded.convs.push_back({value_conv_.w, value_conv_.b});
+  engine_ = std::make_shared<BoardInference>(config_.game, config_.channels, folded);
 }
 
 Tensor InferenceNet::conv(const Tensor& x, const Folded& f, int64_t pad) const {
@@ -93,6 +98,10 @@ Tensor InferenceNet::conv(const Tensor& x, const Folded& f, int64_t pad) const {
 }
 
 void InferenceNet::evaluate(const float* planes, int64_t n, float* logits, float* values) {
+  engine_->evaluate(planes, n, logits, values);
+}
+
+void InferenceNet::evaluate_ops(const float* planes, int64_t n, float* logits, float* values) {
   if (n <= 0) return;
   const GameInfo& g = game_info(config_.game);
   const int64_t plane_size = 3 * g.rows * g.cols;

@@ -9,6 +9,8 @@
 // InferenceNet: an eval-mode snapshot for search. Each BatchNorm is folded into the convolution
 // before it (w' = w * g / sqrt(var + eps), b' = beta - mean * g / sqrt(var + eps)), the forward runs
 // under NoGradGuard (no graph is recorded), and the input tensor is a buffer reused across calls.
+// evaluate() runs BoardInference (infer.h: direct convolutions on reused NHWC buffers, no tensors);
+// evaluate_ops() is the same folded network through the tensor ops (a reference for tests/benches).
 #pragma once
 
 #include <memory>
@@ -17,6 +19,7 @@
 
 #include "nn/layers.h"
 #include "zoo/alphazero/game.h"
+#include "zoo/alphazero/infer.h"
 
 namespace ember::zoo::alphazero {
 
@@ -59,6 +62,8 @@ class InferenceNet : public Evaluator {
  public:
   explicit InferenceNet(const PolicyValueNet& net);  // folds a snapshot of the current weights
   void evaluate(const float* planes, int64_t n, float* logits, float* values) override;
+  void evaluate_ops(const float* planes, int64_t n, float* logits, float* values);
+  BoardInference& engine() { return *engine_; }
   const NetConfig& config() const { return config_; }
 
  private:
@@ -71,6 +76,7 @@ class InferenceNet : public Evaluator {
   std::vector<Folded> res_;
   Tensor policy_w_, policy_b_, value_w1_, value_b1_, value_w2_, value_b2_;
   Tensor input_;  // [capacity, 3, H, W], grown on demand
+  std::shared_ptr<BoardInference> engine_;
 };
 
 }  // namespace ember::zoo::alphazero

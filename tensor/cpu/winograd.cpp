@@ -1,0 +1,88 @@
+// Winograd F(2x2,3x3) convolution (winograd.h): the weight transform, the scalar path, and the
+// three-phase driver (input transform over tiles, 16 products, output transform over tiles).
+#include "tensor/cpu/winograd.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "tensor/cpu/cpu_features.h"
+#include "tensor/error.h"
+#include "tensor/parallel.h"
+
+#define WINOGRAD_NS scalar
+#include "tensor/cpu/winograd_impl.h"
+
+namespace ember::cpu {
+
+int64_t winograd_weights_size(int64_t cout, int64_t cin) {
+  return 16 * (cout + kDirectConvBlock - 1) / kDirectConvBlock * kDirectConvBlock * cin;
+}
+
+void winograd_transform_weights(const float* w, int64_t cout, int64_t cin, float* u) {
+  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  const int64_t blocks = (cout + kDirectConvBlock - 1) / kDirectConvBlock;
+  std::fill(u, u + winograd_weights_size(cout, cin), 0.0f);
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t c = 0; c < cin; ++c) {
+      const float* g = w + (o * cin + c) * 9;
+      double gg[4][3];  // G g
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 3; ++j) gg[i][j] = G[i][0] * g[0 * 3 + j] + G[i][1] * g[1 * 3 + j] + G[i][2] * g[2 * 3 + j];
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) {  // (G g) G^T
+          const double val = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
+          const int64_t e = i * 4 + j, kb = o / kDirectConvBlock, l = o % kDirectConvBlock;
+          u[((e * blocks + kb) * cin + c) * kDirectConvBlock + l] = static_cast<float>(val);
+        }
+    }
+}
+
+void winograd_input_scalar(const WinogradPlan& p, int64_t t0, int64_t t1) { scalar::input_transform(p, t0, t1); }
+void winograd_output_scalar(const WinogradPlan& p, int64_t t0, int64_t t1) { scalar::output_transform(p, t0, t1); }
+
+void winograd_product_scalar(const WinogradPlan& p, int64_t e0, int64_t e1) {
+  const int64_t C = p.a->cin, T = p.tiles, blocks = p.coutp / kDirectConvBlock;
+  for (int64_t e = e0; e < e1; ++e)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t kb = 0; kb < blocks; ++kb) {
+        float acc[kDirectConvBlock] = {};
+        const float* v = p.v + (e * T + t) * C;
+        const float* u = p.a->packed_w + (e * blocks + kb) * C * kDirectConvBlock;
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t l = 0; l < kDirectConvBlock; ++l) acc[l] += v[c] * u[c * kDirectConvBlock + l];
+        std::copy(acc, acc + kDirectConvBlock, p.m + (e * T + t) * p.coutp + kb * kDirectConvBlock);
+      }
+}
+
+void conv_winograd(const DirectConv& a) {
+  EMBER_CHECK(a.k == 3, "conv_winograd: only 3x3 kernels (got k {})", a.k);
+  EMBER_CHECK(a.n >= 1 && a.h >= 1 && a.w >= 1 && a.cin >= 1 && a.cout >= 1 && a.x_pad >= 0 && a.y_pad >= 0,
+              "conv_winograd: bad sizes (n {}, h {}, w {}, cin {}, cout {}, x_pad {}, y_pad {})", a.n, a.h, a.w,
+              a.cin, a.cout, a.x_pad, a.y_pad);
+  EMBER_CHECK(a.x && a.packed_w && a.y, "conv_winograd: x, transformed weights and y must be given");
+  const int64_t th = (a.h + 1) / 2, tw = (a.w + 1) / 2, tiles = a.n * th * tw;
+  const int64_t coutp = (a.cout + kDirectConvBlock - 1) / kDirectConvBlock * kDirectConvBlock;
+  thread_local std::vector<float> v, m, zeros;  // the caller's scratch, reused
+  if (zeros.size() < size_t(a.cin)) zeros.assign(size_t(a.cin), 0.0f);
+  if (v.size() < size_t(16 * tiles * a.cin)) v.resize(size_t(16 * tiles * a.cin));
+  if (m.size() < size_t(16 * tiles * coutp)) m.resize(size_t(16 * tiles * coutp));
+  const WinogradPlan p{&a, th, tw, tiles, coutp, v.data(), m.data(), zeros.data()};
+  const bool avx2 = active_isa() != Isa::scalar;
+  auto in = avx2 ? winograd_input_avx2 : winograd_input_scalar;
+  auto prod = avx2 ? winograd_product_avx2 : winograd_product_scalar;
+  auto out = avx2 ? winograd_output_avx2 : winograd_output_scalar;
+  // Threads only for large convolutions (as conv_direct): the products split by transform position.
+  const double flops = 2.0 * 16 * double(tiles) * double(a.cin) * double(coutp);
+  if (get_num_threads() == 1 || flops < 8e6 || in_parallel_region()) {
+    in(p, 0, tiles);
+    prod(p, 0, 16);
+    out(p, 0, tiles);
+    return;
+  }
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(a.cin, 1));
+  parallel_for(tiles, grain, [&](int64_t t0, int64_t t1) { in(p, t0, t1); });
+  parallel_tasks(16, [&](int64_t e) { prod(p, e, e + 1); });
+  parallel_for(tiles, grain, [&](int64_t t0, int64_t t1) { out(p, t0, t1); });
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,136 @@
+// AVX2 path of the Winograd F(2x2,3x3) convolution (winograd.h): the transforms from
+// winograd_impl.h built with AVX2 flags, and the 16 products with a 6-tile x 16-channel register
+// tile (12 ymm accumulators, as in conv_direct_avx2.cpp).
+#include <immintrin.h>
+
+#include <algorithm>
+
+#define WINOGRAD_NS avx2
+#include "tensor/cpu/winograd_impl.h"
+
+namespace ember::cpu {
+
+// The transforms 8 channels at a time in ymm registers (GCC 12 left the portable loops scalar);
+// the channel tail goes through the portable loops.
+void winograd_input_avx2(const WinogradPlan& p, int64_t t0, int64_t t1) {
+  const DirectConv& a = *p.a;
+  const int64_t C = a.cin, C8 = C / 8 * 8, xw = a.w + 2 * a.x_pad, xh = a.h + 2 * a.x_pad, es = p.tiles * C;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
+    const float* d[16];
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) {
+        const int64_t r = 2 * ty - 1 + i, q = 2 * tx - 1 + j;
+        d[i * 4 + j] = r >= 0 && r < a.h && q >= 0 && q < a.w
+                           ? a.x + ((img * xh + r + a.x_pad) * xw + q + a.x_pad) * C
+                           : p.zeros;
+      }
+    float* v = p.v + t * C;
+    for (int64_t c = 0; c < C8; c += 8) {
+      __m256 tm[16];
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const __m256 d0 = _mm256_loadu_ps(d[j] + c), d1 = _mm256_loadu_ps(d[4 + j] + c);
+        const __m256 d2 = _mm256_loadu_ps(d[8 + j] + c), d3 = _mm256_loadu_ps(d[12 + j] + c);
+        tm[j] = _mm256_sub_ps(d0, d2);
+        tm[4 + j] = _mm256_add_ps(d1, d2);
+        tm[8 + j] = _mm256_sub_ps(d2, d1);
+        tm[12 + j] = _mm256_sub_ps(d1, d3);
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_ps(v + (i * 4 + 0) * es + c, _mm256_sub_ps(tm[i * 4 + 0], tm[i * 4 + 2]));
+        _mm256_storeu_ps(v + (i * 4 + 1) * es + c, _mm256_add_ps(tm[i * 4 + 1], tm[i * 4 + 2]));
+        _mm256_storeu_ps(v + (i * 4 + 2) * es + c, _mm256_sub_ps(tm[i * 4 + 2], tm[i * 4 + 1]));
+        _mm256_storeu_ps(v + (i * 4 + 3) * es + c, _mm256_sub_ps(tm[i * 4 + 1], tm[i * 4 + 3]));
+      }
+    }
+    if (C8 < C) avx2::input_transform(p, t, t + 1, C8);
+  }
+}
+
+void winograd_output_avx2(const WinogradPlan& p, int64_t t0, int64_t t1) {
+  const DirectConv& a = *p.a;
+  const int64_t K = a.cout, K8 = K / 8 * 8, yw = a.w + 2 * a.y_pad, yh = a.h + 2 * a.y_pad, es = p.tiles * p.coutp;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
+    const float* m = p.m + t * p.coutp;
+    int64_t at[4];
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) {
+        const int64_t r = 2 * ty + i, q = 2 * tx + j;
+        at[i * 2 + j] = r < a.h && q < a.w ? ((img * yh + r + a.y_pad) * yw + q + a.y_pad) * K : -1;
+      }
+    for (int64_t k = 0; k < K8; k += 8) {
+      __m256 s[8];
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const __m256 m0 = _mm256_loadu_ps(m + j * es + k), m1 = _mm256_loadu_ps(m + (4 + j) * es + k);
+        const __m256 m2 = _mm256_loadu_ps(m + (8 + j) * es + k), m3 = _mm256_loadu_ps(m + (12 + j) * es + k);
+        s[j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+        s[4 + j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+      }
+      const __m256 b = a.bias ? _mm256_loadu_ps(a.bias + k) : _mm256_setzero_ps();
+      __m256 y[4] = {_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), s[2]), b),
+                     _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[1], s[2]), s[3]), b),
+                     _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[4], s[5]), s[6]), b),
+                     _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[5], s[6]), s[7]), b)};
+      for (int q = 0; q < 4; ++q) {
+        if (at[q] < 0) continue;
+        if (a.residual) y[q] = _mm256_add_ps(y[q], _mm256_loadu_ps(a.residual + at[q] + k));
+        if (a.relu) y[q] = _mm256_max_ps(y[q], _mm256_setzero_ps());
+        _mm256_storeu_ps(a.y + at[q] + k, y[q]);
+      }
+    }
+    if (K8 < K) avx2::output_transform(p, t, t + 1, K8);
+  }
+}
+
+// m[e][t][k] = sum_c v[e][t][c] * u[e][kb][c][k % 16] for e in [e0, e1).
+void winograd_product_avx2(const WinogradPlan& p, int64_t e0, int64_t e1) {
+  const int64_t C = p.a->cin, T = p.tiles, blocks = p.coutp / kDirectConvBlock;
+  for (int64_t e = e0; e < e1; ++e) {
+    const float* ve = p.v + e * T * C;
+    float* me = p.m + e * T * p.coutp;
+    for (int64_t t = 0; t < T; t += 6) {
+      const int rows = int(std::min<int64_t>(6, T - t));
+      const float* r[6];
+      for (int i = 0; i < 6; ++i) r[i] = ve + (t + std::min(i, rows - 1)) * C;
+      for (int64_t kb = 0; kb < blocks; ++kb) {
+        const float* u = p.a->packed_w + (e * blocks + kb) * C * kDirectConvBlock;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+        const float *p0 = r[0], *p1 = r[1], *p2 = r[2], *p3 = r[3], *p4 = r[4], *p5 = r[5];
+        for (int64_t c = 0; c < C; ++c, u += kDirectConvBlock) {
+          const __m256 w0 = _mm256_loadu_ps(u), w1 = _mm256_loadu_ps(u + 8);
+          __m256 x = _mm256_broadcast_ss(p0 + c);
+          a0 = _mm256_fmadd_ps(x, w0, a0);
+          b0 = _mm256_fmadd_ps(x, w1, b0);
+          x = _mm256_broadcast_ss(p1 + c);
+          a1 = _mm256_fmadd_ps(x, w0, a1);
+          b1 = _mm256_fmadd_ps(x, w1, b1);
+          x = _mm256_broadcast_ss(p2 + c);
+          a2 = _mm256_fmadd_ps(x, w0, a2);
+          b2 = _mm256_fmadd_ps(x, w1, b2);
+          x = _mm256_broadcast_ss(p3 + c);
+          a3 = _mm256_fmadd_ps(x, w0, a3);
+          b3 = _mm256_fmadd_ps(x, w1, b3);
+          x = _mm256_broadcast_ss(p4 + c);
+          a4 = _mm256_fmadd_ps(x, w0, a4);
+          b4 = _mm256_fmadd_ps(x, w1, b4);
+          x = _mm256_broadcast_ss(p5 + c);
+          a5 = _mm256_fmadd_ps(x, w0, a5);
+          b5 = _mm256_fmadd_ps(x, w1, b5);
+        }
+        const __m256 c0[6] = {a0, a1, a2, a3, a4, a5}, c1[6] = {b0, b1, b2, b3, b4, b5};
+        for (int i = 0; i < rows; ++i) {
+          float* dst = me + (t + i) * p.coutp + kb * kDirectConvBlock;
+          _mm256_storeu_ps(dst, c0[i]);
+          _mm256_storeu_ps(dst + 8, c1[i]);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,77 @@
+// The Winograd F(2x2,3x3) transforms (winograd.h), written as plain loops over channels that the
+// compiler vectorizes; included by winograd.cpp (baseline ISA) and winograd_avx2.cpp (AVX2 flags)
+// inside a namespace of their own, so each copy is built for its ISA.
+#pragma once
+
+#include "tensor/cpu/winograd.h"
+
+namespace ember::cpu {
+namespace WINOGRAD_NS {
+
+// V[e][t][c] = (B^T d B)[e] for the 4x4 patch d of tile t (zero outside the image), channels >= c0.
+inline void input_transform(const WinogradPlan& p, int64_t t0, int64_t t1, int64_t c0 = 0) {
+  const DirectConv& a = *p.a;
+  const int64_t C = a.cin, xw = a.w + 2 * a.x_pad, xh = a.h + 2 * a.x_pad;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
+    const float* d[16];
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) {
+        const int64_t r = 2 * ty - 1 + i, q = 2 * tx - 1 + j;  // unpadded input coordinates
+        d[i * 4 + j] = r >= 0 && r < a.h && q >= 0 && q < a.w
+                           ? a.x + ((img * xh + r + a.x_pad) * xw + q + a.x_pad) * C
+                           : p.zeros;
+      }
+    float* __restrict v = p.v + t * C;
+    const int64_t es = p.tiles * C;  // stride between transform positions
+    for (int64_t c = c0; c < C; ++c) {
+      float tm[16];
+      for (int j = 0; j < 4; ++j) {  // B^T d (rows)
+        tm[0 * 4 + j] = d[0 * 4 + j][c] - d[2 * 4 + j][c];
+        tm[1 * 4 + j] = d[1 * 4 + j][c] + d[2 * 4 + j][c];
+        tm[2 * 4 + j] = d[2 * 4 + j][c] - d[1 * 4 + j][c];
+        tm[3 * 4 + j] = d[1 * 4 + j][c] - d[3 * 4 + j][c];
+      }
+      for (int i = 0; i < 4; ++i) {  // (B^T d) B (columns)
+        v[(i * 4 + 0) * es + c] = tm[i * 4 + 0] - tm[i * 4 + 2];
+        v[(i * 4 + 1) * es + c] = tm[i * 4 + 1] + tm[i * 4 + 2];
+        v[(i * 4 + 2) * es + c] = tm[i * 4 + 2] - tm[i * 4 + 1];
+        v[(i * 4 + 3) * es + c] = tm[i * 4 + 1] - tm[i * 4 + 3];
+      }
+    }
+  }
+}
+
+// y = act(A^T M A + bias + residual) for the tile's 2x2 outputs inside the image, channels >= k0.
+inline void output_transform(const WinogradPlan& p, int64_t t0, int64_t t1, int64_t k0 = 0) {
+  const DirectConv& a = *p.a;
+  const int64_t K = a.cout, yw = a.w + 2 * a.y_pad, yh = a.h + 2 * a.y_pad, es = p.tiles * p.coutp;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
+    const float* __restrict m = p.m + t * p.coutp;
+    int64_t at[4];  // output offsets of the tile's four pixels, -1 outside the image
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) {
+        const int64_t r = 2 * ty + i, q = 2 * tx + j;
+        at[i * 2 + j] = r < a.h && q < a.w ? ((img * yh + r + a.y_pad) * yw + q + a.y_pad) * K : -1;
+      }
+    for (int64_t k = k0; k < K; ++k) {
+      float s[8];
+      for (int j = 0; j < 4; ++j) {  // A^T M
+        s[0 * 4 + j] = m[(0 * 4 + j) * es + k] + m[(1 * 4 + j) * es + k] + m[(2 * 4 + j) * es + k];
+        s[1 * 4 + j] = m[(1 * 4 + j) * es + k] - m[(2 * 4 + j) * es + k] - m[(3 * 4 + j) * es + k];
+      }
+      const float b = a.bias ? a.bias[k] : 0.0f;
+      const float y[4] = {s[0] + s[1] + s[2] + b, s[1] - s[2] - s[3] + b, s[4] + s[5] + s[6] + b,
+                          s[5] - s[6] - s[7] + b};
+      for (int q = 0; q < 4; ++q) {
+        if (at[q] < 0) continue;
+        float v = y[q] + (a.residual ? a.residual[at[q] + k] : 0.0f);
+        a.y[at[q] + k] = a.relu ? (v > 0.0f ? v : 0.0f) : v;
+      }
+    }
+  }
+}
+
+}  // namespace WINOGRAD_NS
+}  // namespace ember::cpu
