@@ -214,6 +214,14 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Conv2dGeom& g, 
 
 // ---- the backend's conv primitives ----
 namespace {
+// x itself when contiguous, else a contiguous scratch copy (cuDNN takes dense NCHW).
+Tensor dense(CudaBackend& be, const Tensor& x) {
+  if (x.is_contiguous()) return x;
+  Tensor c = scratch(x.shape(), x.dtype(), x.device());
+  be.copy(x, c);
+  return c;
+}
+
 // The implicit-GEMM kernels (or cuDNN when EMBER_CONV=cudnn) take this call.
 bool use_direct(const Tensor& t, const Conv2dGeom& g) {
   return t.dtype() == DType::f32 && g.groups == 1 &&
@@ -225,7 +233,7 @@ void CudaBackend::conv2d_fwd(const Tensor& x, const Tensor& w, const Conv2dGeom&
                              bool accumulate) {
   if (!use_direct(x, g)) return conv_lowering::forward(*this, x, w, g, y, accumulate);
   const ConvImpl impl = conv_impl_from_env();
-  const Tensor& xin = impl == ConvImpl::cudnn ? x.contiguous() : x;
+  const Tensor xin = impl == ConvImpl::cudnn ? dense(*this, x) : x;
   if (!accumulate) return conv2d_forward(xin, w, g, y, impl);
   Tensor tmp = scratch(y.shape(), y.dtype(), y.device());
   conv2d_forward(xin, w, g, tmp, impl);
@@ -243,7 +251,7 @@ void CudaBackend::conv2d_bwd_weight(const Tensor& grad_y, const Tensor& x, const
                                     const Tensor& grad_w) {
   if (!use_direct(x, g)) return conv_lowering::backward_weight(*this, grad_y, x, g, grad_w);
   const ConvImpl impl = conv_impl_from_env();
-  conv2d_backward_weight(impl == ConvImpl::cudnn ? x.contiguous() : x, grad_y, g, grad_w, impl);
+  conv2d_backward_weight(impl == ConvImpl::cudnn ? dense(*this, x) : x, grad_y, g, grad_w, impl);
 }
 
 }  // namespace ember::cuda

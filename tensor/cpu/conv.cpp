@@ -41,6 +41,9 @@ void for_each_wide_chunk(const Conv2dGeom& g, F&& f) {
   parallel_tasks(chunks, [&](int64_t c) { f(c * chunk, std::min(chunk, g.n - c * chunk)); });
 }
 
+// [1, R, C] view of a contiguous [R, C] buffer (a GEMM operand).
+Tensor as_batch1(const Tensor& t, int64_t r, int64_t c) { return t.as_strided({1, r, c}, {r * c, c, 1}, t.offset()); }
+
 // [nb, R, L] view of a wide [R, nb*L] buffer.
 Tensor wide_as_batch(const Tensor& wide, int64_t nb, int64_t r, int64_t L) {
   return wide.as_strided({nb, r, L}, {L, nb * L, 1}, wide.offset());
@@ -70,7 +73,7 @@ void forward_wide(Backend& be, const Tensor& img, const Tensor& w, const Conv2dG
   for_each_wide_chunk(g, [&](int64_t n0, int64_t nb) {
     const Tensor col = wide_col(be, img, g, n0, nb);
     Tensor res = Tensor::empty({1, M, nb * L}, out.options());
-    be.gemm(a, col.reshape({1, K, nb * L}), res, false);
+    be.gemm(a, as_batch1(col, K, nb * L), res, false);
     const Tensor src = wide_as_batch(res, nb, M, L), dst = batch_view(out, n0, nb, M, L);
     if (accumulate) be.binary(BinaryOp::add, dst, src, dst);
     else be.copy(src, dst);
@@ -83,10 +86,10 @@ void backward_data_wide(Backend& be, const Tensor& out, const Tensor& w, const C
   for_each_wide_chunk(g, [&](int64_t n0, int64_t nb) {
     const Tensor src = wide_of(be, out, n0, nb, M, L);
     Tensor col = Tensor::empty({1, K, nb * L}, img.options());
-    be.gemm(at, src.reshape({1, M, nb * L}), col, false);
+    be.gemm(at, as_batch1(src, M, nb * L), col, false);
     Conv2dGeom gc = g;
     gc.n = nb;
-    be.col2im(wide_as_batch(col.reshape({K, nb * L}), nb, K, L), gc, image_chunk(img, g, n0, nb));
+    be.col2im(wide_as_batch(col, nb, K, L), gc, image_chunk(img, g, n0, nb));
   });
 }
 
@@ -105,7 +108,7 @@ void backward_weight_wide(Backend& be, const Tensor& out, const Tensor& img, con
       const int64_t n0 = c * chunk, nb = std::min(chunk, g.n - n0);
       const Tensor a = wide_of(be, out, n0, nb, M, L), col = wide_col(be, img, g, n0, nb);
       // gW [M, K] (=|+=) gy [M, nb*L] @ col^T [nb*L, K] (col^T as a strided view: an NT product)
-      be.gemm(a.reshape({1, M, nb * L}), col.as_strided({1, nb * L, K}, {0, 1, nb * L}, col.offset()),
+      be.gemm(as_batch1(a, M, nb * L), col.as_strided({1, nb * L, K}, {0, 1, nb * L}, col.offset()),
               partial[size_t(p)], c > chunks * p / parts);
     }
   });
