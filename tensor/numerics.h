@@ -29,7 +29,7 @@ enum class DType : uint8_t { f32, f64, i32, i64, u8 };
 #define EMBER_UNARY_OPS(X)                                                                              \
   X(identity) X(neg) X(exp) X(log) X(sqrt) X(rsqrt) X(abs) X(sign) X(tanh) X(sigmoid) X(relu)           \
   X(leaky_relu) X(gelu_tanh) X(gelu_erf) X(silu) X(square) X(reciprocal) X(sin) X(cos) X(clamp)         \
-  X(pow_scalar) X(add_scalar) X(mul_scalar)
+  X(pow_scalar) X(add_scalar) X(mul_scalar) X(hardswish)
 enum class UnaryOp : uint8_t {
 #define EMBER_X(name) name,
   EMBER_UNARY_OPS(EMBER_X)
@@ -133,6 +133,8 @@ EMBER_HD inline C unary_scalar(UnaryOp op, C v, double alpha, double beta) {
     case UnaryOp::pow_scalar: return m_pow(v, C(alpha));
     case UnaryOp::add_scalar: return v + C(alpha);
     case UnaryOp::mul_scalar: return v * C(alpha);
+    case UnaryOp::hardswish:  // x relu6(x + 3) / 6
+      return v <= C(-3) ? C(0) : (v >= C(3) ? v : v * (v + C(3)) / C(6));
   }
   return v;
 }
@@ -171,6 +173,8 @@ EMBER_HD inline C unary_derivative(UnaryOp op, C v, double alpha, double beta) {
     case UnaryOp::pow_scalar: return alpha == 0 ? C(0) : C(alpha) * m_pow(v, C(alpha - 1));
     case UnaryOp::add_scalar: return C(1);
     case UnaryOp::mul_scalar: return C(alpha);
+    case UnaryOp::hardswish:  // (x (x + 3) / 6)' = (2x + 3) / 6 on (-3, 3); 0 below, 1 above
+      return v < C(-3) ? C(0) : (v > C(3) ? C(1) : (C(2) * v + C(3)) / C(6));
   }
   return C(0);
 }
