@@ -103,10 +103,6 @@
 // with EMBER_BACKEND_SUPPORTS(col), where col is its column (cpu or cuda).
 #define EMBER_PRIM_IF_0(...)
 #define EMBER_PRIM_IF_1(...) __VA_ARGS__
-#define EMBER_PRIM_PICK_cpu(cpu, cuda) cpu
-#define EMBER_PRIM_PICK_cuda(cpu, cuda) cuda
-#define EMBER_PRIM_CAT(a, b) EMBER_PRIM_CAT_(a, b)
-#define EMBER_PRIM_CAT_(a, b) a##b
 
 #define EMBER_PRIM_OVERRIDE_cpu(name, ret, params, kind, cpu, cuda) EMBER_PRIM_IF_##cpu(ret name params override;)
 #define EMBER_PRIM_OVERRIDE_cuda(name, ret, params, kind, cpu, cuda) EMBER_PRIM_IF_##cuda(ret name params override;)
