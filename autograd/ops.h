@@ -43,6 +43,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 enum class GeluApprox { none, tanh };
 Tensor gelu(const Tensor& x, GeluApprox approx = GeluApprox::none);
 Tensor silu(const Tensor& x);
+Tensor hardswish(const Tensor& x);  // x * relu6(x + 3) / 6
 // Comparisons return u8 masks (0/1), never differentiable.
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);

@@ -16,18 +16,10 @@
 #include "cuda/cuda.h"
 #include "cuda/device.h"
 #include "cuda/kernels/kernels.h"
-#include "cuda/kernels/ops.cuh"
 
 namespace ember::cuda {
 
 Allocator& caching_allocator();  // runtime.cpp
-
-static_assert(int(KDType::f32) == int(DType::f32) && int(KDType::f64) == int(DType::f64) &&
-              int(KDType::i32) == int(DType::i32) && int(KDType::i64) == int(DType::i64) &&
-              int(KDType::u8) == int(DType::u8));
-static_assert(int(UnaryOp::mul_scalar) == kMulScalar && int(UnaryOp::clamp) == kClamp &&
-              int(UnaryOp::gelu_erf) == kGeluErf && int(UnaryOp::cos) == kCos);
-static_assert(int(BinaryOp::ge) == kGe && int(BinaryOp::eq) == kEq && int(BinaryOp::minimum) == kMinimum);
 
 namespace {
 CudaBackend& the_backend() {
@@ -48,8 +40,6 @@ void use_device(const Tensor& t) {
   init(idx);
   current = idx;
 }
-
-KDType kdtype(DType t) { return static_cast<KDType>(t); }
 
 template <int K>
 Iter<K> make_iter(const Shape& shape, const std::array<Strides, K>& strides) {
@@ -102,7 +92,7 @@ namespace {
 Tensor dense_on_device(const Tensor& src) {
   if (src.is_contiguous()) return src;
   Tensor t = scratch(src.shape(), src.dtype(), src.device());
-  launch_copy(src.raw_data(), kdtype(src.dtype()), t.raw_data(), kdtype(t.dtype()),
+  launch_copy(src.raw_data(), src.dtype(), t.raw_data(), t.dtype(),
               make_iter<2>(src.shape(), {src.strides(), t.strides()}));
   return t;
 }
@@ -117,7 +107,7 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
   Backend& cpu = backend_for(Device::cpu());
   if (src.device().is_cuda() && dst.device().is_cuda() && src.device() == dst.device()) {
     use_device(dst);
-    launch_copy(src.raw_data(), kdtype(src.dtype()), dst.raw_data(), kdtype(dst.dtype()),
+    launch_copy(src.raw_data(), src.dtype(), dst.raw_data(), dst.dtype(),
                 make_iter<2>(dst.shape(), {src.strides(), dst.strides()}));
     return;
   }
@@ -162,7 +152,7 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
 void CudaBackend::fill(const Tensor& dst, double value) {
   if (dst.numel() == 0) return;
   use_device(dst);
-  launch_fill(dst.raw_data(), kdtype(dst.dtype()), value, make_iter<1>(dst.shape(), {dst.strides()}));
+  launch_fill(dst.raw_data(), dst.dtype(), value, make_iter<1>(dst.shape(), {dst.strides()}));
 }
 
 // ---------------------------------------------------------------- elementwise
@@ -170,7 +160,7 @@ void CudaBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, UnaryPar
   EMBER_ASSERT(x.shape() == out.shape(), "unary: x {} vs out {}", shape_str(x.shape()), shape_str(out.shape()));
   if (out.numel() == 0) return;
   use_device(out);
-  launch_unary(int(op), p.alpha, p.beta, x.raw_data(), out.raw_data(), kdtype(x.dtype()),
+  launch_unary(op, p.alpha, p.beta, x.raw_data(), out.raw_data(), x.dtype(),
                make_iter<2>(out.shape(), {x.strides(), out.strides()}));
 }
 
@@ -179,8 +169,8 @@ void CudaBackend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& grad
   if (grad_in.numel() == 0) return;
   EMBER_CHECK(is_floating(x.dtype()), "unary_backward: expected f32 or f64, got {}", x.dtype());
   use_device(grad_in);
-  launch_unary_backward(int(op), p.alpha, p.beta, x.raw_data(), grad_out.raw_data(), grad_in.raw_data(),
-                        kdtype(x.dtype()), make_iter<3>(grad_in.shape(), {x.strides(), grad_out.strides(), grad_in.strides()}));
+  launch_unary_backward(op, p.alpha, p.beta, x.raw_data(), grad_out.raw_data(), grad_in.raw_data(),
+                        x.dtype(), make_iter<3>(grad_in.shape(), {x.strides(), grad_out.strides(), grad_in.strides()}));
 }
 
 void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
@@ -188,7 +178,7 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
                shape_str(b.shape()), shape_str(out.shape()));
   if (out.numel() == 0) return;
   use_device(out);
-  launch_binary(int(op), a.raw_data(), b.raw_data(), out.raw_data(), kdtype(a.dtype()),
+  launch_binary(op, a.raw_data(), b.raw_data(), out.raw_data(), a.dtype(),
                 make_iter<3>(out.shape(), {a.strides(), b.strides(), out.strides()}));
 }
 
@@ -196,7 +186,7 @@ void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, co
   if (out.numel() == 0) return;
   use_device(out);
   launch_where(static_cast<const uint8_t*>(cond.raw_data()), a.raw_data(), b.raw_data(), out.raw_data(),
-               kdtype(a.dtype()), make_iter<4>(out.shape(), {cond.strides(), a.strides(), b.strides(), out.strides()}));
+               a.dtype(), make_iter<4>(out.shape(), {cond.strides(), a.strides(), b.strides(), out.strides()}));
 }
 
 }  // namespace ember::cuda

@@ -51,7 +51,7 @@ bool CudaBackend::adam_update(const Tensor& param, const Tensor& grad, const Ten
   const AdamCoef c{s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, 1.0 - std::pow(s.beta1, double(s.step)),
                    1.0 - std::pow(s.beta2, double(s.step)), s.decoupled};
   launch_adam(param.raw_data(), grad.raw_data(), exp_avg.raw_data(), exp_avg_sq.raw_data(), param.numel(), c,
-              kdtype(param.dtype()));
+              param.dtype());
   return true;
 }
 

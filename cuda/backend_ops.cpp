@@ -45,20 +45,14 @@ int64_t rows_of(const Tensor& x) {
   return d == 0 ? 0 : x.numel() / d;
 }
 
-ConvGeom conv_geom(const Conv2dGeom& g) {
-  return {g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh(), g.ow()};
-}
-
 // in [N, C, H, W], out [N, C, OH, OW], both contiguous.
-PoolGeom pool_geom(const Tensor& in, const Tensor& out, const Pool2dGeom* g, const char* op) {
+Pool2dGeom pool_geom(const Tensor& in, const Tensor& out, const Pool2dGeom* g, const char* op) {
   EMBER_ASSERT(in.dim() == 4 && out.dim() == 4 && in.is_contiguous() && out.is_contiguous() &&
                    in.size(0) == out.size(0) && in.size(1) == out.size(1),
                "{}: expected contiguous [N,C,H,W] and [N,C,OH,OW], got {} and {}", op, shape_str(in.shape()),
                shape_str(out.shape()));
-  PoolGeom p{in.size(0) * in.size(1), in.size(2), in.size(3), out.size(2), out.size(3), 1, 1, 1, 1, 0, 0, true};
-  if (g) p.kh = g->kh, p.kw = g->kw, p.sh = g->sh, p.sw = g->sw, p.ph = g->ph, p.pw = g->pw,
-         p.count_include_pad = g->count_include_pad;
-  return p;
+  const Pool2dGeom window = g ? *g : Pool2dGeom{.kh = 1, .kw = 1, .sh = 1, .sw = 1};
+  return window.with_planes(in.size(0) * in.size(1), in.size(2), in.size(3), out.size(2), out.size(3));
 }
 
 }  // namespace
@@ -82,7 +76,7 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t
   if (x.numel() == 0) return fill(out, identity_value(op, x.dtype()));
   if (red.empty()) return copy(x, out);
   ReduceDesc d{make_iter<2>(kept, {kx, ko}), make_iter<1>(red, {rx})};
-  launch_reduce(int(op), x.raw_data(), out.raw_data(), kdtype(x.dtype()), d);
+  launch_reduce(op, x.raw_data(), out.raw_data(), x.dtype(), d);
 }
 
 void CudaBackend::arg_reduce(ReduceOp op, const Tensor& x, int64_t dim, const Tensor& values, const Tensor& indices) {
@@ -95,8 +89,8 @@ void CudaBackend::arg_reduce(ReduceOp op, const Tensor& x, int64_t dim, const Te
     if (d == dim) continue;
     kept.push_back(x.size(d)), kx.push_back(x.stride(d)), kv.push_back(values.stride(d)), ki.push_back(indices.stride(d));
   }
-  launch_arg_reduce(int(op), x.raw_data(), x.size(dim), x.stride(dim), values.raw_data(),
-                    static_cast<int64_t*>(indices.raw_data()), kdtype(x.dtype()), make_iter<3>(kept, {kx, kv, ki}));
+  launch_arg_reduce(op, x.raw_data(), x.size(dim), x.stride(dim), values.raw_data(),
+                    static_cast<int64_t*>(indices.raw_data()), x.dtype(), make_iter<3>(kept, {kx, kv, ki}));
 }
 
 // ---------------------------------------------------------------- softmax family
@@ -104,7 +98,7 @@ void CudaBackend::softmax(const Tensor& x, const Tensor& out, bool log) {
   if (x.numel() == 0) return;
   EMBER_ASSERT(x.is_contiguous() && out.is_contiguous() && x.shape() == out.shape(), "softmax: bad layout");
   use_device(x);
-  launch_softmax(x.raw_data(), out.raw_data(), rows_of(x), x.dim() == 0 ? 1 : x.size(-1), log, kdtype(x.dtype()));
+  launch_softmax(x.raw_data(), out.raw_data(), rows_of(x), x.dim() == 0 ? 1 : x.size(-1), log, x.dtype());
 }
 
 void CudaBackend::softmax_backward(const Tensor& y, const Tensor& grad_y, const Tensor& grad_x, bool log) {
@@ -112,7 +106,7 @@ void CudaBackend::softmax_backward(const Tensor& y, const Tensor& grad_y, const 
   EMBER_ASSERT(y.is_contiguous() && grad_y.is_contiguous() && grad_x.is_contiguous(), "softmax_backward: bad layout");
   use_device(y);
   launch_softmax_backward(y.raw_data(), grad_y.raw_data(), grad_x.raw_data(), rows_of(y),
-                          y.dim() == 0 ? 1 : y.size(-1), log, kdtype(y.dtype()));
+                          y.dim() == 0 ? 1 : y.size(-1), log, y.dtype());
 }
 
 void CudaBackend::cross_entropy_fwd(const Tensor& logits, const Tensor& target, int64_t ignore_index,
@@ -124,7 +118,7 @@ void CudaBackend::cross_entropy_fwd(const Tensor& logits, const Tensor& target, 
   use_device(logits);
   launch_cross_entropy_fwd(logits.raw_data(), static_cast<const int64_t*>(target.raw_data()), logits.size(0),
                            logits.size(1), ignore_index, label_smoothing, loss.raw_data(), lse.raw_data(),
-                           kdtype(logits.dtype()));
+                           logits.dtype());
 }
 
 void CudaBackend::cross_entropy_bwd(const Tensor& logits, const Tensor& target, const Tensor& lse,
@@ -137,7 +131,7 @@ void CudaBackend::cross_entropy_bwd(const Tensor& logits, const Tensor& target, 
   use_device(logits);
   launch_cross_entropy_bwd(logits.raw_data(), static_cast<const int64_t*>(target.raw_data()), lse.raw_data(),
                            grad_loss.raw_data(), logits.size(0), logits.size(1), ignore_index, label_smoothing,
-                           grad_logits.raw_data(), kdtype(logits.dtype()));
+                           grad_logits.raw_data(), logits.dtype());
 }
 
 // ---------------------------------------------------------------- convolution lowering
@@ -147,60 +141,60 @@ void CudaBackend::im2col(const Tensor& x, const Conv2dGeom& g, const Tensor& col
   if (col.numel() == 0) return;
   use_device(x);
   const int64_t xs[4] = {x.stride(0), x.stride(1), x.stride(2), x.stride(3)};
-  launch_im2col(x.raw_data(), xs, conv_geom(g), col.raw_data(), kdtype(x.dtype()));
+  launch_im2col(x.raw_data(), xs, g, col.raw_data(), x.dtype());
 }
 
 void CudaBackend::col2im(const Tensor& col, const Conv2dGeom& g, const Tensor& x) {
   EMBER_ASSERT(x.is_contiguous() && col.is_contiguous(), "col2im: x and col must be contiguous");
   if (x.numel() == 0) return;
   use_device(x);
-  launch_col2im(col.raw_data(), conv_geom(g), x.raw_data(), kdtype(x.dtype()));
+  launch_col2im(col.raw_data(), g, x.raw_data(), x.dtype());
 }
 
 // ---------------------------------------------------------------- pooling and resampling
 void CudaBackend::max_pool2d_fwd(const Tensor& x, const Pool2dGeom& g, const Tensor& out, const Tensor& indices) {
-  const PoolGeom p = pool_geom(x, out, &g, "max_pool2d_fwd");
+  const Pool2dGeom p = pool_geom(x, out, &g, "max_pool2d_fwd");
   use_device(x);
-  launch_max_pool_fwd(x.raw_data(), p, out.raw_data(), static_cast<int64_t*>(indices.raw_data()), kdtype(x.dtype()));
+  launch_max_pool_fwd(x.raw_data(), p, out.raw_data(), static_cast<int64_t*>(indices.raw_data()), x.dtype());
 }
 void CudaBackend::max_pool2d_bwd(const Tensor& grad_out, const Tensor& indices, const Tensor& grad_in) {
-  const PoolGeom p = pool_geom(grad_in, grad_out, nullptr, "max_pool2d_bwd");
+  const Pool2dGeom p = pool_geom(grad_in, grad_out, nullptr, "max_pool2d_bwd");
   use_device(grad_in);
   launch_max_pool_bwd(grad_out.raw_data(), static_cast<const int64_t*>(indices.raw_data()), p, grad_in.raw_data(),
-                      kdtype(grad_in.dtype()));
+                      grad_in.dtype());
 }
 void CudaBackend::avg_pool2d_fwd(const Tensor& x, const Pool2dGeom& g, const Tensor& out) {
-  const PoolGeom p = pool_geom(x, out, &g, "avg_pool2d_fwd");
+  const Pool2dGeom p = pool_geom(x, out, &g, "avg_pool2d_fwd");
   use_device(x);
-  launch_avg_pool_fwd(x.raw_data(), p, out.raw_data(), kdtype(x.dtype()));
+  launch_avg_pool_fwd(x.raw_data(), p, out.raw_data(), x.dtype());
 }
 void CudaBackend::avg_pool2d_bwd(const Tensor& grad_out, const Pool2dGeom& g, const Tensor& grad_in) {
-  const PoolGeom p = pool_geom(grad_in, grad_out, &g, "avg_pool2d_bwd");
+  const Pool2dGeom p = pool_geom(grad_in, grad_out, &g, "avg_pool2d_bwd");
   use_device(grad_in);
-  launch_avg_pool_bwd(grad_out.raw_data(), p, grad_in.raw_data(), kdtype(grad_in.dtype()));
+  launch_avg_pool_bwd(grad_out.raw_data(), p, grad_in.raw_data(), grad_in.dtype());
 }
 void CudaBackend::adaptive_avg_pool2d_fwd(const Tensor& x, const Tensor& out) {
-  const PoolGeom p = pool_geom(x, out, nullptr, "adaptive_avg_pool2d_fwd");
+  const Pool2dGeom p = pool_geom(x, out, nullptr, "adaptive_avg_pool2d_fwd");
   use_device(x);
-  launch_adaptive_fwd(x.raw_data(), p, out.raw_data(), kdtype(x.dtype()));
+  launch_adaptive_fwd(x.raw_data(), p, out.raw_data(), x.dtype());
 }
 void CudaBackend::adaptive_avg_pool2d_bwd(const Tensor& grad_out, const Tensor& grad_in) {
-  const PoolGeom p = pool_geom(grad_in, grad_out, nullptr, "adaptive_avg_pool2d_bwd");
+  const Pool2dGeom p = pool_geom(grad_in, grad_out, nullptr, "adaptive_avg_pool2d_bwd");
   use_device(grad_in);
-  launch_adaptive_bwd(grad_out.raw_data(), p, grad_in.raw_data(), kdtype(grad_in.dtype()));
+  launch_adaptive_bwd(grad_out.raw_data(), p, grad_in.raw_data(), grad_in.dtype());
 }
 void CudaBackend::upsample2d_fwd(const Tensor& x, UpsampleMode mode, bool align_corners, const Tensor& out) {
-  const PoolGeom p = pool_geom(x, out, nullptr, "upsample2d_fwd");
+  const Pool2dGeom p = pool_geom(x, out, nullptr, "upsample2d_fwd");
   use_device(x);
   launch_upsample_fwd(x.raw_data(), p, mode == UpsampleMode::bilinear, align_corners, out.raw_data(),
-                      kdtype(x.dtype()));
+                      x.dtype());
 }
 void CudaBackend::upsample2d_bwd(const Tensor& grad_out, UpsampleMode mode, bool align_corners,
                                  const Tensor& grad_in) {
-  const PoolGeom p = pool_geom(grad_in, grad_out, nullptr, "upsample2d_bwd");
+  const Pool2dGeom p = pool_geom(grad_in, grad_out, nullptr, "upsample2d_bwd");
   use_device(grad_in);
   launch_upsample_bwd(grad_out.raw_data(), p, mode == UpsampleMode::bilinear, align_corners, grad_in.raw_data(),
-                      kdtype(grad_in.dtype()));
+                      grad_in.dtype());
 }
 
 // ---------------------------------------------------------------- norms
@@ -210,7 +204,7 @@ void CudaBackend::layer_norm_fwd(const Tensor& x, const Tensor& weight, const Te
   EMBER_ASSERT(x.dim() == 2 && x.is_contiguous() && y.is_contiguous(), "layer_norm_fwd: bad layout");
   use_device(x);
   launch_layer_norm_fwd(x.raw_data(), ptr_or_null(weight), ptr_or_null(bias), eps, y.raw_data(), mean.raw_data(),
-                        rstd.raw_data(), x.size(0), x.size(1), kdtype(x.dtype()));
+                        rstd.raw_data(), x.size(0), x.size(1), x.dtype());
 }
 void CudaBackend::layer_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& rstd,
                                  const Tensor& grad_y, const Tensor& grad_x, const Tensor& grad_weight,
@@ -220,7 +214,7 @@ void CudaBackend::layer_norm_bwd(const Tensor& x, const Tensor& weight, const Te
   use_device(x);
   launch_layer_norm_bwd(x.raw_data(), ptr_or_null(weight), mean.raw_data(), rstd.raw_data(), grad_y.raw_data(),
                         mut_or_null(grad_x), mut_or_null(grad_weight), mut_or_null(grad_bias), x.size(0), x.size(1),
-                        kdtype(x.dtype()));
+                        x.dtype());
 }
 void CudaBackend::rms_norm_fwd(const Tensor& x, const Tensor& weight, double eps, const Tensor& y,
                                const Tensor& rstd) {
@@ -228,7 +222,7 @@ void CudaBackend::rms_norm_fwd(const Tensor& x, const Tensor& weight, double eps
   EMBER_ASSERT(x.dim() == 2 && x.is_contiguous() && y.is_contiguous(), "rms_norm_fwd: bad layout");
   use_device(x);
   launch_rms_norm_fwd(x.raw_data(), ptr_or_null(weight), eps, y.raw_data(), rstd.raw_data(), x.size(0), x.size(1),
-                      kdtype(x.dtype()));
+                      x.dtype());
 }
 void CudaBackend::rms_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& rstd, const Tensor& grad_y,
                                const Tensor& grad_x, const Tensor& grad_weight) {
@@ -236,7 +230,7 @@ void CudaBackend::rms_norm_bwd(const Tensor& x, const Tensor& weight, const Tens
   EMBER_ASSERT(x.dim() == 2 && x.is_contiguous() && grad_y.is_contiguous(), "rms_norm_bwd: bad layout");
   use_device(x);
   launch_rms_norm_bwd(x.raw_data(), ptr_or_null(weight), rstd.raw_data(), grad_y.raw_data(), mut_or_null(grad_x),
-                      mut_or_null(grad_weight), x.size(0), x.size(1), kdtype(x.dtype()));
+                      mut_or_null(grad_weight), x.size(0), x.size(1), x.dtype());
 }
 
 // ---------------------------------------------------------------- indexing
@@ -248,7 +242,7 @@ void CudaBackend::index_select(const Tensor& x, int64_t dim, const Tensor& index
               prod(out.shape(), dim + 1, out.dim()), index.numel(), x.size(dim), x.stride(dim),
               index.dim() == 1 ? index.stride(0) : 0};
   launch_index_select(x.raw_data(), static_cast<const int64_t*>(index.raw_data()), out.raw_data(), d,
-                      kdtype(x.dtype()));
+                      x.dtype());
 }
 
 void CudaBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
@@ -262,7 +256,7 @@ void CudaBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index,
                     : IndexDesc{make_iter<2>(src.shape(), {src.strides(), zero_at(out.strides(), dim)}),
                                 prod(src.shape(), dim + 1, src.dim()), index.numel(), out.size(dim), out.stride(dim), si};
   launch_index_add(out.raw_data(), static_cast<const int64_t*>(index.raw_data()), src.raw_data(), d, det,
-                   kdtype(out.dtype()));
+                   out.dtype());
 }
 
 void CudaBackend::gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) {
@@ -271,7 +265,7 @@ void CudaBackend::gather(const Tensor& x, int64_t dim, const Tensor& index, cons
   use_device(out);
   GatherDesc d{make_iter<3>(index.shape(), {zero_at(x.strides(), dim), index.strides(), out.strides()}),
                x.stride(dim), 0, 0, 0, 0, 0};
-  launch_gather(x.raw_data(), static_cast<const int64_t*>(index.raw_data()), out.raw_data(), d, kdtype(x.dtype()));
+  launch_gather(x.raw_data(), static_cast<const int64_t*>(index.raw_data()), out.raw_data(), d, x.dtype());
 }
 
 void CudaBackend::scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
@@ -291,7 +285,7 @@ void CudaBackend::scatter_add(const Tensor& out, int64_t dim, const Tensor& inde
                    out.stride(dim), 0, 0, 0, 0, 0};
   }
   launch_scatter_add(out.raw_data(), static_cast<const int64_t*>(index.raw_data()), src.raw_data(), d, det,
-                     kdtype(out.dtype()));
+                     out.dtype());
 }
 
 // ---------------------------------------------------------------- random
@@ -300,20 +294,20 @@ void CudaBackend::random_uniform(const Tensor& out, double lo, double hi, uint64
   EMBER_CHECK(is_floating(out.dtype()), "random_uniform: expected f32 or f64, got {}", out.dtype());
   if (out.numel() == 0) return;
   use_device(out);
-  launch_random_uniform(out.raw_data(), out.numel(), lo, hi, seed, offset, kdtype(out.dtype()));
+  launch_random_uniform(out.raw_data(), out.numel(), lo, hi, seed, offset, out.dtype());
 }
 void CudaBackend::random_normal(const Tensor& out, double mean, double std, uint64_t seed, uint64_t offset) {
   EMBER_ASSERT(out.is_contiguous(), "random: output {} must be contiguous", shape_str(out.shape()));
   EMBER_CHECK(is_floating(out.dtype()), "random_normal: expected f32 or f64, got {}", out.dtype());
   if (out.numel() == 0) return;
   use_device(out);
-  launch_random_normal(out.raw_data(), out.numel(), mean, std, seed, offset, kdtype(out.dtype()));
+  launch_random_normal(out.raw_data(), out.numel(), mean, std, seed, offset, out.dtype());
 }
 void CudaBackend::random_int(const Tensor& out, int64_t lo, int64_t hi, uint64_t seed, uint64_t offset) {
   EMBER_ASSERT(out.is_contiguous(), "random: output {} must be contiguous", shape_str(out.shape()));
   if (out.numel() == 0) return;
   use_device(out);
-  launch_random_int(out.raw_data(), out.numel(), lo, hi, seed, offset, kdtype(out.dtype()));
+  launch_random_int(out.raw_data(), out.numel(), lo, hi, seed, offset, out.dtype());
 }
 
 }  // namespace ember::cuda

@@ -1,12 +1,15 @@
-// Shared CUDA helpers for kernel files (.cu compile as C++17 and include no tensor/ or fmt headers):
-// error checks that throw ember::Error through a host function (never exit), ceil_div, the kernel
-// dtype codes, strided-iteration descriptors, warp/block reductions.
+// Shared CUDA helpers for kernel files (.cu compile as C++17 and include no fmt headers; of tensor/
+// only the plain headers numerics.h and conv_geometry.h):
+// error checks that throw ember::Error through a host function (never exit), ceil_div, dtype
+// dispatch, strided-iteration descriptors, warp/block reductions.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstddef>
 #include <cstdint>
+
+#include "tensor/numerics.h"  // DType, the op enums and their formulas
 
 namespace ember::cuda {
 
@@ -43,24 +46,21 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
-// Kernel dtype codes; the same order as ember::DType (checked by a static_assert in backend.cpp).
-enum class KDType : uint8_t { f32, f64, i32, i64, u8 };
-
 // Calls f(T{}) with the C++ element type of t: launchers instantiate one kernel per dtype this way.
 template <typename F>
-void dispatch(KDType t, F&& f) {
+void dispatch(DType t, F&& f) {
   switch (t) {
-    case KDType::f32: return f(float{});
-    case KDType::f64: return f(double{});
-    case KDType::i32: return f(int32_t{});
-    case KDType::i64: return f(int64_t{});
-    case KDType::u8: return f(uint8_t{});
+    case DType::f32: return f(float{});
+    case DType::f64: return f(double{});
+    case DType::i32: return f(int32_t{});
+    case DType::i64: return f(int64_t{});
+    case DType::u8: return f(uint8_t{});
   }
 }
 // The same for kernels that only take floating dtypes: f(float{}) for f32, else f(double{}).
 template <typename F>
-void dispatch_float(KDType t, F&& f) {
-  if (t == KDType::f32) f(float{});
+void dispatch_float(DType t, F&& f) {
+  if (t == DType::f32) f(float{});
   else f(double{});
 }
 
@@ -111,17 +111,6 @@ __device__ __forceinline__ T block_sum(T v) {
   __syncthreads();
   v = lane < nw ? part[lane] : T(0);
   return warp_sum(v);
-}
-template <typename T>
-__device__ __forceinline__ T block_max(T v, T lowest) {
-  __shared__ T part[32];
-  v = warp_max(v);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-  __syncthreads();
-  if (lane == 0) part[warp] = v;
-  __syncthreads();
-  v = lane < nw ? part[lane] : lowest;
-  return warp_max(v);
 }
 #endif
 

@@ -1,6 +1,12 @@
-// conv2d forward / backward data / backward weight: our implicit-GEMM kernels
-// (gemm/sgemm_tiled.cu) or cuDNN's (algorithm = the first result of cudnnGet*Algorithm_v7,
-// workspace from the caching allocator). One cuDNN handle per device, bound to the device's stream.
+// conv2d forward / backward data / backward weight: the CUDA backend's conv primitives
+// (Backend::conv2d_fwd / conv2d_bwd_data / conv2d_bwd_weight, at the end of this file) and the
+// explicit calls the conv benches use. Kernels: our implicit-GEMM ones (gemm/sgemm_tiled.cu) or
+// cuDNN's (algorithm = the first result of cudnnGet*Algorithm_v7, workspace from the caching
+// allocator). One cuDNN handle per device, bound to the device's stream.
+// The primitives' policy: f32 with groups == 1 runs implicit GEMM (matmul precision highest) or
+// cuDNN (EMBER_CONV=cudnn); everything else (f64, grouped convs, precision tf32/bf16, whose
+// tensor-core GEMM the implicit kernels lack) lowers to im2col + Backend::gemm + col2im
+// (tensor/conv_lowering.cpp).
 #include "cuda/conv.h"
 
 #include <cstdlib>
@@ -8,6 +14,8 @@
 #include "cuda/backend.h"
 #include "cuda/gemm/gemm.h"
 #include "cuda/kernels/kernels.h"
+#include "tensor/conv_lowering.h"
+#include "tensor/matmul_precision.h"
 
 #ifdef EMBER_HAVE_CUDNN
 #include <cudnn.h>
@@ -123,9 +131,6 @@ bool have_cudnn() { return false; }
 #endif
 
 namespace {
-ConvGeom kernel_geom(const Conv2dGeom& g) {
-  return {g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh(), g.ow()};
-}
 void require_cudnn() {
 #ifndef EMBER_HAVE_CUDNN
   EMBER_CHECK(false, "conv2d: this build has no cuDNN");
@@ -156,7 +161,7 @@ void conv2d_backward_data(const Tensor& grad_y, const Tensor& weight, const Conv
   }
   launch_conv2d_bwd_data_implicit_gemm(static_cast<const float*>(grad_y.raw_data()),
                                        static_cast<const float*>(weight.raw_data()),
-                                       static_cast<float*>(grad_x.raw_data()), kernel_geom(g), cout);
+                                       static_cast<float*>(grad_x.raw_data()), g, cout);
 }
 
 void conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, const Conv2dGeom& g, const Tensor& grad_weight,
@@ -181,7 +186,7 @@ void conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, const Conv2dG
   const int64_t xs[4] = {x.stride(0), x.stride(1), x.stride(2), x.stride(3)};
   launch_conv2d_bwd_weight_implicit_gemm(static_cast<const float*>(x.raw_data()), xs,
                                          static_cast<const float*>(grad_y.raw_data()),
-                                         static_cast<float*>(grad_weight.raw_data()), kernel_geom(g), cout);
+                                         static_cast<float*>(grad_weight.raw_data()), g, cout);
 }
 
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Conv2dGeom& g, const Tensor& y, ConvImpl impl) {
@@ -202,10 +207,51 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Conv2dGeom& g, 
     EMBER_CHECK(false, "conv2d_forward: this build has no cuDNN");
 #endif
   }
-  const ConvGeom cg = kernel_geom(g);
   const int64_t xs[4] = {x.stride(0), x.stride(1), x.stride(2), x.stride(3)};
   launch_conv2d_implicit_gemm(static_cast<const float*>(x.raw_data()), xs, static_cast<const float*>(weight.raw_data()),
-                              static_cast<float*>(y.raw_data()), cg, cout);
+                              static_cast<float*>(y.raw_data()), g, cout);
+}
+
+// ---- the backend's conv primitives ----
+namespace {
+// x itself when contiguous, else a contiguous scratch copy (cuDNN takes dense NCHW).
+Tensor dense(CudaBackend& be, const Tensor& x) {
+  if (x.is_contiguous()) return x;
+  Tensor c = scratch(x.shape(), x.dtype(), x.device());
+  be.copy(x, c);
+  return c;
+}
+
+// The implicit-GEMM kernels (or cuDNN when EMBER_CONV=cudnn) take this call.
+bool use_direct(const Tensor& t, const Conv2dGeom& g) {
+  return t.dtype() == DType::f32 && g.groups == 1 &&
+         (matmul_precision() == MatmulPrecision::highest || conv_impl_from_env() == ConvImpl::cudnn);
+}
+}  // namespace
+
+void CudaBackend::conv2d_fwd(const Tensor& x, const Tensor& w, const Conv2dGeom& g, const Tensor& y,
+                             bool accumulate) {
+  if (!use_direct(x, g)) return conv_lowering::forward(*this, x, w, g, y, accumulate);
+  const ConvImpl impl = conv_impl_from_env();
+  const Tensor xin = impl == ConvImpl::cudnn ? dense(*this, x) : x;
+  if (!accumulate) return conv2d_forward(xin, w, g, y, impl);
+  Tensor tmp = scratch(y.shape(), y.dtype(), y.device());
+  conv2d_forward(xin, w, g, tmp, impl);
+  binary(BinaryOp::add, y, tmp, y);
+}
+
+void CudaBackend::conv2d_bwd_data(const Tensor& grad_y, const Tensor& w, const Conv2dGeom& g, const Tensor& grad_x) {
+  if (!use_direct(grad_y, g)) return conv_lowering::backward_data(*this, grad_y, w, g, grad_x);
+  Tensor tmp = scratch(grad_x.shape(), grad_x.dtype(), grad_x.device());  // the kernels write `=`
+  conv2d_backward_data(grad_y, w, g, tmp, conv_impl_from_env());
+  binary(BinaryOp::add, grad_x, tmp, grad_x);
+}
+
+void CudaBackend::conv2d_bwd_weight(const Tensor& grad_y, const Tensor& x, const Conv2dGeom& g,
+                                    const Tensor& grad_w) {
+  if (!use_direct(x, g)) return conv_lowering::backward_weight(*this, grad_y, x, g, grad_w);
+  const ConvImpl impl = conv_impl_from_env();
+  conv2d_backward_weight(impl == ConvImpl::cudnn ? dense(*this, x) : x, grad_y, g, grad_w, impl);
 }
 
 }  // namespace ember::cuda

@@ -1,6 +1,7 @@
-// 2-D convolution forward and backward on the GPU outside autograd, for the conv benches and their
-// tests: our implicit-GEMM kernels or cuDNN, chosen per call or by EMBER_CONV=own|cudnn.
-// (Autograd's conv2d on a CUDA tensor runs im2col + Backend::gemm and col2im for the gradients.)
+// 2-D convolution forward and backward on the GPU with an explicit implementation, for the conv
+// benches and their tests: our implicit-GEMM kernels or cuDNN, chosen per call. Autograd's conv2d
+// reaches the same kernels through the backend primitives (CudaBackend::conv2d_fwd and co., in
+// conv.cpp), where EMBER_CONV=own|cudnn overrides the choice.
 #pragma once
 
 #include <string>

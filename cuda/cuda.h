@@ -23,8 +23,10 @@ void empty_cache();  // returns cached blocks with cudaFree (synchronises first)
 
 void synchronize();  // waits for the current device's stream
 
-// GEMM implementation for Backend::gemm (f32): EMBER_GEMM=own (default: our tiled SIMT kernel,
-// exact f32), tf32 (our tensor-core kernel, tf32 inputs), cublas, cublas_tf32.
+// GEMM implementation for Backend::gemm (f32): own (our tiled SIMT kernel, exact f32), tf32 (our
+// tensor-core kernel, tf32 inputs), cublas, cublas_tf32. By default it follows matmul_precision()
+// (tensor/matmul_precision.h: highest -> own, tf32 and bf16 -> tf32); EMBER_GEMM=<impl> or
+// set_gemm_impl() override that (benchmarks, baselines).
 enum class GemmImpl : uint8_t { own, tf32, cublas, cublas_tf32 };
 GemmImpl gemm_impl();
 void set_gemm_impl(GemmImpl impl);

@@ -11,11 +11,13 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include "cuda/common.cuh"
 #include "cuda/cuda.h"
+#include "tensor/matmul_precision.h"
 #include "cuda/device.h"
 #include "tensor/error.h"
 
@@ -140,12 +142,14 @@ class CudaCachingAllocator final : public Allocator {
   AllocatorStats stats_;
 };
 
-GemmImpl gemm_from_env() {
+// EMBER_GEMM, when set, overrides the choice that follows matmul_precision().
+std::optional<GemmImpl> gemm_from_env() {
   const char* e = std::getenv("EMBER_GEMM");
-  return e ? parse_gemm_impl(e) : GemmImpl::own;
+  if (!e) return std::nullopt;
+  return parse_gemm_impl(e);
 }
 
-GemmImpl g_gemm = gemm_from_env();
+std::optional<GemmImpl> g_gemm = gemm_from_env();
 bool g_deterministic = [] {
   const char* e = std::getenv("EMBER_DETERMINISTIC");
   return e && e[0] == '1';
@@ -183,7 +187,10 @@ void synchronize() {
   EMBER_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
 }
 
-GemmImpl gemm_impl() { return g_gemm; }
+GemmImpl gemm_impl() {
+  if (g_gemm) return *g_gemm;
+  return matmul_precision() == MatmulPrecision::highest ? GemmImpl::own : GemmImpl::tf32;
+}
 void set_gemm_impl(GemmImpl impl) { g_gemm = impl; }
 GemmImpl parse_gemm_impl(const std::string& name) {
   if (name == "own") return GemmImpl::own;

@@ -8,10 +8,10 @@
 #include <string_view>
 
 #include "tensor/error.h"
+#include "tensor/numerics.h"  // enum DType
 
 namespace ember {
 
-enum class DType : uint8_t { f32, f64, i32, i64, u8 };
 
 constexpr size_t dtype_size(DType t) {
   switch (t) {

@@ -13,7 +13,8 @@ MatmulPrecision from_env() {
   const char* env = std::getenv("EMBER_MATMUL_PRECISION");
   if (!env || !*env) return MatmulPrecision::highest;
   std::string_view v = env;
-  EMBER_CHECK(v == "highest" || v == "bf16", "EMBER_MATMUL_PRECISION: expected highest or bf16, got '{}'", v);
+  EMBER_CHECK(v == "highest" || v == "tf32" || v == "bf16",
+              "EMBER_MATMUL_PRECISION: expected highest, tf32 or bf16, got '{}'", v);
   return parse_matmul_precision(v);
 }
 
@@ -29,12 +30,20 @@ void set_matmul_precision(MatmulPrecision p) { current().store(p, std::memory_or
 
 MatmulPrecision matmul_precision() { return current().load(std::memory_order_relaxed); }
 
-std::string_view matmul_precision_name(MatmulPrecision p) { return p == MatmulPrecision::bf16 ? "bf16" : "highest"; }
+std::string_view matmul_precision_name(MatmulPrecision p) {
+  switch (p) {
+    case MatmulPrecision::highest: return "highest";
+    case MatmulPrecision::tf32: return "tf32";
+    case MatmulPrecision::bf16: return "bf16";
+  }
+  return "?";
+}
 
 MatmulPrecision parse_matmul_precision(std::string_view name) {
   if (name == "highest") return MatmulPrecision::highest;
+  if (name == "tf32") return MatmulPrecision::tf32;
   if (name == "bf16") return MatmulPrecision::bf16;
-  detail::throw_error(fmt::format("matmul precision: expected highest or bf16, got '{}'", name));
+  detail::throw_error(fmt::format("matmul precision: expected highest, tf32 or bf16, got '{}'", name));
 }
 
 }  // namespace ember

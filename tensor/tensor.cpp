@@ -333,3 +333,10 @@ Backend& backend_for(Device d) {
 }
 
 }  // namespace ember
+
+namespace ember {
+void Backend::unsupported(Prim p) const {
+  EMBER_CHECK(false, "{}: not supported on {}", prim_name(p), device().type == DeviceType::cpu ? "cpu" : "cuda");
+  __builtin_unreachable();
+}
+}  // namespace ember

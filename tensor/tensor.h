@@ -32,7 +32,7 @@ class Tensor {
   Tensor() = default;
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
-  // ---- creation (tensor/tensor.cpp, tensor/creation.cpp) ----
+  // ---- creation (tensor/tensor.cpp) ----
   static Tensor empty(const Shape& shape, TensorOptions opts = {});
   static Tensor zeros(const Shape& shape, TensorOptions opts = {});
   static Tensor ones(const Shape& shape, TensorOptions opts = {});

@@ -157,7 +157,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   const int64_t g = h / hkv;
   const double sc = scale.value_or(1.0 / std::sqrt(static_cast<double>(d)));
 
-  if (!mask.defined() && s > 0) {
+  if (!mask.defined() && s > 0 && backend_of(q).supports(Prim::sdpa_fwd)) {
     const Tensor qc = q.detach().contiguous(), kc = k.detach().contiguous(), vc = v.detach().contiguous();
     Tensor out = Tensor::empty({b, h, t, dv}, q.options()), lse = Tensor::empty({b, h, t}, q.options());
     if (backend_of(q).sdpa_fwd(qc, kc, vc, causal, sc, out, lse)) {

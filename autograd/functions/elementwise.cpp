@@ -180,6 +180,7 @@ Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::tanh, x, "tanh"); }
 Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::sigmoid, x, "sigmoid"); }
 Tensor relu(const Tensor& x) { return unary_op(UnaryOp::relu, x, "relu"); }
 Tensor silu(const Tensor& x) { return unary_op(UnaryOp::silu, x, "silu"); }
+Tensor hardswish(const Tensor& x) { return unary_op(UnaryOp::hardswish, x, "hardswish"); }
 Tensor leaky_relu(const Tensor& x, double slope) {
   return unary_op(UnaryOp::leaky_relu, x, "leaky_relu", {.alpha = slope});
 }

@@ -78,10 +78,12 @@ class LinearBackward final : public Node {
 // x2 [R, K] (any strides), weight [N, K], bias [N]; an undefined result when the backend has no
 // fused epilogue.
 Tensor linear_fused(const Tensor& x2, const Tensor& weight, const Tensor& bias) {
+  Backend& be = backend_of(x2);
+  if (!be.supports(Prim::gemm_epilogue)) return Tensor();
   Tensor out = Tensor::empty({x2.size(0), weight.size(0)}, x2.options());
-  if (!backend_of(x2).gemm_epilogue(unsqueeze_raw(x2), transpose_raw(unsqueeze_raw(weight)),
-                                    bias.is_contiguous() ? bias : bias.contiguous(), UnaryOp::identity, Tensor(),
-                                    unsqueeze_raw(out)))
+  if (!be.gemm_epilogue(unsqueeze_raw(x2), transpose_raw(unsqueeze_raw(weight)),
+                        bias.is_contiguous() ? bias : bias.contiguous(), UnaryOp::identity, Tensor(),
+                        unsqueeze_raw(out)))
     return Tensor();
   record<LinearBackward>({x2, weight, bias}, {out}, x2, weight);
   return out;

@@ -3,9 +3,9 @@
 //
 // Legend: N batch, C channels, G groups, D normalised features (product of normalized_shape),
 // M elements per normalised row (group_norm: C/G * spatial; batch_norm: N * spatial).
-// Every op flattens to contiguous rows [R, D] and calls the backend; the kernel math and the
-// derivation of each backward are in tensor/cpu/norm.cpp. Statistics (mean, rstd) are saved in
-// x's dtype, shape [R].
+// Every op flattens to contiguous rows [R, D] and calls the backend (kernels: tensor/cpu/norm.cpp,
+// cuda/kernels/norm.cu); the derivation of each backward sits beside its node below. Statistics
+// (mean, rstd) are saved in x's dtype, shape [R].
 //  * group_norm: rows are [N*G, M] (each row is one sample's group), then y * w[c] + b[c].
 //  * batch_norm (training): rows are [C, N*spatial] after moving C first, so the same fused
 //    kernel normalises each channel over the batch; running stats are then updated in place.
@@ -19,9 +19,14 @@ namespace {
 using namespace autograd;
 
 // ---- layer norm on contiguous rows ----
-// Inputs (x, weight, bias). The backend returns grad_x, grad_weight = sum_rows grad_y * xhat and
-// grad_bias = sum_rows grad_y; see layer_norm_bwd in tensor/cpu/norm.cpp for the derivation of
-//   grad_x = rstd * (g - mean(g) - xhat * mean(g * xhat)),  g = grad_y * w.
+// Inputs (x, weight, bias). The backend's layer_norm_bwd returns, per row of D features, with
+// xhat = (x - mean) * rstd and g = grad_y * w (or grad_y without weight):
+//   grad_x = rstd * (g - mean_j(g) - xhat * mean_j(g * xhat))
+//   grad_w_j = sum_rows grad_y_j * xhat_j,   grad_b_j = sum_rows grad_y_j.
+// Derivation: y_j = xhat_j w_j + b_j with d mean / d x_k = 1/D and
+//   d rstd / d x_k = -rstd^3 (x_k - mean) / D, so
+//   grad_x_k = sum_j g_j d xhat_j / d x_k = rstd g_k - rstd/D sum_j g_j - rstd^3 (x_k - mean)/D sum_j g_j (x_j - mean)
+//            = rstd (g_k - mean_j(g_j) - xhat_k mean_j(g_j xhat_j)).
 class LayerNormBackward final : public Node {
  public:
   LayerNormBackward(const Tensor& x_rows, const Tensor& w, const Tensor& mean, const Tensor& rstd)
@@ -53,8 +58,11 @@ class LayerNormBackward final : public Node {
 };
 
 // ---- RMS norm on contiguous rows ----
-// Inputs (x, weight). grad_x = rstd * (g - x * rstd^2 * mean(g * x)), g = grad_y * w;
-// grad_weight = sum_rows grad_y * x * rstd (derivation at rms_norm_bwd in tensor/cpu/norm.cpp).
+// Inputs (x, weight). With r = rstd = (mean_j x_j^2 + eps)^(-1/2) and g_j = grad_y_j * w_j:
+//   d r / d x_k = -1/2 (mean x^2 + eps)^(-3/2) * 2 x_k / D = -r^3 x_k / D
+//   grad_x_k = sum_j g_j d(x_j r)/d x_k = g_k r + sum_j g_j x_j (-r^3 x_k / D)
+//            = r * (g_k - x_k * r^2 * mean_j(g_j x_j))
+//   grad_w_j = sum_rows grad_y_j * x_j * r
 class RmsNormBackward final : public Node {
  public:
   RmsNormBackward(const Tensor& x_rows, const Tensor& w, const Tensor& rstd) : x_(x_rows), w_(w), rstd_(rstd) {}

@@ -115,7 +115,7 @@ class Upsample2dBackward final : public Node {
 
 ValuesIndices max_pool2d_with_indices(const Tensor& x, Pool2dOptions opts) {
   const Pool2dGeom g = pool_geom(x, opts, "max_pool2d");
-  const Shape s = pooled_shape(x, g.oh(x.size(2)), g.ow(x.size(3)));
+  const Shape s = pooled_shape(x, g.out_h(x.size(2)), g.out_w(x.size(3)));
   Tensor out = Tensor::empty(s, x.options());
   Tensor indices = Tensor::empty(s, {.dtype = DType::i64, .device = x.device()});
   backend_of(x).max_pool2d_fwd(x.detach().contiguous(), g, out, indices);
@@ -127,7 +127,7 @@ Tensor max_pool2d(const Tensor& x, Pool2dOptions opts) { return max_pool2d_with_
 
 Tensor avg_pool2d(const Tensor& x, Pool2dOptions opts) {
   const Pool2dGeom g = pool_geom(x, opts, "avg_pool2d");
-  Tensor out = Tensor::empty(pooled_shape(x, g.oh(x.size(2)), g.ow(x.size(3))), x.options());
+  Tensor out = Tensor::empty(pooled_shape(x, g.out_h(x.size(2)), g.out_w(x.size(3))), x.options());
   backend_of(x).avg_pool2d_fwd(x.detach().contiguous(), g, out);
   record<AvgPool2dBackward>({x}, {out}, g, x.shape());
   return out;

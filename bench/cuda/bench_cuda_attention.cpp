@@ -37,7 +37,7 @@ void BM_attention(benchmark::State& s, int64_t seq, int64_t d) {
                            static_cast<const float*>(ke.raw_data()), seq * d, 1, d,  // K^T: (k, n) at n*d + k
                            static_cast<float*>(scores.raw_data()), seq * seq, seq, bh, seq, seq, d, false},
                           false);
-    cuda::launch_softmax(scores.raw_data(), probs.raw_data(), bh * seq, seq, false, cuda::KDType::f32);
+    cuda::launch_softmax(scores.raw_data(), probs.raw_data(), bh * seq, seq, false, DType::f32);
     cuda::cublas_gemm_f32({static_cast<const float*>(probs.raw_data()), seq * seq, seq, 1,
                            static_cast<const float*>(ve.raw_data()), seq * d, d, 1,
                            static_cast<float*>(out_naive.raw_data()), seq * d, d, bh, seq, d, seq, false},

@@ -25,7 +25,7 @@ void BM_rows(benchmark::State& s, Op op, int64_t rows, int64_t d) {
   const double bytes = 2.0 * double(rows) * double(d) * 4.0;
   std::function<void()> ours, base;
   if (op == kSoftmax) {
-    ours = [&] { cuda::launch_softmax(x.raw_data(), y.raw_data(), rows, d, false, cuda::KDType::f32); };
+    ours = [&] { cuda::launch_softmax(x.raw_data(), y.raw_data(), rows, d, false, DType::f32); };
 #ifdef EMBER_HAVE_CUDNN
     static cudnnHandle_t h = nullptr;
     if (!h) cudnnCreate(&h);
@@ -48,12 +48,12 @@ void BM_rows(benchmark::State& s, Op op, int64_t rows, int64_t d) {
   } else if (op == kLayerNorm) {
     ours = [&] {
       cuda::launch_layer_norm_fwd(x.raw_data(), w.raw_data(), bias.raw_data(), 1e-5, y.raw_data(), mean.raw_data(),
-                                  rstd.raw_data(), rows, d, cuda::KDType::f32);
+                                  rstd.raw_data(), rows, d, DType::f32);
     };
   } else {
     ours = [&] {
       cuda::launch_rms_norm_fwd(x.raw_data(), w.raw_data(), 1e-5, y.raw_data(), rstd.raw_data(), rows, d,
-                                cuda::KDType::f32);
+                                DType::f32);
     };
   }
   run(s, ours, nullptr, true, bytes, "GBps", 1e9);

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "cuda/common.cuh"
+#include "tensor/conv_geometry.h"
 
 struct __nv_bfloat16;
 
@@ -58,13 +59,13 @@ void launch_f32_to_bf16(const float* src, __nv_bfloat16* dst, int64_t n);
 
 // Implicit-GEMM 2-D convolution forward (f32): y [N, Cout, OH, OW] = w [Cout, C*kh*kw] @ im2col(x),
 // the im2col gather done inside the SIMT GEMM's B loader (no col buffer). x any strides.
-struct ConvGeom;
-void launch_conv2d_implicit_gemm(const float* x, const int64_t (&xs)[4], const float* w, float* y, const ConvGeom& g,
+
+void launch_conv2d_implicit_gemm(const float* x, const int64_t (&xs)[4], const float* w, float* y, const Conv2dGeom& g,
                                  int64_t cout);
 // Backward passes as implicit GEMMs: dx [N, C, H, W] (`=`) from dy [N, Cout, OH, OW] and w; and
 // dw [Cout, C, kh, kw] (`=`) from x (any strides) and dy. dy, w, dx, dw contiguous.
-void launch_conv2d_bwd_data_implicit_gemm(const float* dy, const float* w, float* dx, const ConvGeom& g, int64_t cout);
+void launch_conv2d_bwd_data_implicit_gemm(const float* dy, const float* w, float* dx, const Conv2dGeom& g, int64_t cout);
 void launch_conv2d_bwd_weight_implicit_gemm(const float* x, const int64_t (&xs)[4], const float* dy, float* dw,
-                                            const ConvGeom& g, int64_t cout);
+                                            const Conv2dGeom& g, int64_t cout);
 
 }  // namespace ember::cuda

@@ -188,30 +188,30 @@ void run_dense(const GemmOperands<T>& g) {
 void launch_gemm_tiled(const GemmOperands<float>& g) { run_dense(g); }
 void launch_gemm_tiled(const GemmOperands<double>& g) { run_dense(g); }
 
-void launch_conv2d_implicit_gemm(const float* x, const int64_t (&xs)[4], const float* w, float* y, const ConvGeom& g,
+void launch_conv2d_implicit_gemm(const float* x, const int64_t (&xs)[4], const float* w, float* y, const Conv2dGeom& g,
                                  int64_t cout) {
-  const int64_t L = g.oh * g.ow, K = g.c * g.kh * g.kw;
+  const int64_t L = g.oh() * g.ow(), K = g.c * g.kh * g.kw;
   if (g.n == 0 || cout == 0 || L == 0) return;
   const dim3 grid(unsigned(ceil_div(L, BN)), unsigned(ceil_div(cout, BM)), unsigned(std::min<int64_t>(g.n, 65535)));
-  Im2colB bl{x, xs[0], xs[1], xs[2], xs[3], g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow};
+  Im2colB bl{x, xs[0], xs[1], xs[2], xs[3], g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow()};
   gemm_tiled_kernel<float, Dense<float>, Im2colB><<<grid, kThreads, 0, current_stream()>>>(
       Dense<float>{w, 0, K, 1}, bl, y, cout * L, L, g.n, cout, L, K, false, true, true);
   EMBER_CUDA_LAUNCHED("gemm_tiled_kernel<im2col>");
 }
 
-void launch_conv2d_bwd_data_implicit_gemm(const float* dy, const float* w, float* dx, const ConvGeom& g, int64_t cout) {
+void launch_conv2d_bwd_data_implicit_gemm(const float* dy, const float* w, float* dx, const Conv2dGeom& g, int64_t cout) {
   const int64_t hw = g.h * g.w, kk = g.kh * g.kw;
   if (g.n == 0 || g.c == 0 || hw == 0) return;
   const dim3 grid(unsigned(ceil_div(hw, BN)), unsigned(ceil_div(g.c, BM)), unsigned(std::min<int64_t>(g.n, 65535)));
   gemm_tiled_kernel<float, WeightT, DyGather><<<grid, kThreads, 0, current_stream()>>>(
-      WeightT{w, g.c, kk}, DyGather{dy, cout, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow, g.w}, dx,
+      WeightT{w, g.c, kk}, DyGather{dy, cout, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh(), g.ow(), g.w}, dx,
       g.c * hw, hw, g.n, g.c, hw, cout * kk, false, true, true);
   EMBER_CUDA_LAUNCHED("gemm_tiled_kernel<conv bwd data>");
 }
 
 void launch_conv2d_bwd_weight_implicit_gemm(const float* x, const int64_t (&xs)[4], const float* dy, float* dw,
-                                            const ConvGeom& g, int64_t cout) {
-  const int64_t L = g.oh * g.ow, q = g.c * g.kh * g.kw, k_total = g.n * L;
+                                            const Conv2dGeom& g, int64_t cout) {
+  const int64_t L = g.oh() * g.ow(), q = g.c * g.kh * g.kw, k_total = g.n * L;
   if (cout == 0 || q == 0) return;
   // Split K so that about two waves of blocks run: the output alone has few 128x128 tiles.
   const int64_t tiles = ceil_div(cout, BM) * ceil_div(q, BN);
@@ -220,7 +220,7 @@ void launch_conv2d_bwd_weight_implicit_gemm(const float* x, const int64_t (&xs)[
   const int64_t chunk = ceil_div(k_total, splits);
   splits = ceil_div(k_total, chunk);
   DeviceBuffer part(size_t(splits * cout * q) * sizeof(float));
-  Im2colB col{x, xs[0], xs[1], xs[2], xs[3], g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow};
+  Im2colB col{x, xs[0], xs[1], xs[2], xs[3], g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow()};
   const dim3 grid(unsigned(ceil_div(q, BN)), unsigned(ceil_div(cout, BM)), unsigned(splits));
   float* out = splits == 1 ? dw : part.as<float>();
   gemm_tiled_kernel<float, DySplit, ColSplit><<<grid, kThreads, 0, current_stream()>>>(

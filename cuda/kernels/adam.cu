@@ -30,9 +30,9 @@ __global__ void adam_kernel(T* __restrict__ p, const T* __restrict__ g, T* __res
 
 }  // namespace
 
-void launch_adam(void* param, const void* grad, void* m, void* v, int64_t n, const AdamCoef& c, KDType dt) {
+void launch_adam(void* param, const void* grad, void* m, void* v, int64_t n, const AdamCoef& c, DType dt) {
   if (n == 0) return;
-  if (dt == KDType::f32)
+  if (dt == DType::f32)
     adam_kernel<float><<<grid_for(n, 256, 4), 256, 0, current_stream()>>>(
         static_cast<float*>(param), static_cast<const float*>(grad), static_cast<float*>(m), static_cast<float*>(v), n, c);
   else

@@ -17,33 +17,33 @@ constexpr int kThreads = 256;
 
 // col [N, C*kh*kw, L]: element (n, (c*kh + i)*kw + j, oh*OW + ow) = x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw].
 template <typename T>
-__global__ void im2col_kernel(const T* __restrict__ x, int64_t xs0, int64_t xs1, int64_t xs2, int64_t xs3, ConvGeom g,
+__global__ void im2col_kernel(const T* __restrict__ x, int64_t xs0, int64_t xs1, int64_t xs2, int64_t xs3, Conv2dGeom g,
                               T* __restrict__ col) {
-  const int64_t L = g.oh * g.ow, kk = g.kh * g.kw, total = g.n * g.c * kk * L;
+  const int64_t L = g.oh() * g.ow(), kk = g.kh * g.kw, total = g.n * g.c * kk * L;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t l = e % L, row = (e / L) % (g.c * kk), n = e / (L * g.c * kk);
     const int64_t c = row / kk, i = (row / g.kw) % g.kh, j = row % g.kw;
-    const int64_t ih = (l / g.ow) * g.sh - g.ph + i * g.dh, iw = (l % g.ow) * g.sw - g.pw + j * g.dw;
+    const int64_t ih = (l / g.ow()) * g.sh - g.ph + i * g.dh, iw = (l % g.ow()) * g.sw - g.pw + j * g.dw;
     col[e] = (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? x[n * xs0 + c * xs1 + ih * xs2 + iw * xs3] : T(0);
   }
 }
 
 // x[n, c, ih, iw] += sum over taps (i, j) and outputs (oh, ow) with oh*sh - ph + i*dh == ih (same for w).
 template <typename T>
-__global__ void col2im_kernel(const T* __restrict__ col, ConvGeom g, T* __restrict__ x) {
-  const int64_t L = g.oh * g.ow, kk = g.kh * g.kw, total = g.n * g.c * g.h * g.w;
+__global__ void col2im_kernel(const T* __restrict__ col, Conv2dGeom g, T* __restrict__ x) {
+  const int64_t L = g.oh() * g.ow(), kk = g.kh * g.kw, total = g.n * g.c * g.h * g.w;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t iw = e % g.w, ih = (e / g.w) % g.h, nc = e / (g.w * g.h);
     const T* rows = col + nc * kk * L;  // (n, c) rows are contiguous: nc * kk == n*C*kk + c*kk
     T acc = 0;
     for (int64_t i = 0; i < g.kh; ++i) {
       const int64_t th = ih + g.ph - i * g.dh;
-      if (th < 0 || th % g.sh != 0 || th / g.sh >= g.oh) continue;
+      if (th < 0 || th % g.sh != 0 || th / g.sh >= g.oh()) continue;
       const int64_t oh = th / g.sh;
       for (int64_t j = 0; j < g.kw; ++j) {
         const int64_t tw = iw + g.pw - j * g.dw;
-        if (tw < 0 || tw % g.sw != 0 || tw / g.sw >= g.ow) continue;
-        acc += rows[(i * g.kw + j) * L + oh * g.ow + tw / g.sw];
+        if (tw < 0 || tw % g.sw != 0 || tw / g.sw >= g.ow()) continue;
+        acc += rows[(i * g.kw + j) * L + oh * g.ow() + tw / g.sw];
       }
     }
     x[e] += acc;
@@ -51,7 +51,7 @@ __global__ void col2im_kernel(const T* __restrict__ col, ConvGeom g, T* __restri
 }
 
 template <typename T>
-__global__ void max_pool_fwd_kernel(const T* __restrict__ x, PoolGeom g, T* __restrict__ out, int64_t* __restrict__ idx) {
+__global__ void max_pool_fwd_kernel(const T* __restrict__ x, Pool2dGeom g, T* __restrict__ out, int64_t* __restrict__ idx) {
   const int64_t total = g.planes * g.oh * g.ow;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t ow = e % g.ow, oh = (e / g.ow) % g.oh, p = e / (g.ow * g.oh);
@@ -72,7 +72,7 @@ __global__ void max_pool_fwd_kernel(const T* __restrict__ x, PoolGeom g, T* __re
 }
 
 template <typename T>
-__global__ void max_pool_bwd_kernel(const T* __restrict__ gout, const int64_t* __restrict__ idx, PoolGeom g,
+__global__ void max_pool_bwd_kernel(const T* __restrict__ gout, const int64_t* __restrict__ idx, Pool2dGeom g,
                                     T* __restrict__ gin) {
   const int64_t total = g.planes * g.oh * g.ow;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
@@ -85,7 +85,7 @@ __global__ void max_pool_bwd_kernel(const T* __restrict__ gout, const int64_t* _
 struct Window {
   int64_t h0, h1, w0, w1, div;
 };
-__device__ __forceinline__ Window avg_window(const PoolGeom& g, int64_t oh, int64_t ow) {
+__device__ __forceinline__ Window avg_window(const Pool2dGeom& g, int64_t oh, int64_t ow) {
   int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
   int64_t h1 = min(h0 + g.kh, g.h + g.ph), w1 = min(w0 + g.kw, g.w + g.pw);
   const int64_t padded = (h1 - h0) * (w1 - w0);
@@ -96,7 +96,7 @@ __device__ __forceinline__ Window avg_window(const PoolGeom& g, int64_t oh, int6
 }
 
 template <typename T>
-__global__ void avg_pool_fwd_kernel(const T* __restrict__ x, PoolGeom g, T* __restrict__ out) {
+__global__ void avg_pool_fwd_kernel(const T* __restrict__ x, Pool2dGeom g, T* __restrict__ out) {
   const int64_t total = g.planes * g.oh * g.ow;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t ow = e % g.ow, oh = (e / g.ow) % g.oh, p = e / (g.ow * g.oh);
@@ -118,7 +118,7 @@ __device__ __forceinline__ void covering(int64_t i, int64_t s, int64_t p, int64_
 }
 
 template <typename T>
-__global__ void avg_pool_bwd_kernel(const T* __restrict__ gout, PoolGeom g, T* __restrict__ gin) {
+__global__ void avg_pool_bwd_kernel(const T* __restrict__ gout, Pool2dGeom g, T* __restrict__ gin) {
   const int64_t total = g.planes * g.h * g.w;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t iw = e % g.w, ih = (e / g.w) % g.h, p = e / (g.w * g.h);
@@ -140,7 +140,7 @@ __device__ __forceinline__ int64_t bin_start(int64_t i, int64_t in, int64_t out)
 __device__ __forceinline__ int64_t bin_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
 template <typename T>
-__global__ void adaptive_fwd_kernel(const T* __restrict__ x, PoolGeom g, T* __restrict__ out) {
+__global__ void adaptive_fwd_kernel(const T* __restrict__ x, Pool2dGeom g, T* __restrict__ out) {
   const int64_t total = g.planes * g.oh * g.ow;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t ow = e % g.ow, oh = (e / g.ow) % g.oh, p = e / (g.ow * g.oh);
@@ -155,7 +155,7 @@ __global__ void adaptive_fwd_kernel(const T* __restrict__ x, PoolGeom g, T* __re
 }
 
 template <typename T>
-__global__ void adaptive_bwd_kernel(const T* __restrict__ gout, PoolGeom g, T* __restrict__ gin) {
+__global__ void adaptive_bwd_kernel(const T* __restrict__ gout, Pool2dGeom g, T* __restrict__ gin) {
   const int64_t total = g.planes * g.h * g.w;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t iw = e % g.w, ih = (e / g.w) % g.h, p = e / (g.w * g.h);
@@ -198,7 +198,7 @@ __device__ __forceinline__ void axis_tap(int64_t d, int64_t in, int64_t out, boo
 }
 
 template <typename T>
-__global__ void upsample_fwd_kernel(const T* __restrict__ x, PoolGeom g, bool bilinear, bool align, T* __restrict__ out) {
+__global__ void upsample_fwd_kernel(const T* __restrict__ x, Pool2dGeom g, bool bilinear, bool align, T* __restrict__ out) {
   const int64_t total = g.planes * g.oh * g.ow;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t ow = e % g.ow, oh = (e / g.ow) % g.oh, p = e / (g.ow * g.oh);
@@ -212,7 +212,7 @@ __global__ void upsample_fwd_kernel(const T* __restrict__ x, PoolGeom g, bool bi
 }
 
 template <typename T>
-__global__ void upsample_bwd_kernel(const T* __restrict__ gout, PoolGeom g, bool bilinear, bool align, T* __restrict__ gin) {
+__global__ void upsample_bwd_kernel(const T* __restrict__ gout, Pool2dGeom g, bool bilinear, bool align, T* __restrict__ gin) {
   const int64_t total = g.planes * g.oh * g.ow;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t ow = e % g.ow, oh = (e / g.ow) % g.oh, p = e / (g.ow * g.oh);
@@ -229,8 +229,8 @@ __global__ void upsample_bwd_kernel(const T* __restrict__ gout, PoolGeom g, bool
   }
 }
 
-void zero(void* p, int64_t n, KDType dt) {
-  EMBER_CUDA_CHECK(cudaMemsetAsync(p, 0, size_t(n) * (dt == KDType::f32 ? 4 : 8), current_stream()));
+void zero(void* p, int64_t n, DType dt) {
+  EMBER_CUDA_CHECK(cudaMemsetAsync(p, 0, size_t(n) * (dt == DType::f32 ? 4 : 8), current_stream()));
 }
 
 }  // namespace
@@ -245,39 +245,39 @@ void zero(void* p, int64_t n, KDType dt) {
     EMBER_CUDA_LAUNCHED(#kernel);                                                                      \
   } while (0)
 
-void launch_im2col(const void* x, const int64_t (&xs)[4], const ConvGeom& g, void* col, KDType dt) {
-  EMBER_LAUNCH_FLOAT(g.n * g.c * g.kh * g.kw * g.oh * g.ow, im2col_kernel, static_cast<const T*>(x), xs[0], xs[1],
+void launch_im2col(const void* x, const int64_t (&xs)[4], const Conv2dGeom& g, void* col, DType dt) {
+  EMBER_LAUNCH_FLOAT(g.n * g.c * g.kh * g.kw * g.oh() * g.ow(), im2col_kernel, static_cast<const T*>(x), xs[0], xs[1],
                      xs[2], xs[3], g, static_cast<T*>(col));
 }
-void launch_col2im(const void* col, const ConvGeom& g, void* x, KDType dt) {
+void launch_col2im(const void* col, const Conv2dGeom& g, void* x, DType dt) {
   EMBER_LAUNCH_FLOAT(g.n * g.c * g.h * g.w, col2im_kernel, static_cast<const T*>(col), g, static_cast<T*>(x));
 }
-void launch_max_pool_fwd(const void* x, const PoolGeom& g, void* out, int64_t* idx, KDType dt) {
+void launch_max_pool_fwd(const void* x, const Pool2dGeom& g, void* out, int64_t* idx, DType dt) {
   EMBER_LAUNCH_FLOAT(g.planes * g.oh * g.ow, max_pool_fwd_kernel, static_cast<const T*>(x), g, static_cast<T*>(out),
                      idx);
 }
-void launch_max_pool_bwd(const void* gout, const int64_t* idx, const PoolGeom& g, void* gin, KDType dt) {
+void launch_max_pool_bwd(const void* gout, const int64_t* idx, const Pool2dGeom& g, void* gin, DType dt) {
   zero(gin, g.planes * g.h * g.w, dt);
   EMBER_LAUNCH_FLOAT(g.planes * g.oh * g.ow, max_pool_bwd_kernel, static_cast<const T*>(gout), idx, g,
                      static_cast<T*>(gin));
 }
-void launch_avg_pool_fwd(const void* x, const PoolGeom& g, void* out, KDType dt) {
+void launch_avg_pool_fwd(const void* x, const Pool2dGeom& g, void* out, DType dt) {
   EMBER_LAUNCH_FLOAT(g.planes * g.oh * g.ow, avg_pool_fwd_kernel, static_cast<const T*>(x), g, static_cast<T*>(out));
 }
-void launch_avg_pool_bwd(const void* gout, const PoolGeom& g, void* gin, KDType dt) {
+void launch_avg_pool_bwd(const void* gout, const Pool2dGeom& g, void* gin, DType dt) {
   EMBER_LAUNCH_FLOAT(g.planes * g.h * g.w, avg_pool_bwd_kernel, static_cast<const T*>(gout), g, static_cast<T*>(gin));
 }
-void launch_adaptive_fwd(const void* x, const PoolGeom& g, void* out, KDType dt) {
+void launch_adaptive_fwd(const void* x, const Pool2dGeom& g, void* out, DType dt) {
   EMBER_LAUNCH_FLOAT(g.planes * g.oh * g.ow, adaptive_fwd_kernel, static_cast<const T*>(x), g, static_cast<T*>(out));
 }
-void launch_adaptive_bwd(const void* gout, const PoolGeom& g, void* gin, KDType dt) {
+void launch_adaptive_bwd(const void* gout, const Pool2dGeom& g, void* gin, DType dt) {
   EMBER_LAUNCH_FLOAT(g.planes * g.h * g.w, adaptive_bwd_kernel, static_cast<const T*>(gout), g, static_cast<T*>(gin));
 }
-void launch_upsample_fwd(const void* x, const PoolGeom& g, bool bilinear, bool align, void* out, KDType dt) {
+void launch_upsample_fwd(const void* x, const Pool2dGeom& g, bool bilinear, bool align, void* out, DType dt) {
   EMBER_LAUNCH_FLOAT(g.planes * g.oh * g.ow, upsample_fwd_kernel, static_cast<const T*>(x), g, bilinear, align,
                      static_cast<T*>(out));
 }
-void launch_upsample_bwd(const void* gout, const PoolGeom& g, bool bilinear, bool align, void* gin, KDType dt) {
+void launch_upsample_bwd(const void* gout, const Pool2dGeom& g, bool bilinear, bool align, void* gin, DType dt) {
   zero(gin, g.planes * g.h * g.w, dt);
   EMBER_LAUNCH_FLOAT(g.planes * g.oh * g.ow, upsample_bwd_kernel, static_cast<const T*>(gout), g, bilinear, align,
                      static_cast<T*>(gin));

@@ -100,19 +100,19 @@ __global__ void scatter_add_det_kernel(T* __restrict__ out, const int64_t* __res
 
 // Same-size unsigned type for kernels that only move elements.
 template <typename F>
-void dispatch_bits(KDType t, F&& f) {
+void dispatch_bits(DType t, F&& f) {
   switch (t) {
-    case KDType::u8: return f(uint8_t{});
-    case KDType::f32:
-    case KDType::i32: return f(uint32_t{});
-    case KDType::f64:
-    case KDType::i64: return f(uint64_t{});
+    case DType::u8: return f(uint8_t{});
+    case DType::f32:
+    case DType::i32: return f(uint32_t{});
+    case DType::f64:
+    case DType::i64: return f(uint64_t{});
   }
 }
 
 }  // namespace
 
-void launch_index_select(const void* x, const int64_t* index, void* out, const IndexDesc& d, KDType dt) {
+void launch_index_select(const void* x, const int64_t* index, void* out, const IndexDesc& d, DType dt) {
   if (d.it.numel == 0) return;
   dispatch_bits(dt, [&](auto z) {  // a pure move: one kernel per element size
     using T = decltype(z);
@@ -123,12 +123,12 @@ void launch_index_select(const void* x, const int64_t* index, void* out, const I
 }
 
 void launch_index_add(void* out, const int64_t* index, const void* src, const IndexDesc& d, bool deterministic,
-                      KDType dt) {
+                      DType dt) {
   if (d.it.numel == 0 || d.m == 0) return;
   dispatch(dt, [&](auto z) {
     using T = decltype(z);
     const unsigned grid = grid_for(d.it.numel, kThreads, 4);
-    if (deterministic || dt == KDType::u8)
+    if (deterministic || dt == DType::u8)
       index_add_det_kernel<T><<<grid, kThreads, 0, current_stream()>>>(static_cast<T*>(out), index,
                                                                         static_cast<const T*>(src), d);
     else if constexpr (sizeof(T) >= 4)
@@ -138,7 +138,7 @@ void launch_index_add(void* out, const int64_t* index, const void* src, const In
   EMBER_CUDA_LAUNCHED("index_add_kernel");
 }
 
-void launch_gather(const void* x, const int64_t* index, void* out, const GatherDesc& d, KDType dt) {
+void launch_gather(const void* x, const int64_t* index, void* out, const GatherDesc& d, DType dt) {
   if (d.it.numel == 0) return;
   dispatch_bits(dt, [&](auto z) {
     using T = decltype(z);
@@ -149,12 +149,12 @@ void launch_gather(const void* x, const int64_t* index, void* out, const GatherD
 }
 
 void launch_scatter_add(void* out, const int64_t* index, const void* src, const GatherDesc& d, bool deterministic,
-                        KDType dt) {
+                        DType dt) {
   if (d.it.numel == 0) return;
   dispatch(dt, [&](auto z) {
     using T = decltype(z);
     const unsigned grid = grid_for(d.it.numel, kThreads, 4);
-    if (deterministic || dt == KDType::u8)
+    if (deterministic || dt == DType::u8)
       scatter_add_det_kernel<T><<<grid, kThreads, 0, current_stream()>>>(static_cast<T*>(out), index,
                                                                           static_cast<const T*>(src), d);
     else if constexpr (sizeof(T) >= 4)

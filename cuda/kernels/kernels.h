@@ -1,24 +1,25 @@
 // Launchers of the hand-written kernels (kernels/*.cu). Plain pointers, sizes and POD descriptors
 // only, so this header compiles in both the C++17 kernel files and the C++20 backend files.
 // Every launcher runs on current_stream(), returns without synchronising, and ends with
-// EMBER_CUDA_LAUNCHED. Element types: the launcher's KDType; float kernels take f32 or f64.
+// EMBER_CUDA_LAUNCHED. Element types: the launcher's DType; float kernels take f32 or f64.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "cuda/common.cuh"
+#include "tensor/conv_geometry.h"
 
 namespace ember::cuda {
 
-// ---- elementwise (elementwise.cu): ops use the numbering of ember::UnaryOp / BinaryOp ----
-void launch_copy(const void* src, KDType st, void* dst, KDType dt, const Iter<2>& it);
-void launch_fill(void* dst, KDType dt, double value, const Iter<1>& it);
-void launch_unary(int op, double alpha, double beta, const void* x, void* out, KDType dt, const Iter<2>& it);
-void launch_unary_backward(int op, double alpha, double beta, const void* x, const void* gout, void* gin,
-                           KDType dt, const Iter<3>& it);
-void launch_binary(int op, const void* a, const void* b, void* out, KDType dt, const Iter<3>& it);
-void launch_where(const uint8_t* cond, const void* a, const void* b, void* out, KDType dt, const Iter<4>& it);
+// ---- elementwise (elementwise.cu): formulas from tensor/numerics.h ----
+void launch_copy(const void* src, DType st, void* dst, DType dt, const Iter<2>& it);
+void launch_fill(void* dst, DType dt, double value, const Iter<1>& it);
+void launch_unary(UnaryOp op, double alpha, double beta, const void* x, void* out, DType dt, const Iter<2>& it);
+void launch_unary_backward(UnaryOp op, double alpha, double beta, const void* x, const void* gout, void* gin,
+                           DType dt, const Iter<3>& it);
+void launch_binary(BinaryOp op, const void* a, const void* b, void* out, DType dt, const Iter<3>& it);
+void launch_where(const uint8_t* cond, const void* a, const void* b, void* out, DType dt, const Iter<4>& it);
 
 // ---- reductions (reduce.cu) ----
 // Output k (K of them, row-major over the kept dims) reduces R inputs. Offsets come from two
@@ -27,47 +28,40 @@ struct ReduceDesc {
   Iter<2> kept;  // operand 0: x, operand 1: out
   Iter<1> red;   // x
 };
-void launch_reduce(int op, const void* x, void* out, KDType dt, const ReduceDesc& d);
+void launch_reduce(ReduceOp op, const void* x, void* out, DType dt, const ReduceDesc& d);
 // max/min along one dim of length n (stride xs in x): kept descriptor strides x, values, indices.
-void launch_arg_reduce(int op, const void* x, int64_t n, int64_t xs, void* values, int64_t* indices, KDType dt,
+void launch_arg_reduce(ReduceOp op, const void* x, int64_t n, int64_t xs, void* values, int64_t* indices, DType dt,
                        const Iter<3>& kept);
 
 // ---- softmax family (softmax.cu), rows x D contiguous ----
-void launch_softmax(const void* x, void* y, int64_t rows, int64_t d, bool log, KDType dt);
-void launch_softmax_backward(const void* y, const void* gy, void* gx, int64_t rows, int64_t d, bool log, KDType dt);
+void launch_softmax(const void* x, void* y, int64_t rows, int64_t d, bool log, DType dt);
+void launch_softmax_backward(const void* y, const void* gy, void* gx, int64_t rows, int64_t d, bool log, DType dt);
 void launch_cross_entropy_fwd(const void* logits, const int64_t* target, int64_t n, int64_t c, int64_t ignore,
-                              double eps, void* loss, void* lse, KDType dt);
+                              double eps, void* loss, void* lse, DType dt);
 void launch_cross_entropy_bwd(const void* logits, const int64_t* target, const void* lse, const void* gloss,
-                              int64_t n, int64_t c, int64_t ignore, double eps, void* gx, KDType dt);
+                              int64_t n, int64_t c, int64_t ignore, double eps, void* gx, DType dt);
 
 // ---- norms (norm.cu), x [N, D] contiguous; weight/bias/outputs may be null ----
 void launch_layer_norm_fwd(const void* x, const void* w, const void* b, double eps, void* y, void* mean, void* rstd,
-                           int64_t n, int64_t d, KDType dt);
+                           int64_t n, int64_t d, DType dt);
 void launch_layer_norm_bwd(const void* x, const void* w, const void* mean, const void* rstd, const void* gy, void* gx,
-                           void* gw, void* gb, int64_t n, int64_t d, KDType dt);
+                           void* gw, void* gb, int64_t n, int64_t d, DType dt);
 void launch_rms_norm_fwd(const void* x, const void* w, double eps, void* y, void* rstd, int64_t n, int64_t d,
-                         KDType dt);
+                         DType dt);
 void launch_rms_norm_bwd(const void* x, const void* w, const void* rstd, const void* gy, void* gx, void* gw,
-                         int64_t n, int64_t d, KDType dt);
+                         int64_t n, int64_t d, DType dt);
 
 // ---- convolution lowering and pooling (conv_pool.cu); geometry as in tensor/backend.h ----
-struct ConvGeom {
-  int64_t n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
-};
-void launch_im2col(const void* x, const int64_t (&xs)[4], const ConvGeom& g, void* col, KDType dt);
-void launch_col2im(const void* col, const ConvGeom& g, void* x, KDType dt);  // x contiguous, +=
-struct PoolGeom {
-  int64_t planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
-  bool count_include_pad;
-};
-void launch_max_pool_fwd(const void* x, const PoolGeom& g, void* out, int64_t* idx, KDType dt);
-void launch_max_pool_bwd(const void* gout, const int64_t* idx, const PoolGeom& g, void* gin, KDType dt);
-void launch_avg_pool_fwd(const void* x, const PoolGeom& g, void* out, KDType dt);
-void launch_avg_pool_bwd(const void* gout, const PoolGeom& g, void* gin, KDType dt);
-void launch_adaptive_fwd(const void* x, const PoolGeom& g, void* out, KDType dt);
-void launch_adaptive_bwd(const void* gout, const PoolGeom& g, void* gin, KDType dt);
-void launch_upsample_fwd(const void* x, const PoolGeom& g, bool bilinear, bool align, void* out, KDType dt);
-void launch_upsample_bwd(const void* gout, const PoolGeom& g, bool bilinear, bool align, void* gin, KDType dt);
+void launch_im2col(const void* x, const int64_t (&xs)[4], const Conv2dGeom& g, void* col, DType dt);
+void launch_col2im(const void* col, const Conv2dGeom& g, void* x, DType dt);  // x contiguous, +=
+void launch_max_pool_fwd(const void* x, const Pool2dGeom& g, void* out, int64_t* idx, DType dt);
+void launch_max_pool_bwd(const void* gout, const int64_t* idx, const Pool2dGeom& g, void* gin, DType dt);
+void launch_avg_pool_fwd(const void* x, const Pool2dGeom& g, void* out, DType dt);
+void launch_avg_pool_bwd(const void* gout, const Pool2dGeom& g, void* gin, DType dt);
+void launch_adaptive_fwd(const void* x, const Pool2dGeom& g, void* out, DType dt);
+void launch_adaptive_bwd(const void* gout, const Pool2dGeom& g, void* gin, DType dt);
+void launch_upsample_fwd(const void* x, const Pool2dGeom& g, bool bilinear, bool align, void* out, DType dt);
+void launch_upsample_bwd(const void* gout, const Pool2dGeom& g, bool bilinear, bool align, void* gin, DType dt);
 
 // ---- indexing (index.cu); index tensors are i64 and already bounds-checked ----
 // index_select(x, dim, index) -> out: `it` runs over out's shape; operand 0 has x's strides with 0
@@ -83,9 +77,9 @@ struct IndexDesc {
   int64_t stride;  // select: x's stride on dim; add atomic: out's; add deterministic: src's
   int64_t si;      // index stride
 };
-void launch_index_select(const void* x, const int64_t* index, void* out, const IndexDesc& d, KDType dt);
+void launch_index_select(const void* x, const int64_t* index, void* out, const IndexDesc& d, DType dt);
 void launch_index_add(void* out, const int64_t* index, const void* src, const IndexDesc& d, bool deterministic,
-                      KDType dt);
+                      DType dt);
 // gather(x, dim, index) -> out over index's shape: operands x (0 on dim), index, out; x offset gets
 // index * dim_stride. scatter_add(out, dim, index, src), atomic: over index's shape, operands out
 // (0 on dim), index, src. Deterministic: over index's shape with dim resized to n (out's dim size),
@@ -98,21 +92,21 @@ struct GatherDesc {
   int64_t m;           // index's size on dim
   int64_t si, ss;      // index's and src's strides on dim (deterministic scatter)
 };
-void launch_gather(const void* x, const int64_t* index, void* out, const GatherDesc& d, KDType dt);
+void launch_gather(const void* x, const int64_t* index, void* out, const GatherDesc& d, DType dt);
 void launch_scatter_add(void* out, const int64_t* index, const void* src, const GatherDesc& d, bool deterministic,
-                        KDType dt);
+                        DType dt);
 
 // ---- random (random.cu): Philox4x32-10, the same streams as tensor/cpu/random.cpp ----
-void launch_random_uniform(void* out, int64_t n, double lo, double hi, uint64_t seed, uint64_t offset, KDType dt);
-void launch_random_normal(void* out, int64_t n, double mean, double std, uint64_t seed, uint64_t offset, KDType dt);
-void launch_random_int(void* out, int64_t n, int64_t lo, int64_t hi, uint64_t seed, uint64_t offset, KDType dt);
+void launch_random_uniform(void* out, int64_t n, double lo, double hi, uint64_t seed, uint64_t offset, DType dt);
+void launch_random_normal(void* out, int64_t n, double mean, double std, uint64_t seed, uint64_t offset, DType dt);
+void launch_random_int(void* out, int64_t n, int64_t lo, int64_t hi, uint64_t seed, uint64_t offset, DType dt);
 
 // ---- fused optimizer (adam.cu) ----
 struct AdamCoef {
   double lr, beta1, beta2, eps, weight_decay, bias1, bias2;  // bias_i = 1 - beta_i^t
   bool decoupled;
 };
-void launch_adam(void* param, const void* grad, void* m, void* v, int64_t n, const AdamCoef& c, KDType dt);
+void launch_adam(void* param, const void* grad, void* m, void* v, int64_t n, const AdamCoef& c, DType dt);
 
 // ---- attention (attention.cu): f32, contiguous [B, H, T, D]; D, Dv <= 128 ----
 struct SdpaDims {

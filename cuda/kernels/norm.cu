@@ -7,7 +7,10 @@
 // Column sums for grad_weight / grad_bias: grid (ceil(D/32), G), block 32 x 8. Block (cx, g) sums
 // rows [g*chunk, (g+1)*chunk) for 32 columns into partials[g][D]; a second kernel adds the G
 // partials of each column in order. No atomics, so the result is deterministic.
-// Formulas (tensor/cpu/norm.cpp derives them):
+// Row statistics (mean, variance, the backward's row sums) accumulate in f64 for f32 inputs too,
+// as on the CPU: one accumulation type on every backend. The row kernels are memory-bound, so the
+// f64 adds cost no bandwidth.
+// Formulas (autograd/functions/norm.cpp derives them, beside the Backward nodes):
 //   layer: xhat = (x - mean) rstd, y = xhat w + b; gx = rstd (g - mean(g) - xhat mean(g xhat)), g = gy w
 //   rms:   y = x rstd w;  gx = rstd (g - x rstd^2 mean(g x));  gw = sum_rows gy xhat
 #include <cuda_runtime.h>
@@ -24,15 +27,16 @@ __global__ void layer_norm_fwd_kernel(const T* __restrict__ x, const T* __restri
   for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
     const T* xr = x + r * d;
     T* yr = y + r * d;
-    T s = 0;
-    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) s += xr[j];
-    const T m = block_sum(s) / T(d);
-    T ss = 0;
+    double s = 0;
+    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) s += double(xr[j]);
+    const double md = block_sum(s) / double(d);
+    const T m = T(md);
+    double ss = 0;
     for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
-      const T c = xr[j] - m;
+      const double c = double(xr[j]) - md;
       ss += c * c;
     }
-    const T rs = T(1.0 / sqrt(double(block_sum(ss)) / double(d) + eps));
+    const T rs = T(1.0 / sqrt(block_sum(ss) / double(d) + eps));
     if (threadIdx.x == 0) mean[r] = m, rstd[r] = rs;
     for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
       T v = (xr[j] - m) * rs;
@@ -52,13 +56,13 @@ __global__ void layer_norm_bwd_kernel(const T* __restrict__ x, const T* __restri
     const T* gr = gy + r * d;
     T* out = gx + r * d;
     const T m = mean[r], rs = rstd[r];
-    T sg = 0, sgx = 0;
+    double sg = 0, sgx = 0;
     for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
       const T g = w ? gr[j] * w[j] : gr[j];
-      sg += g;
-      sgx += g * ((xr[j] - m) * rs);
+      sg += double(g);
+      sgx += double(g) * double((xr[j] - m) * rs);
     }
-    const T mg = block_sum(sg) / T(d), mgx = block_sum(sgx) / T(d);
+    const T mg = T(block_sum(sg) / double(d)), mgx = T(block_sum(sgx) / double(d));
     for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
       const T g = w ? gr[j] * w[j] : gr[j];
       out[j] = rs * (g - mg - (xr[j] - m) * rs * mgx);
@@ -72,9 +76,9 @@ __global__ void rms_norm_fwd_kernel(const T* __restrict__ x, const T* __restrict
   for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
     const T* xr = x + r * d;
     T* yr = y + r * d;
-    T ss = 0;
-    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) ss += xr[j] * xr[j];
-    const T rs = T(1.0 / sqrt(double(block_sum(ss)) / double(d) + eps));
+    double ss = 0;
+    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) ss += double(xr[j]) * double(xr[j]);
+    const T rs = T(1.0 / sqrt(block_sum(ss) / double(d) + eps));
     if (threadIdx.x == 0) rstd[r] = rs;
     for (int64_t j = threadIdx.x; j < d; j += blockDim.x) yr[j] = w ? xr[j] * rs * w[j] : xr[j] * rs;
   }
@@ -88,9 +92,9 @@ __global__ void rms_norm_bwd_kernel(const T* __restrict__ x, const T* __restrict
     const T* gr = gy + r * d;
     T* out = gx + r * d;
     const T rs = rstd[r];
-    T sgx = 0;
-    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) sgx += (w ? gr[j] * w[j] : gr[j]) * xr[j];
-    const T c = rs * rs * (block_sum(sgx) / T(d));
+    double sgx = 0;
+    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) sgx += double(w ? gr[j] * w[j] : gr[j]) * double(xr[j]);
+    const T c = rs * rs * T(block_sum(sgx) / double(d));
     for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
       const T g = w ? gr[j] * w[j] : gr[j];
       out[j] = rs * (g - xr[j] * c);
@@ -155,7 +159,7 @@ unsigned blocks_for(int64_t rows) { return unsigned(std::min<int64_t>(rows, int6
 }  // namespace
 
 void launch_layer_norm_fwd(const void* x, const void* w, const void* b, double eps, void* y, void* mean, void* rstd,
-                           int64_t n, int64_t d, KDType dt) {
+                           int64_t n, int64_t d, DType dt) {
   dispatch_float(dt, [&](auto z) {
     using T = decltype(z);
     layer_norm_fwd_kernel<T><<<blocks_for(n), threads_for(d), 0, current_stream()>>>(
@@ -166,7 +170,7 @@ void launch_layer_norm_fwd(const void* x, const void* w, const void* b, double e
 }
 
 void launch_layer_norm_bwd(const void* x, const void* w, const void* mean, const void* rstd, const void* gy, void* gx,
-                           void* gw, void* gb, int64_t n, int64_t d, KDType dt) {
+                           void* gw, void* gb, int64_t n, int64_t d, DType dt) {
   dispatch_float(dt, [&](auto z) {
     using T = decltype(z);
     if (gx) {
@@ -181,7 +185,7 @@ void launch_layer_norm_bwd(const void* x, const void* w, const void* mean, const
 }
 
 void launch_rms_norm_fwd(const void* x, const void* w, double eps, void* y, void* rstd, int64_t n, int64_t d,
-                         KDType dt) {
+                         DType dt) {
   dispatch_float(dt, [&](auto z) {
     using T = decltype(z);
     rms_norm_fwd_kernel<T><<<blocks_for(n), threads_for(d), 0, current_stream()>>>(
@@ -191,7 +195,7 @@ void launch_rms_norm_fwd(const void* x, const void* w, double eps, void* y, void
 }
 
 void launch_rms_norm_bwd(const void* x, const void* w, const void* rstd, const void* gy, void* gx, void* gw,
-                         int64_t n, int64_t d, KDType dt) {
+                         int64_t n, int64_t d, DType dt) {
   dispatch_float(dt, [&](auto z) {
     using T = decltype(z);
     if (gx) {

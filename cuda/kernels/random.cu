@@ -91,9 +91,9 @@ constexpr int kThreads = 256;
 
 }  // namespace
 
-void launch_random_uniform(void* out, int64_t n, double lo, double hi, uint64_t seed, uint64_t offset, KDType dt) {
+void launch_random_uniform(void* out, int64_t n, double lo, double hi, uint64_t seed, uint64_t offset, DType dt) {
   if (n == 0) return;
-  if (dt == KDType::f32)
+  if (dt == DType::f32)
     uniform_kernel<float><<<grid_for(n, kThreads, 4), kThreads, 0, current_stream()>>>(static_cast<float*>(out), n, lo,
                                                                                       hi, seed, offset);
   else
@@ -102,9 +102,9 @@ void launch_random_uniform(void* out, int64_t n, double lo, double hi, uint64_t 
   EMBER_CUDA_LAUNCHED("uniform_kernel");
 }
 
-void launch_random_normal(void* out, int64_t n, double mean, double std, uint64_t seed, uint64_t offset, KDType dt) {
+void launch_random_normal(void* out, int64_t n, double mean, double std, uint64_t seed, uint64_t offset, DType dt) {
   if (n == 0) return;
-  if (dt == KDType::f32)
+  if (dt == DType::f32)
     normal_kernel<float><<<grid_for(n, kThreads, 4), kThreads, 0, current_stream()>>>(static_cast<float*>(out), n, mean,
                                                                                      std, seed, offset);
   else
@@ -113,16 +113,16 @@ void launch_random_normal(void* out, int64_t n, double mean, double std, uint64_
   EMBER_CUDA_LAUNCHED("normal_kernel");
 }
 
-void launch_random_int(void* out, int64_t n, int64_t lo, int64_t hi, uint64_t seed, uint64_t offset, KDType dt) {
+void launch_random_int(void* out, int64_t n, int64_t lo, int64_t hi, uint64_t seed, uint64_t offset, DType dt) {
   if (n == 0) return;
   const uint64_t range = uint64_t(hi) - uint64_t(lo);
   const unsigned grid = grid_for(n, kThreads, 4);
   switch (dt) {
-    case KDType::f32: int_kernel<float><<<grid, kThreads, 0, current_stream()>>>(static_cast<float*>(out), n, lo, range, seed, offset); break;
-    case KDType::f64: int_kernel<double><<<grid, kThreads, 0, current_stream()>>>(static_cast<double*>(out), n, lo, range, seed, offset); break;
-    case KDType::i32: int_kernel<int32_t><<<grid, kThreads, 0, current_stream()>>>(static_cast<int32_t*>(out), n, lo, range, seed, offset); break;
-    case KDType::i64: int_kernel<int64_t><<<grid, kThreads, 0, current_stream()>>>(static_cast<int64_t*>(out), n, lo, range, seed, offset); break;
-    case KDType::u8: int_kernel<uint8_t><<<grid, kThreads, 0, current_stream()>>>(static_cast<uint8_t*>(out), n, lo, range, seed, offset); break;
+    case DType::f32: int_kernel<float><<<grid, kThreads, 0, current_stream()>>>(static_cast<float*>(out), n, lo, range, seed, offset); break;
+    case DType::f64: int_kernel<double><<<grid, kThreads, 0, current_stream()>>>(static_cast<double*>(out), n, lo, range, seed, offset); break;
+    case DType::i32: int_kernel<int32_t><<<grid, kThreads, 0, current_stream()>>>(static_cast<int32_t*>(out), n, lo, range, seed, offset); break;
+    case DType::i64: int_kernel<int64_t><<<grid, kThreads, 0, current_stream()>>>(static_cast<int64_t*>(out), n, lo, range, seed, offset); break;
+    case DType::u8: int_kernel<uint8_t><<<grid, kThreads, 0, current_stream()>>>(static_cast<uint8_t*>(out), n, lo, range, seed, offset); break;
   }
   EMBER_CUDA_LAUNCHED("int_kernel");
 }

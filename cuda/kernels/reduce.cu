@@ -19,10 +19,10 @@
 namespace ember::cuda {
 namespace {
 
-enum : int { kSum, kMax, kMin, kProd };  // ember::ReduceOp order
+constexpr ReduceOp kSum = ReduceOp::sum, kMax = ReduceOp::max, kMin = ReduceOp::min, kProd = ReduceOp::prod;
 
 template <typename T>
-__device__ __forceinline__ T identity_of(int op) {
+__device__ __forceinline__ T identity_of(ReduceOp op) {
   switch (op) {
     case kSum: return T(0);
     case kProd: return T(1);
@@ -36,7 +36,7 @@ __device__ __forceinline__ T identity_of(int op) {
 }
 
 template <typename T>
-__device__ __forceinline__ T combine(int op, T acc, T v) {
+__device__ __forceinline__ T combine(ReduceOp op, T acc, T v) {
   switch (op) {
     case kSum: return T(acc + v);
     case kProd: return T(acc * v);
@@ -56,7 +56,7 @@ __device__ __forceinline__ T shfl_xor(T v, int o) {
 }
 
 template <typename T>
-__device__ T block_combine(int op, T v) {
+__device__ T block_combine(ReduceOp op, T v) {
   __shared__ T part[32];
   for (int o = 16; o > 0; o >>= 1) v = combine(op, v, shfl_xor(v, o));
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -72,7 +72,7 @@ __device__ T block_combine(int op, T v) {
 // grid (K, G): block (k, g) reduces chunk g of output k's R inputs into partial[k * G + g], or into
 // out directly when G == 1.
 template <typename T>
-__global__ void reduce_block_kernel(int op, const T* __restrict__ x, T* __restrict__ out, T* __restrict__ partial,
+__global__ void reduce_block_kernel(ReduceOp op, const T* __restrict__ x, T* __restrict__ out, T* __restrict__ partial,
                                     ReduceDesc d, int64_t chunk) {
   const int64_t R = d.red.numel;
   for (int64_t k = blockIdx.x; k < d.kept.numel; k += gridDim.x) {
@@ -98,7 +98,7 @@ __global__ void reduce_block_kernel(int op, const T* __restrict__ x, T* __restri
 
 // One thread per output combines its G partials in order.
 template <typename T>
-__global__ void reduce_partials_kernel(int op, const T* __restrict__ partial, int g, T* __restrict__ out,
+__global__ void reduce_partials_kernel(ReduceOp op, const T* __restrict__ partial, int g, T* __restrict__ out,
                                        Iter<2> kept) {
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < kept.numel;
        k += int64_t(gridDim.x) * blockDim.x) {
@@ -111,7 +111,7 @@ __global__ void reduce_partials_kernel(int op, const T* __restrict__ partial, in
 }
 
 template <typename T>
-__global__ void reduce_thread_kernel(int op, const T* __restrict__ x, T* __restrict__ out, ReduceDesc d) {
+__global__ void reduce_thread_kernel(ReduceOp op, const T* __restrict__ x, T* __restrict__ out, ReduceDesc d) {
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < d.kept.numel;
        k += int64_t(gridDim.x) * blockDim.x) {
     int64_t ko[2];
@@ -127,7 +127,7 @@ __global__ void reduce_thread_kernel(int op, const T* __restrict__ x, T* __restr
 }
 
 template <typename T>
-void reduce_typed(int op, const T* x, T* out, const ReduceDesc& d) {
+void reduce_typed(ReduceOp op, const T* x, T* out, const ReduceDesc& d) {
   const int64_t K = d.kept.numel, R = d.red.numel;
   const int sms = sm_count();
   // Does x's unit stride (or smallest stride) lie among the reduced dims?
@@ -158,7 +158,7 @@ void reduce_typed(int op, const T* x, T* out, const ReduceDesc& d) {
 // ---- arg max/min: one warp per output; lanes stride over n, then merge (value, index) pairs:
 // a NaN wins (lowest index among NaNs), else the better value, ties to the lowest index.
 template <typename T>
-__device__ __forceinline__ bool arg_better(int op, T v, int64_t i, T best, int64_t bi) {
+__device__ __forceinline__ bool arg_better(ReduceOp op, T v, int64_t i, T best, int64_t bi) {
   const bool vn = v != v, bn = best != best;
   if (vn || bn) return vn && (!bn || i < bi);
   if (v == best) return i < bi;
@@ -166,7 +166,7 @@ __device__ __forceinline__ bool arg_better(int op, T v, int64_t i, T best, int64
 }
 
 template <typename T>
-__global__ void arg_reduce_kernel(int op, const T* __restrict__ x, int64_t n, int64_t xs, T* __restrict__ values,
+__global__ void arg_reduce_kernel(ReduceOp op, const T* __restrict__ x, int64_t n, int64_t xs, T* __restrict__ values,
                                   int64_t* __restrict__ indices, Iter<3> kept) {
   const int lane = threadIdx.x & 31;
   const int64_t warps = int64_t(gridDim.x) * (blockDim.x >> 5);
@@ -194,7 +194,7 @@ __global__ void arg_reduce_kernel(int op, const T* __restrict__ x, int64_t n, in
 
 }  // namespace
 
-void launch_reduce(int op, const void* x, void* out, KDType dt, const ReduceDesc& d) {
+void launch_reduce(ReduceOp op, const void* x, void* out, DType dt, const ReduceDesc& d) {
   if (d.kept.numel == 0) return;
   dispatch(dt, [&](auto z) {
     using T = decltype(z);
@@ -202,7 +202,7 @@ void launch_reduce(int op, const void* x, void* out, KDType dt, const ReduceDesc
   });
 }
 
-void launch_arg_reduce(int op, const void* x, int64_t n, int64_t xs, void* values, int64_t* indices, KDType dt,
+void launch_arg_reduce(ReduceOp op, const void* x, int64_t n, int64_t xs, void* values, int64_t* indices, DType dt,
                        const Iter<3>& kept) {
   if (kept.numel == 0 || n == 0) return;
   dispatch(dt, [&](auto z) {

@@ -139,9 +139,9 @@ unsigned blocks_for(int64_t rows) { return unsigned(std::min<int64_t>(rows, int6
 
 }  // namespace
 
-void launch_softmax(const void* x, void* y, int64_t rows, int64_t d, bool log, KDType dt) {
+void launch_softmax(const void* x, void* y, int64_t rows, int64_t d, bool log, DType dt) {
   if (rows == 0 || d == 0) return;
-  if (dt == KDType::f32)
+  if (dt == DType::f32)
     softmax_kernel<float><<<blocks_for(rows), threads_for(d), 0, current_stream()>>>(
         static_cast<const float*>(x), static_cast<float*>(y), rows, d, log);
   else
@@ -150,9 +150,9 @@ void launch_softmax(const void* x, void* y, int64_t rows, int64_t d, bool log, K
   EMBER_CUDA_LAUNCHED("softmax_kernel");
 }
 
-void launch_softmax_backward(const void* y, const void* gy, void* gx, int64_t rows, int64_t d, bool log, KDType dt) {
+void launch_softmax_backward(const void* y, const void* gy, void* gx, int64_t rows, int64_t d, bool log, DType dt) {
   if (rows == 0 || d == 0) return;
-  if (dt == KDType::f32)
+  if (dt == DType::f32)
     softmax_bwd_kernel<float><<<blocks_for(rows), threads_for(d), 0, current_stream()>>>(
         static_cast<const float*>(y), static_cast<const float*>(gy), static_cast<float*>(gx), rows, d, log);
   else
@@ -162,9 +162,9 @@ void launch_softmax_backward(const void* y, const void* gy, void* gx, int64_t ro
 }
 
 void launch_cross_entropy_fwd(const void* logits, const int64_t* target, int64_t n, int64_t c, int64_t ignore,
-                              double eps, void* loss, void* lse, KDType dt) {
+                              double eps, void* loss, void* lse, DType dt) {
   if (n == 0) return;
-  if (dt == KDType::f32)
+  if (dt == DType::f32)
     ce_fwd_kernel<float><<<blocks_for(n), threads_for(c), 0, current_stream()>>>(
         static_cast<const float*>(logits), target, n, c, ignore, eps, static_cast<float*>(loss),
         static_cast<float*>(lse));
@@ -176,9 +176,9 @@ void launch_cross_entropy_fwd(const void* logits, const int64_t* target, int64_t
 }
 
 void launch_cross_entropy_bwd(const void* logits, const int64_t* target, const void* lse, const void* gloss,
-                              int64_t n, int64_t c, int64_t ignore, double eps, void* gx, KDType dt) {
+                              int64_t n, int64_t c, int64_t ignore, double eps, void* gx, DType dt) {
   if (n == 0) return;
-  if (dt == KDType::f32)
+  if (dt == DType::f32)
     ce_bwd_kernel<float><<<blocks_for(n), threads_for(c), 0, current_stream()>>>(
         static_cast<const float*>(logits), target, static_cast<const float*>(lse), static_cast<const float*>(gloss),
         n, c, ignore, eps, static_cast<float*>(gx));

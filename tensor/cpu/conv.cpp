@@ -1,204 +1,140 @@
-// CPU convolution lowering: im2col and its adjoint col2im (the GEMMs live in gemm.cpp).
-//
-// Legend: N batch, C channels, H/W input height/width, kh/kw kernel, sh/sw stride, ph/pw zero
-// padding, dh/dw dilation, OH/OW output height/width, L = OH*OW output positions.
-// col row r = (c*kh + i)*kw + j holds, for every output position l = oh*OW + ow, the input pixel
-// x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] (0 outside the image).
-//
-// Work split: one (n, c) input plane per task (kh*kw rows of col); col2im's tasks own disjoint
-// planes of x, so the scatter needs no atomics. Small planes use a zero-padded copy (use_padded). The per-row valid range [lo, hi) of ow is computed
-// once, so the inner loops are branch-free (a straight copy when sw == 1 and x's W stride is 1).
-// The obvious per-element versions are in ref/conv.cpp; tests/tensor/test_cpu_conv.cpp compares.
+// CPU convolution: conv2d_fwd / conv2d_bwd_data / conv2d_bwd_weight. The three entry points at the
+// end of this file are where the CPU picks a lowering per call; a new CPU conv kernel (Winograd,
+// direct) plugs in there, ahead of the two lowerings below (depthwise convs go to depthwise.cpp):
+//  * wide (groups == 1, not a large 1x1): a chunk of nb images is one GEMM whose N is nb*L, with
+//    col in a "wide" layout [K, nb*L] (im2col.cpp accepts this strided view of [nb, K, L]) and the
+//    [M, nb*L] result moved to [nb, M, L] with one copy (grad_y the other way round). The per-image
+//    products are skinny (W6: [64 x 42] outputs per image; W2: [64 x 196]); one product over a
+//    chunk beats hundreds of tiny ones. Chunks are spread over the threads (each chunk's im2col,
+//    GEMM and copies run on one thread: no fork/join per kernel).
+//  * per image (grouped convs; 1x1 convs on images of 256+ pixels, which per image already are a
+//    GEMM with a long N on the image itself): tensor/conv_lowering.cpp.
+// Legend: N batch, C input channels, M output channels, L = OH*OW, K = C*kh*kw.
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
+#include "tensor/conv_lowering.h"
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/depthwise.h"
 #include "tensor/parallel.h"
 
 namespace ember::cpu {
 namespace {
+using conv_lowering::batch_view;
+using conv_lowering::image_chunk;
 
-// [lo, hi): the output positions o in [0, out) whose input coordinate o*s - p + kd lies in [0, size).
-struct Range {
-  int64_t lo, hi;
-};
-Range valid_range(int64_t size, int64_t out, int64_t s, int64_t p, int64_t kd) {
-  int64_t a = p - kd;             // need o*s >= a
-  int64_t b = size - 1 + p - kd;  // need o*s <= b
-  int64_t lo = a <= 0 ? 0 : (a + s - 1) / s;
-  int64_t hi = b < 0 ? 0 : b / s + 1;
-  lo = std::min(lo, out);
-  hi = std::clamp(hi, lo, out);
-  return {lo, hi};
+bool use_wide(const Conv2dGeom& g) { return g.groups == 1 && !(g.pointwise() && g.oh() * g.ow() >= 256); }
+
+// Images per wide chunk: col stays within ~1 MiB (L2-sized; a whole-batch col of W6 would be
+// 25 MB and stream from memory) while N = nb*L still spans many register tiles, and the batch
+// gives at least 8 chunks (chunks are what threads share). Independent of the thread count, so
+// results are too.
+constexpr int64_t kWideColBudget = int64_t{1} << 18;
+int64_t wide_chunk(const Conv2dGeom& g) {
+  const int64_t rows = g.c * g.kh * g.kw, L = g.oh() * g.ow();
+  return std::clamp<int64_t>(kWideColBudget / std::max<int64_t>(1, rows * L), 1, std::max<int64_t>((g.n + 7) / 8, 1));
 }
 
-int64_t plane_grain(int64_t work_per_plane) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, work_per_plane)); }
-
-// Small planes (W6's 6x7, W2's 28x28, W3's 64x64) go through a zero-padded copy of the plane:
-// every col row is then a plain strided gather with no per-row range logic or short fills/memmoves,
-// which dominated im2col on 7-wide rows. Planes above this many padded elements use the range path.
-constexpr int64_t kPaddedPlaneMax = int64_t{1} << 16;
-bool use_padded(const Conv2dGeom& g) { return (g.h + 2 * g.ph) * (g.w + 2 * g.pw) <= kPaddedPlaneMax; }
-
-// rows[r * cs1 + l] = pad[(oh*sh + i*dh) * Wp + ow*sw + j*dw] for r = i*kw + j, l = oh*OW + ow.
-template <typename T>
-void gather_rows(const Conv2dGeom& g, const T* pad, int64_t wp, T* rows, int64_t cs1) {
-  const int64_t OH = g.oh(), OW = g.ow();
-  for (int64_t i = 0; i < g.kh; ++i)
-    for (int64_t j = 0; j < g.kw; ++j) {
-      T* row = rows + (i * g.kw + j) * cs1;
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        const T* src = pad + (oh * g.sh + i * g.dh) * wp + j * g.dw;
-        T* dst = row + oh * OW;
-        if (g.sw == 1) {
-          for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow];
-        } else {
-          for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow * g.sw];
-        }
-      }
-    }
+// Runs f(n0, nb) for every chunk of the batch, chunks spread over the threads.
+template <typename F>
+void for_each_wide_chunk(const Conv2dGeom& g, F&& f) {
+  const int64_t chunk = wide_chunk(g), chunks = (g.n + chunk - 1) / chunk;
+  parallel_tasks(chunks, [&](int64_t c) { f(c * chunk, std::min(chunk, g.n - c * chunk)); });
 }
 
-// The adjoint: pad[...] += rows[...] (same index map as gather_rows).
-template <typename T>
-void scatter_rows(const Conv2dGeom& g, const T* rows, int64_t cs1, T* pad, int64_t wp) {
-  const int64_t OH = g.oh(), OW = g.ow();
-  for (int64_t i = 0; i < g.kh; ++i)
-    for (int64_t j = 0; j < g.kw; ++j) {
-      const T* row = rows + (i * g.kw + j) * cs1;
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        T* dst = pad + (oh * g.sh + i * g.dh) * wp + j * g.dw;
-        const T* src = row + oh * OW;
-        if (g.sw == 1) {
-          for (int64_t ow = 0; ow < OW; ++ow) dst[ow] += src[ow];
-        } else {
-          for (int64_t ow = 0; ow < OW; ++ow) dst[ow * g.sw] += src[ow];
-        }
-      }
-    }
+// [1, R, C] view of a contiguous [R, C] buffer (a GEMM operand).
+Tensor as_batch1(const Tensor& t, int64_t r, int64_t c) { return t.as_strided({1, r, c}, {r * c, c, 1}, t.offset()); }
+
+// [nb, R, L] view of a wide [R, nb*L] buffer.
+Tensor wide_as_batch(const Tensor& wide, int64_t nb, int64_t r, int64_t L) {
+  return wide.as_strided({nb, r, L}, {L, nb * L, 1}, wide.offset());
 }
 
-template <typename T>
-void im2col_impl(const Tensor& x, const Conv2dGeom& g, const Tensor& col) {
-  const int64_t OH = g.oh(), OW = g.ow(), L = OH * OW, kk = g.kh * g.kw;
-  const T* xp = x.data<T>();
-  T* cp = col.data<T>();
-  const int64_t xs0 = x.stride(0), xs1 = x.stride(1), xs2 = x.stride(2), xs3 = x.stride(3);
-  const int64_t cs0 = col.stride(0), cs1 = col.stride(1);
-  if (use_padded(g)) {
-    const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw;
-    parallel_for(g.n * g.c, plane_grain(kk * L), [&](int64_t begin, int64_t end) {
-      std::vector<T> pad(size_t(hp * wp), T(0));  // the border stays zero
-      for (int64_t nc = begin; nc < end; ++nc) {
-        const int64_t n = nc / g.c, c = nc % g.c;
-        const T* plane = xp + n * xs0 + c * xs1;
-        for (int64_t h = 0; h < g.h; ++h)
-          for (int64_t w = 0; w < g.w; ++w) pad[size_t((h + g.ph) * wp + w + g.pw)] = plane[h * xs2 + w * xs3];
-        gather_rows(g, pad.data(), wp, cp + n * cs0 + c * kk * cs1, cs1);
-      }
-    });
-    return;
-  }
-  parallel_for(g.n * g.c, plane_grain(kk * L), [&](int64_t begin, int64_t end) {
-    for (int64_t nc = begin; nc < end; ++nc) {
-      const int64_t n = nc / g.c, c = nc % g.c;
-      const T* plane = xp + n * xs0 + c * xs1;
-      T* rows = cp + n * cs0 + c * kk * cs1;  // col[n] rows c*kk .. c*kk+kk-1
-      for (int64_t i = 0; i < g.kh; ++i) {
-        const Range rh = valid_range(g.h, OH, g.sh, g.ph, i * g.dh);
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const Range rw = valid_range(g.w, OW, g.sw, g.pw, j * g.dw);
-          T* row = rows + (i * g.kw + j) * cs1;
-          std::fill(row, row + rh.lo * OW, T(0));
-          std::fill(row + rh.hi * OW, row + L, T(0));
-          for (int64_t oh = rh.lo; oh < rh.hi; ++oh) {
-            T* dst = row + oh * OW;
-            const T* src = plane + (oh * g.sh - g.ph + i * g.dh) * xs2;
-            const int64_t iw0 = j * g.dw - g.pw;  // input column of ow = 0
-            std::fill(dst, dst + rw.lo, T(0));
-            if (g.sw == 1 && xs3 == 1) {  // a plain loop: short rows (OW = 7) lose to a memmove call
-              for (int64_t ow = rw.lo; ow < rw.hi; ++ow) dst[ow] = src[ow + iw0];
-            } else {
-              for (int64_t ow = rw.lo; ow < rw.hi; ++ow) dst[ow] = src[(ow * g.sw + iw0) * xs3];
-            }
-            std::fill(dst + rw.hi, dst + OW, T(0));
-          }
-        }
-      }
-    }
+// col [K, nb*L] = im2col of images n0 .. n0+nb of img.
+Tensor wide_col(Backend& be, const Tensor& img, const Conv2dGeom& g, int64_t n0, int64_t nb) {
+  const int64_t rows = g.c * g.kh * g.kw, L = g.oh() * g.ow();
+  Tensor col = Tensor::empty({rows, nb * L}, img.options());
+  Conv2dGeom gc = g;
+  gc.n = nb;
+  be.im2col(image_chunk(img, g, n0, nb), gc, wide_as_batch(col, nb, rows, L));
+  return col;
+}
+
+// out [N, M, L] images n0.. as a wide [M, nb*L] copy.
+Tensor wide_of(Backend& be, const Tensor& out, int64_t n0, int64_t nb, int64_t M, int64_t L) {
+  Tensor w = Tensor::empty({M, nb * L}, out.options());
+  be.copy(batch_view(out, n0, nb, M, L), wide_as_batch(w, nb, M, L));
+  return w;
+}
+
+void forward_wide(Backend& be, const Tensor& img, const Tensor& w, const Conv2dGeom& g, const Tensor& out,
+                  bool accumulate) {
+  const int64_t M = w.size(0), K = w.numel() / M, L = g.oh() * g.ow();
+  const Tensor a = w.as_strided({1, M, K}, {0, K, 1}, w.offset());
+  for_each_wide_chunk(g, [&](int64_t n0, int64_t nb) {
+    const Tensor col = wide_col(be, img, g, n0, nb);
+    Tensor res = Tensor::empty({1, M, nb * L}, out.options());
+    be.gemm(a, as_batch1(col, K, nb * L), res, false);
+    const Tensor src = wide_as_batch(res, nb, M, L), dst = batch_view(out, n0, nb, M, L);
+    if (accumulate) be.binary(BinaryOp::add, dst, src, dst);
+    else be.copy(src, dst);
   });
 }
 
-template <typename T>
-void col2im_impl(const Tensor& col, const Conv2dGeom& g, const Tensor& x) {
-  const int64_t OH = g.oh(), OW = g.ow(), L = OH * OW, kk = g.kh * g.kw;
-  const T* cp = col.data<T>();
-  T* xp = x.data<T>();
-  const int64_t cs0 = col.stride(0), cs1 = col.stride(1);
-  if (use_padded(g)) {
-    const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw;
-    parallel_for(g.n * g.c, plane_grain(kk * L), [&](int64_t begin, int64_t end) {
-      std::vector<T> pad(size_t(hp * wp));
-      for (int64_t nc = begin; nc < end; ++nc) {
-        std::fill(pad.begin(), pad.end(), T(0));
-        scatter_rows(g, cp + (nc / g.c) * cs0 + (nc % g.c) * kk * cs1, cs1, pad.data(), wp);
-        T* plane = xp + nc * g.h * g.w;
-        for (int64_t h = 0; h < g.h; ++h)
-          for (int64_t w = 0; w < g.w; ++w) plane[h * g.w + w] += pad[size_t((h + g.ph) * wp + w + g.pw)];
-      }
-    });
-    return;
-  }
-  parallel_for(g.n * g.c, plane_grain(kk * L), [&](int64_t begin, int64_t end) {
-    for (int64_t nc = begin; nc < end; ++nc) {
-      T* plane = xp + nc * g.h * g.w;  // x contiguous: plane nc = (n, c)
-      const T* rows = cp + (nc / g.c) * cs0 + (nc % g.c) * kk * cs1;
-      for (int64_t i = 0; i < g.kh; ++i) {
-        const Range rh = valid_range(g.h, OH, g.sh, g.ph, i * g.dh);
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const Range rw = valid_range(g.w, OW, g.sw, g.pw, j * g.dw);
-          const T* row = rows + (i * g.kw + j) * cs1;
-          const int64_t iw0 = j * g.dw - g.pw;
-          for (int64_t oh = rh.lo; oh < rh.hi; ++oh) {
-            T* dst = plane + (oh * g.sh - g.ph + i * g.dh) * g.w;
-            const T* src = row + oh * OW;
-            if (g.sw == 1) {
-              for (int64_t ow = rw.lo; ow < rw.hi; ++ow) dst[ow + iw0] += src[ow];
-            } else {
-              for (int64_t ow = rw.lo; ow < rw.hi; ++ow) dst[ow * g.sw + iw0] += src[ow];
-            }
-          }
-        }
-      }
-    }
+void backward_data_wide(Backend& be, const Tensor& out, const Tensor& w, const Conv2dGeom& g, const Tensor& img) {
+  const int64_t M = w.size(0), K = w.numel() / M, L = g.oh() * g.ow();
+  const Tensor at = w.as_strided({1, K, M}, {0, 1, K}, w.offset());  // W^T
+  for_each_wide_chunk(g, [&](int64_t n0, int64_t nb) {
+    const Tensor src = wide_of(be, out, n0, nb, M, L);
+    Tensor col = Tensor::empty({1, K, nb * L}, img.options());
+    be.gemm(at, as_batch1(src, M, nb * L), col, false);
+    Conv2dGeom gc = g;
+    gc.n = nb;
+    be.col2im(wide_as_batch(col, nb, K, L), gc, image_chunk(img, g, n0, nb));
   });
 }
 
-void check_geom(const Tensor& x, const Conv2dGeom& g, const Tensor& col, const char* op) {
-  EMBER_ASSERT(x.dim() == 4 && x.size(0) == g.n && x.size(1) == g.c && x.size(2) == g.h && x.size(3) == g.w,
-               "{}: x {} does not match the geometry", op, shape_str(x.shape()));
-  EMBER_ASSERT(col.stride(2) == 1 && col.shape() == Shape({g.n, g.c * g.kh * g.kw, g.oh() * g.ow()}),
-               "{}: col {} is not a [N, C*kh*kw, OH*OW] with unit stride along OH*OW", op, shape_str(col.shape()));
-  EMBER_ASSERT(g.sh >= 1 && g.sw >= 1 && g.dh >= 1 && g.dw >= 1 && g.oh() >= 1 && g.ow() >= 1,
-               "{}: bad geometry", op);
+// Chunks are summed in kWeightGradParts fixed groups (a partial gW each, added in order at the
+// end), so threads can share the batch and the sum order does not depend on the thread count.
+constexpr int64_t kWeightGradParts = 4;
+void backward_weight_wide(Backend& be, const Tensor& out, const Tensor& img, const Conv2dGeom& g, const Tensor& gw) {
+  const int64_t M = gw.size(0), K = gw.numel() / M, L = g.oh() * g.ow(), chunk = wide_chunk(g);
+  if (g.n == 0) return be.fill(gw, 0);
+  const int64_t chunks = (g.n + chunk - 1) / chunk, parts = std::min(chunks, kWeightGradParts);
+  std::vector<Tensor> partial(static_cast<size_t>(parts));
+  partial[0] = gw.as_strided({1, M, K}, {M * K, K, 1}, gw.offset());
+  for (int64_t p = 1; p < parts; ++p) partial[size_t(p)] = Tensor::empty({1, M, K}, gw.options());
+  parallel_tasks(parts, [&](int64_t p) {
+    for (int64_t c = chunks * p / parts; c < chunks * (p + 1) / parts; ++c) {
+      const int64_t n0 = c * chunk, nb = std::min(chunk, g.n - n0);
+      const Tensor a = wide_of(be, out, n0, nb, M, L), col = wide_col(be, img, g, n0, nb);
+      // gW [M, K] (=|+=) gy [M, nb*L] @ col^T [nb*L, K] (col^T as a strided view: an NT product)
+      be.gemm(as_batch1(a, M, nb * L), col.as_strided({1, nb * L, K}, {0, 1, nb * L}, col.offset()),
+              partial[size_t(p)], c > chunks * p / parts);
+    }
+  });
+  for (int64_t p = 1; p < parts; ++p) be.binary(BinaryOp::add, partial[0], partial[size_t(p)], partial[0]);
 }
 
 }  // namespace
 
-// x [N, C, H, W] any strides -> col [N, C*kh*kw, OH*OW] (`=`). Beyond the interface's contiguous
-// col, the CPU accepts any batch and row strides with unit stride along OH*OW (the conv op's
-// "wide" layout [C*kh*kw, N*OH*OW] is such a view).
-void CpuBackend::im2col(const Tensor& x, const Conv2dGeom& g, const Tensor& col) {
-  check_geom(x, g, col, "im2col");
-  dispatch_float(x.dtype(), "im2col", [&]<typename T>() { im2col_impl<T>(x, g, col); });
+// ---- the CPU's conv entry points: pick a lowering per call ----
+void CpuBackend::conv2d_fwd(const Tensor& x, const Tensor& w, const Conv2dGeom& g, const Tensor& y, bool accumulate) {
+  if (depthwise_applies(y, g, g.groups, w.size(0))) return depthwise_forward(x, w, g, y, accumulate);
+  if (use_wide(g)) return forward_wide(*this, x, w, g, y, accumulate);
+  conv_lowering::forward(*this, x, w, g, y, accumulate);
 }
 
-// col [N, C*kh*kw, OH*OW] (strides as for im2col) -> x [N, C, H, W] contiguous (`+=`).
-void CpuBackend::col2im(const Tensor& col, const Conv2dGeom& g, const Tensor& x) {
-  check_geom(x, g, col, "col2im");
-  EMBER_ASSERT(x.is_contiguous(), "col2im: x must be contiguous");
-  dispatch_float(x.dtype(), "col2im", [&]<typename T>() { col2im_impl<T>(col, g, x); });
+void CpuBackend::conv2d_bwd_data(const Tensor& grad_y, const Tensor& w, const Conv2dGeom& g, const Tensor& grad_x) {
+  if (depthwise_applies(grad_x, g, g.groups, w.size(0))) return depthwise_backward_input(grad_y, w, g, grad_x);
+  if (use_wide(g)) return backward_data_wide(*this, grad_y, w, g, grad_x);
+  conv_lowering::backward_data(*this, grad_y, w, g, grad_x);
+}
+
+void CpuBackend::conv2d_bwd_weight(const Tensor& grad_y, const Tensor& x, const Conv2dGeom& g, const Tensor& grad_w) {
+  if (depthwise_applies(grad_w, g, g.groups, grad_w.size(0))) return depthwise_backward_weight(grad_y, x, g, grad_w);
+  if (use_wide(g)) return backward_weight_wide(*this, grad_y, x, g, grad_w);
+  conv_lowering::backward_weight(*this, grad_y, x, g, grad_w);
 }
 
 }  // namespace ember::cpu

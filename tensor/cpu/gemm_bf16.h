@@ -2,7 +2,7 @@
 // C[M,N] (=|+=) bf16(A[M,K]) @ bf16(B[K,N]) with f32 accumulation. A, B, C are f32 and laid out as
 // GemmArgs says (arbitrary A/B strides, row-major C); the rounding happens while packing.
 // gemm_bf16 picks VDPBF16PS (gemm_bf16_avx512.cpp) when has_avx512_bf16(), else the portable kernel
-// (gemm_bf16_driver.h; built for AVX2 unless the active ISA is scalar) with the same rounding and
+// (gemm_bf16_kernels.h; built for AVX2 unless the active ISA is scalar) with the same rounding and
 // f32 sums. Single-threaded; gemm.cpp splits C into tiles.
 #pragma once
 

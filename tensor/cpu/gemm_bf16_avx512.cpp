@@ -7,7 +7,7 @@
 #include <immintrin.h>
 
 #include "tensor/cpu/gemm_bf16.h"
-#include "tensor/cpu/gemm_bf16_driver.h"
+#include "tensor/cpu/gemm_bf16_kernels.h"
 
 namespace ember::cpu {
 namespace {

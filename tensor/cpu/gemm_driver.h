@@ -33,7 +33,7 @@ struct GemmArgs {
 // tile() (edges, strided B) and pack<W>() (vectorized packing), see below. A kernel may also pack
 // its panels as another type (`using Packed`, e.g. bf16 k-pairs for VDPBF16PS) in packed_k(kc)
 // steps; it then brings its own pack<W>, and K blocks get an even length so that no k-pair
-// straddles two blocks (gemm_bf16_driver.h).
+// straddles two blocks (gemm_bf16_kernels.h).
 template <typename K, typename T>
 struct PackedOf {
   using type = T;

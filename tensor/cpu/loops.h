@@ -39,12 +39,6 @@ class StridedLoop {
 
   int64_t inner() const { return shape_.back(); }
   int64_t rows() const { return inner() == 0 ? 0 : numel_ / inner(); }
-  int64_t inner_stride(int k) const { return strides_[k].back(); }
-  bool inner_contiguous() const {
-    for (int k = 0; k < K; ++k)
-      if (strides_[k].back() != 1) return false;
-    return true;
-  }
 
   // f(offsets, n, inner_strides) for each row in [row_begin, row_end).
   template <typename F>

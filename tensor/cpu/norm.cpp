@@ -97,11 +97,8 @@ void layer_norm_fwd_rows(const T* x, const T* w, const T* b, double eps, T* y, T
   });
 }
 
-// With xhat = (x - mean) * rstd and g = grad_y * w (or grad_y without weight):
-//   grad_x = rstd * (g - mean_j(g) - xhat * mean_j(g * xhat))
-// (differentiate y = xhat * w through mean and rstd: d mean/dx_k = 1/D,
-//  d rstd/dx_k = -rstd^3 (x_k - mean) / D; the two terms collect into the means above).
-//   grad_w_j = sum_rows grad_y_j * xhat_j,   grad_b_j = sum_rows grad_y_j.
+// grad_x = rstd * (g - mean_j(g) - xhat * mean_j(g * xhat)), g = grad_y * w; grad_w, grad_b are
+// column sums (derivation: LayerNormBackward in autograd/functions/norm.cpp).
 template <typename T>
 void layer_norm_bwd_rows(const T* x, const T* w, const T* mean, const T* rstd, const T* gy, T* gx, int64_t n,
                          int64_t d) {
@@ -196,11 +193,8 @@ void rms_norm_fwd_rows(const T* x, const T* w, double eps, T* y, T* rstd, int64_
   });
 }
 
-// Derivation. With r = (mean_j x_j^2 + eps)^(-1/2) and g_j = grad_y_j * w_j:
-//   d r / d x_k = -1/2 (mean x^2 + eps)^(-3/2) * 2 x_k / D = -r^3 x_k / D
-//   grad_x_k = sum_j g_j d(x_j r)/d x_k = g_k r + sum_j g_j x_j (-r^3 x_k / D)
-//            = r * (g_k - x_k * r^2 * mean_j(g_j x_j))
-//   grad_w_j = sum_rows grad_y_j * x_j * r
+// grad_x = r * (g - x * r^2 * mean_j(g_j x_j)), r = rstd, g = grad_y * w (derivation:
+// RmsNormBackward in autograd/functions/norm.cpp).
 template <typename T>
 void rms_norm_bwd_rows(const T* x, const T* w, const T* rstd, const T* gy, T* gx, int64_t n, int64_t d) {
   const bool simd = simd_rows<T>();

@@ -30,6 +30,9 @@ TEST(Elementwise, ActivationValuesMatchPythonMath) {
   EXPECT_TRUE(all_close(sigmoid(x), {0.18242552380635635, 0.45016600268752216, 0.574442516811659, 0.8807970779778823}, 1e-12));
   EXPECT_TRUE(all_close(leaky_relu(x, 0.1), {-0.15, -0.02, 0.3, 2.0}, 1e-12));
   EXPECT_TRUE(all_close(relu(x), {0, 0, 0.3, 2.0}));
+  // hardswish(v) = v * min(max(v + 3, 0), 6) / 6
+  EXPECT_TRUE(all_close(hardswish(vec({-4, -1.5, -0.2, 0.3, 2.0, 3.5}, DType::f64)),
+                        {0, -0.375, -0.2 * 2.8 / 6, 0.3 * 3.3 / 6, 10.0 / 6, 3.5}, 1e-15));
   EXPECT_TRUE(all_close(clamp(x, -1.0, 1.0), {-1, -0.2, 0.3, 1}));
   EXPECT_TRUE(all_close(clamp(x, std::nullopt, 0.0), {-1.5, -0.2, 0, 0}));
   EXPECT_TRUE(all_close(abs(x), {1.5, 0.2, 0.3, 2.0}));
@@ -70,6 +73,9 @@ TEST(Elementwise, GradcheckEveryUnaryOp) {
       {"gelu_erf", [](const Tensor& x) { return gelu(x); }, -3, 3},
       {"gelu_tanh", [](const Tensor& x) { return gelu(x, GeluApprox::tanh); }, -3, 3},
       {"silu", [](const Tensor& x) { return silu(x); }, -3, 3},
+      {"hardswish_mid", [](const Tensor& x) { return hardswish(x); }, -2.9, 2.9},
+      {"hardswish_low", [](const Tensor& x) { return hardswish(x); }, -6, -3.1},
+      {"hardswish_high", [](const Tensor& x) { return hardswish(x); }, 3.1, 6},
       {"clamp_inside", [](const Tensor& x) { return clamp(x, -5.0, 5.0); }, -2, 2},
       {"clamp_outside", [](const Tensor& x) { return clamp(x, -5.0, -3.0); }, -2, 2},
       {"pow_2.5", [](const Tensor& x) { return pow(x, 2.5); }, 0.2, 2},

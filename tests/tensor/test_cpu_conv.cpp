@@ -1,4 +1,4 @@
-// The CPU im2col / col2im kernels (tensor/cpu/conv.cpp) against the scalar references
+// The CPU im2col / col2im kernels (tensor/cpu/im2col.cpp) against the scalar references
 // (tensor/cpu/ref/conv.cpp): strides, padding wider than the kernel, dilation, strided inputs.
 #include <gtest/gtest.h>
 

@@ -39,7 +39,7 @@ struct PoolOut {
 
 PoolOut run_pool(const Tensor& x, const Pool2dGeom& geo, const Tensor& gy_in, cpu::Isa isa) {
   IsaScope scope(isa);
-  const Shape os{x.size(0), x.size(1), geo.oh(x.size(2)), geo.ow(x.size(3))};
+  const Shape os{x.size(0), x.size(1), geo.out_h(x.size(2)), geo.out_w(x.size(3))};
   Guarded y(os, DType::f32, 99), gx(x.shape(), DType::f32, 77);
   Guarded idx(os, DType::i64, -5);
   Backend& be = backend_for(Device::cpu());
@@ -59,7 +59,7 @@ TEST(CpuMaxPool, SimdMatchesGeneric) {
   for (const Shape& s : shapes) {
     const Tensor x = tie_heavy(s, seed++);
     Generator gen(seed);
-    const Shape os{s[0], s[1], geo.oh(s[2]), geo.ow(s[3])};
+    const Shape os{s[0], s[1], geo.out_h(s[2]), geo.out_w(s[3])};
     const Tensor gy = Tensor::randn(os, {}, &gen) * Tensor::randint(0, 2, os, {}, &gen) * -1.0;  // -0.0 too
     const PoolOut ref = run_pool(x, geo, gy, cpu::Isa::scalar);
     for (cpu::Isa isa : test::cpu_isas()) {
@@ -78,8 +78,8 @@ TEST(CpuMaxPool, BackwardWithForeignIndicesFallsBack) {
   Generator gen(9);
   const Tensor x = Tensor::randn({2, 3, 8, 42}, {}, &gen);
   const Pool2dGeom geo{.kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1};
-  ASSERT_EQ(geo.oh(8), 4);
-  ASSERT_EQ(geo.ow(42), 21);
+  ASSERT_EQ(geo.out_h(8), 4);
+  ASSERT_EQ(geo.out_w(42), 21);
   const Tensor gy = Tensor::randn({2, 3, 4, 21}, {}, &gen);
   const PoolOut ref = run_pool(x, geo, gy, cpu::Isa::scalar);
   for (cpu::Isa isa : test::cpu_isas()) {

@@ -50,7 +50,7 @@ TEST_F(CliFmnist, BadFlagsAndValuesFailWithOneLine) {
   r = run_command(fmt::format("cd '{}' && EMBER_MATMUL_PRECISION=bogus '{}' train fmnist --out run", dir_.string(),
                               EMBER_CLI_PATH));
   EXPECT_EQ(r.rc, 1);
-  EXPECT_EQ(r.out, "ember: error: EMBER_MATMUL_PRECISION: expected highest or bf16, got 'bogus'\n");
+  EXPECT_EQ(r.out, "ember: error: EMBER_MATMUL_PRECISION: expected highest, tf32 or bf16, got 'bogus'\n");
 }
 
 // Outside review: --epochs 2^62 and --batch 1e20 overflowed into a scheduler error; --threads 100000

@@ -13,7 +13,7 @@ WORK=${WORK:-/tmp/ember-cuda-emu}
 rm -rf "$WORK" && mkdir -p "$WORK/include" "$WORK/src/cuda/kernels" "$WORK/src/cuda/gemm" "$WORK/obj"
 cp "$EMU/cuda_runtime.h" "$EMU/cuda_bf16.h" "$WORK/include/"
 cp "$ROOT"/cuda/*.h "$ROOT"/cuda/*.cuh "$ROOT"/cuda/*.cpp "$WORK/src/cuda/"
-cp "$ROOT"/cuda/kernels/*.h "$ROOT"/cuda/kernels/*.cuh "$WORK/src/cuda/kernels/"
+cp "$ROOT"/cuda/kernels/*.h "$WORK/src/cuda/kernels/"
 cp "$ROOT"/cuda/gemm/*.h "$WORK/src/cuda/gemm/"
 for f in "$ROOT"/cuda/kernels/*.cu "$ROOT"/cuda/gemm/sgemm_tiled.cu; do
   python3 "$EMU/convert.py" "$f" "$WORK/src/cuda/$(basename "$(dirname "$f")")/$(basename "$f" .cu).cpp"
