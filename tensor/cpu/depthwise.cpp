@@ -20,7 +20,7 @@ struct Geo {
   int64_t wp, oh, ow, kh, kw, sh, sw, dh, dw;
 };
 
-int64_t plane_grain(int64_t work) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, work)); }
+int64_t dw_plane_grain(int64_t work) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, work)); }
 
 // buf (row length wp, borders already zero) <- the h x w plane at src (strides s2, s3) at (ph, pw).
 template <typename T>
@@ -92,7 +92,7 @@ void forward_impl(const Tensor& x, const Tensor& wt, const Conv2dGeom& g, const 
   const T* xp = x.data<T>();
   const T* w = wt.data<T>();
   T* op = out.data<T>();
-  parallel_for(g.n * g.c, plane_grain(kk * q.oh * q.ow), [&](int64_t begin, int64_t end) {
+  parallel_for(g.n * g.c, dw_plane_grain(kk * q.oh * q.ow), [&](int64_t begin, int64_t end) {
     std::vector<T> pad(size_t(hp * wp + kSlack), T(0));
     for (int64_t nc = begin; nc < end; ++nc) {
       const int64_t n = nc / g.c, c = nc % g.c;
@@ -117,7 +117,7 @@ void backward_input_impl(const Tensor& gy, const Tensor& wt, const Conv2dGeom& g
       for (int64_t i = 0; i < kk; ++i) flipped[size_t(c * kk + i)] = w[c * kk + kk - 1 - i];
     const int64_t wp = OW + 2 * fw, hp = OH + 2 * fh;
     const Geo q{wp, g.h, g.w, g.kh, g.kw, 1, 1, g.dh, g.dw};
-    parallel_for(g.n * g.c, plane_grain(kk * g.h * g.w), [&](int64_t begin, int64_t end) {
+    parallel_for(g.n * g.c, dw_plane_grain(kk * g.h * g.w), [&](int64_t begin, int64_t end) {
       std::vector<T> pad(size_t(hp * wp + kSlack), T(0));
       for (int64_t nc = begin; nc < end; ++nc) {
         pad_plane(gp + nc * OH * OW, OH, OW, OW, 1, fh, fw, wp, pad.data());
@@ -129,7 +129,7 @@ void backward_input_impl(const Tensor& gy, const Tensor& wt, const Conv2dGeom& g
   // Strided: scatter into a zero-padded plane, then add its interior.
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw;
   const Geo q{wp, OH, OW, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw};
-  parallel_for(g.n * g.c, plane_grain(kk * OH * OW), [&](int64_t begin, int64_t end) {
+  parallel_for(g.n * g.c, dw_plane_grain(kk * OH * OW), [&](int64_t begin, int64_t end) {
     std::vector<T> pad(size_t(hp * wp));
     for (int64_t nc = begin; nc < end; ++nc) {
       std::fill(pad.begin(), pad.end(), T(0));
@@ -148,7 +148,7 @@ void backward_weight_impl(const Tensor& gy, const Tensor& x, const Conv2dGeom& g
   const T* gp = gy.data<T>();
   const T* xp = x.data<T>();
   T* wout = gw.data<T>();
-  parallel_for(g.c, plane_grain(g.n * kk * q.oh * q.ow), [&](int64_t begin, int64_t end) {
+  parallel_for(g.c, dw_plane_grain(g.n * kk * q.oh * q.ow), [&](int64_t begin, int64_t end) {
     std::vector<T> pad(size_t(hp * wp + kSlack), T(0));
     for (int64_t c = begin; c < end; ++c) {
       T* acc = wout + c * kk;
