@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake ninja-build libgtest-dev libgmock-dev googletest libbenchmark-dev
       libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev libstb-dev gnuplot-nox graphviz
       libopenblas-dev python3 zlib1g-dev libjpeg62-turbo-dev dataset-fashion-mnist libgloo-dev libpq-dev postgresql
-      bible-kjv python3-numpy clang-14 libclang-rt-14-dev librsvg2-bin
+      bible-kjv python3-numpy clang-14 libclang-rt-14-dev lld librsvg2-bin
       python3-sklearn)  # python3-sklearn: its CSV files (wine, diabetes) are the `ember tune csv` tests' data
 missing=()
 for p in "${pkgs[@]}"; do

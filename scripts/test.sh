@@ -8,7 +8,10 @@ jobs="$(nproc)"
 
 # Unity builds (16 sources per compile; test files and per-ISA kernel files stay separate) cut the
 # header parsing that dominates a clean build on 2 cores (sanitized pass ~400 s -> ~250 s).
-unity=(-DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16)
+unity=(-DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=16
+# lld links the ~180 test executables about 3.5x quicker than GNU ld (0.5 s vs 1.9 s each with
+# ASan): several minutes of CI's budget on 2 cores.
+       -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld)
 bash scripts/setup.sh "${unity[@]}"
 python3 scripts/sz --check
 (cd build && ctest --output-on-failure -j "$jobs")
