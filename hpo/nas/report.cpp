@@ -51,17 +51,26 @@ void plot_alphas(const std::vector<SearchEpoch>& history, const std::vector<std:
 
 void plot_indicators(const std::vector<SearchEpoch>& history, const std::string& png_path) {
   std::string data;
-  for (const auto& h : history)
+  bool any_eigenvalue = false;
+  for (const auto& h : history) {
+    any_eigenvalue = any_eigenvalue || !std::isnan(h.hessian_eigenvalue);
     data += fmt::format("{} {:.4f} {} {}\n", h.epoch, 100 * h.val_accuracy, h.parameter_free_ops,
                         std::isnan(h.hessian_eigenvalue) ? std::string("NaN") : fmt::format("{:.6g}", h.hessian_eigenvalue));
+  }
+  // With --hessian-iters 0 every eigenvalue is NaN and gnuplot refuses a panel without one point:
+  // that panel then says so instead of failing the whole search.
+  const std::string eigen_plot =
+      any_eigenvalue ? "plot 'ind.dat' using 1:4 with linespoints lw 2 lc rgb '#9467bd'\n"
+                     : "set label 1 'not computed (--hessian-iters 0)' at graph 0.5,0.5 center\n"
+                       "plot 'ind.dat' using 1:(0) with lines lc rgb 'white'\n";
   const std::string script =
       "set terminal pngcairo noenhanced size 1200,380\nset output 'out.png'\nset multiplot layout 1,3 title 'search indicators'\n"
       "set grid\nset xlabel 'epoch'\nunset key\n"
       "set title 'supernet validation accuracy (%)'\nplot 'ind.dat' using 1:2 with linespoints lw 2\n"
       "set title 'parameter-free ops in the derived cells'\nset yrange [0:*]\n"
       "plot 'ind.dat' using 1:3 with linespoints lw 2 lc rgb '#d62728'\n"
-      "set title 'top eigenvalue of the alpha Hessian'\nset autoscale y\n"
-      "plot 'ind.dat' using 1:4 with linespoints lw 2 lc rgb '#9467bd'\nunset multiplot\n";
+      "set title 'top eigenvalue of the alpha Hessian'\nset autoscale y\n" +
+      eigen_plot + "unset multiplot\n";
   report::run_gnuplot(script, {{"ind.dat", data}}, png_path);
 }
 
