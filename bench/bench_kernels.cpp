@@ -12,6 +12,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/cpu/cpu_features.h"
+#include "tensor/cpu/winograd.h"
 
 namespace {
 using namespace ember;
@@ -26,10 +27,13 @@ void rate(benchmark::State& st, const char* name, double per_iter) {
   st.counters[name] = benchmark::Counter(per_iter * double(st.iterations()), benchmark::Counter::kIsRate);
 }
 
-// Args: N, C, H, W, M (3x3, pad 1). Shapes: W2 conv2, W6 residual conv, W3 level-2 conv.
+// Args: N, C, H, W, M (3x3, pad 1), Winograd (1: the CPU's Winograd lowering where it applies, 0:
+// im2col + GEMM). Shapes: W2 conv2, W6 residual conv, W3's four levels.
 void BM_conv2d_fwd_bwd(benchmark::State& st) {
   set_num_threads(1);
   const int64_t n = st.range(0), c = st.range(1), h = st.range(2), w = st.range(3), m = st.range(4);
+  const bool prev = cpu::conv_winograd_enabled();
+  cpu::set_conv_winograd(st.range(5) != 0);
   Generator g(1);
   Tensor x = leaf({n, c, h, w}, g), wt = leaf({m, c, 3, 3}, g);
   for (auto _ : st) {
@@ -38,13 +42,17 @@ void BM_conv2d_fwd_bwd(benchmark::State& st) {
     x.zero_grad();
     wt.zero_grad();
   }
+  cpu::set_conv_winograd(prev);
   rate(st, "FLOP/s", 3 * 2.0 * double(n * m * h * w * c * 9));
 }
 BENCHMARK(BM_conv2d_fwd_bwd)
-    ->Args({64, 32, 14, 14, 64})
-    ->Args({256, 64, 6, 7, 64})
-    ->Args({16, 64, 32, 32, 64})
-    ->ArgNames({"N", "C", "H", "W", "M"})
+    ->ArgsProduct({{64}, {32}, {14}, {14}, {64}, {0, 1}})
+    ->ArgsProduct({{256}, {64}, {6}, {7}, {64}, {0, 1}})
+    ->ArgsProduct({{16}, {32}, {64}, {64}, {32}, {0, 1}})
+    ->ArgsProduct({{16}, {64}, {32}, {32}, {64}, {0, 1}})
+    ->ArgsProduct({{16}, {128}, {16}, {16}, {128}, {0, 1}})
+    ->ArgsProduct({{16}, {256}, {8}, {8}, {256}, {0, 1}})
+    ->ArgNames({"N", "C", "H", "W", "M", "winograd"})
     ->Unit(benchmark::kMillisecond);
 
 // W4 attention: B 16, H 8, Hkv 2, T = S = 128, D 32, causal. Arg 0: fused; 1: composite (the same

@@ -1,6 +1,12 @@
 // CPU convolution: conv2d_fwd / conv2d_bwd_data / conv2d_bwd_weight. The three entry points at the
 // end of this file are where the CPU picks a lowering per call; a new CPU conv kernel (Winograd,
 // direct) plugs in there, ahead of the two lowerings below (depthwise convs go to depthwise.cpp):
+//  * winograd (f32 3x3, stride 1, pad 1, groups 1, >= 16 channels each side, planes of 4x4 or more
+//    (a 3-wide plane would waste 7 of every 16 outputs of the 2x2 tiles), AVX2+; forward and
+//    the input gradient, which is the same convolution with the weights flipped and transposed):
+//    a chunk of images is moved to NHWC, run through winograd.h's F(2x2,3x3) (2.25x fewer
+//    multiplies than the GEMM) and moved back. set_conv_winograd(false) / EMBER_CONV_WINOGRAD=0
+//    keep these convolutions on the wide lowering.
 //  * wide (groups == 1, not a large 1x1): a chunk of nb images is one GEMM whose N is nb*L, with
 //    col in a "wide" layout [K, nb*L] (im2col.cpp accepts this strided view of [nb, K, L]) and the
 //    [M, nb*L] result moved to [nb, M, L] with one copy (grad_y the other way round). The per-image
@@ -15,7 +21,9 @@
 
 #include "tensor/conv_lowering.h"
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/cpu_features.h"
 #include "tensor/cpu/depthwise.h"
+#include "tensor/cpu/winograd.h"
 #include "tensor/parallel.h"
 
 namespace ember::cpu {
@@ -116,17 +124,111 @@ void backward_weight_wide(Backend& be, const Tensor& out, const Tensor& img, con
   for (int64_t p = 1; p < parts; ++p) be.binary(BinaryOp::add, partial[0], partial[size_t(p)], partial[0]);
 }
 
+// ---- Winograd (3x3, stride 1, pad 1) ----
+bool use_winograd(const Tensor& x, const Conv2dGeom& g, int64_t m) {
+  return conv_winograd_enabled() && x.dtype() == DType::f32 && active_isa() != Isa::scalar && g.groups == 1 &&
+         g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.ph == 1 && g.pw == 1 && g.dh == 1 && g.dw == 1 &&
+         g.c >= 16 && m >= 16 && g.h >= 4 && g.w >= 4;
+}
+
+// Images per Winograd chunk: the chunk's transformed input (16 floats per 2x2 tile and channel)
+// stays within ~1 MiB, at least one image, and the batch gives at least 8 chunks.
+int64_t winograd_chunk(const Conv2dGeom& g, int64_t m) {
+  const int64_t per_image = 16 * ((g.h + 1) / 2) * ((g.w + 1) / 2) * std::max(g.c, m);
+  return std::clamp<int64_t>(kWideColBudget / std::max<int64_t>(1, per_image), 1, std::max<int64_t>((g.n + 7) / 8, 1));
+}
+
+// dst [nb][h][w][c] <- src images (image stride ns, channel stride cs, row stride s2, pixel stride
+// s3), a row of 16 channels at a time so the written block stays in L1.
+void to_nhwc(const float* src, int64_t nb, int64_t c, int64_t h, int64_t w, int64_t ns, int64_t cs, int64_t s2,
+             int64_t s3, float* dst) {
+  for (int64_t n = 0; n < nb; ++n)
+    for (int64_t y = 0; y < h; ++y) {
+      float* out = dst + (n * h + y) * w * c;
+      for (int64_t c0 = 0; c0 < c; c0 += 16)
+        for (int64_t ch = c0; ch < std::min(c, c0 + 16); ++ch) {
+          const float* row = src + n * ns + ch * cs + y * s2;
+          if (s3 == 1)
+            for (int64_t x = 0; x < w; ++x) out[x * c + ch] = row[x];
+          else
+            for (int64_t x = 0; x < w; ++x) out[x * c + ch] = row[x * s3];
+        }
+    }
+}
+
+// dst images [nb][c][hw] (=|+=) src [nb][hw][c].
+void from_nhwc(const float* src, int64_t nb, int64_t c, int64_t hw, float* dst, bool accumulate) {
+  for (int64_t n = 0; n < nb; ++n)
+    for (int64_t p0 = 0; p0 < hw; p0 += 64)
+      for (int64_t c0 = 0; c0 < c; c0 += 16) {
+        const int64_t p1 = std::min(hw, p0 + 64), c1 = std::min(c, c0 + 16);
+        for (int64_t ch = c0; ch < c1; ++ch) {
+          const float* in = src + n * hw * c + ch;
+          float* plane = dst + (n * c + ch) * hw;
+          if (accumulate)
+            for (int64_t p = p0; p < p1; ++p) plane[p] += in[p * c];
+          else
+            for (int64_t p = p0; p < p1; ++p) plane[p] = in[p * c];
+        }
+      }
+}
+
+// out [N, m, H, W] (=|+=) conv3x3(in [N, cin, H, W] with any strides) for weights already in
+// Winograd form (u, from winograd_transform_weights for cout m, cin).
+void winograd_images(const Tensor& in, int64_t cin, const float* u, int64_t m, const Conv2dGeom& g, const Tensor& out,
+                     bool accumulate) {
+  const int64_t hw = g.h * g.w, chunk = winograd_chunk(g, m), chunks = (g.n + chunk - 1) / chunk;
+  const float* src = in.data<float>();
+  float* dst = out.data<float>();
+  parallel_tasks(chunks, [&](int64_t ci) {
+    const int64_t n0 = ci * chunk, nb = std::min(chunk, g.n - n0);
+    thread_local std::vector<float> xh, yh;  // this thread's NHWC buffers, reused
+    if (xh.size() < size_t(nb * hw * cin)) xh.resize(size_t(nb * hw * cin));
+    if (yh.size() < size_t(nb * hw * m)) yh.resize(size_t(nb * hw * m));
+    to_nhwc(src + n0 * in.stride(0), nb, cin, g.h, g.w, in.stride(0), in.stride(1), in.stride(2), in.stride(3),
+            xh.data());
+    conv_winograd({.n = nb, .h = g.h, .w = g.w, .cin = cin, .cout = m, .k = 3, .x = xh.data(), .x_pad = 0,
+                   .packed_w = u, .y = yh.data(), .y_pad = 0});
+    from_nhwc(yh.data(), nb, m, hw, dst + n0 * m * hw, accumulate);
+  });
+}
+
+void forward_winograd(const Tensor& x, const Tensor& w, const Conv2dGeom& g, const Tensor& y, bool accumulate) {
+  const int64_t m = w.size(0);
+  Tensor u = Tensor::empty({winograd_weights_size(m, g.c)}, w.options());
+  winograd_transform_weights(w.data<float>(), m, g.c, u.data<float>());
+  winograd_images(x, g.c, u.data<float>(), m, g, y, accumulate);
+}
+
+// grad_x += conv3x3(grad_y, w') with w'[c][o][i][j] = w[o][c][2-i][2-j] (pad 1 keeps the size).
+void backward_data_winograd(const Tensor& gy, const Tensor& w, const Conv2dGeom& g, const Tensor& gx) {
+  const int64_t m = w.size(0), c = g.c;
+  Tensor wf = Tensor::empty({c, m, 3, 3}, w.options());
+  const float* ws = w.data<float>();
+  float* wd = wf.data<float>();
+  for (int64_t o = 0; o < m; ++o)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t k = 0; k < 9; ++k) wd[(ch * m + o) * 9 + k] = ws[(o * c + ch) * 9 + (8 - k)];
+  Tensor u = Tensor::empty({winograd_weights_size(c, m)}, w.options());
+  winograd_transform_weights(wd, c, m, u.data<float>());
+  Conv2dGeom gt = g;
+  gt.c = m;
+  winograd_images(gy, m, u.data<float>(), c, gt, gx, true);
+}
+
 }  // namespace
 
 // ---- the CPU's conv entry points: pick a lowering per call ----
 void CpuBackend::conv2d_fwd(const Tensor& x, const Tensor& w, const Conv2dGeom& g, const Tensor& y, bool accumulate) {
   if (depthwise_applies(y, g, g.groups, w.size(0))) return depthwise_forward(x, w, g, y, accumulate);
+  if (use_winograd(x, g, w.size(0))) return forward_winograd(x, w, g, y, accumulate);
   if (use_wide(g)) return forward_wide(*this, x, w, g, y, accumulate);
   conv_lowering::forward(*this, x, w, g, y, accumulate);
 }
 
 void CpuBackend::conv2d_bwd_data(const Tensor& grad_y, const Tensor& w, const Conv2dGeom& g, const Tensor& grad_x) {
   if (depthwise_applies(grad_x, g, g.groups, w.size(0))) return depthwise_backward_input(grad_y, w, g, grad_x);
+  if (use_winograd(grad_y, g, w.size(0))) return backward_data_winograd(grad_y, w, g, grad_x);
   if (use_wide(g)) return backward_data_wide(*this, grad_y, w, g, grad_x);
   conv_lowering::backward_data(*this, grad_y, w, g, grad_x);
 }

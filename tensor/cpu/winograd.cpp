@@ -3,6 +3,9 @@
 #include "tensor/cpu/winograd.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <string_view>
 #include <vector>
 
 #include "tensor/cpu/cpu_features.h"
@@ -13,6 +16,19 @@
 #include "tensor/cpu/winograd_impl.h"
 
 namespace ember::cpu {
+
+namespace {
+std::atomic<bool>& winograd_switch() {
+  static std::atomic<bool> on{[] {
+    const char* env = std::getenv("EMBER_CONV_WINOGRAD");
+    return !env || std::string_view(env) != "0";
+  }()};
+  return on;
+}
+}  // namespace
+
+bool conv_winograd_enabled() { return winograd_switch().load(std::memory_order_relaxed); }
+void set_conv_winograd(bool on) { winograd_switch().store(on, std::memory_order_relaxed); }
 
 int64_t winograd_weights_size(int64_t cout, int64_t cin) {
   return 16 * (cout + kDirectConvBlock - 1) / kDirectConvBlock * kDirectConvBlock * cin;
@@ -62,27 +78,34 @@ void conv_winograd(const DirectConv& a) {
   EMBER_CHECK(a.x && a.packed_w && a.y, "conv_winograd: x, transformed weights and y must be given");
   const int64_t th = (a.h + 1) / 2, tw = (a.w + 1) / 2, tiles = a.n * th * tw;
   const int64_t coutp = (a.cout + kDirectConvBlock - 1) / kDirectConvBlock * kDirectConvBlock;
-  thread_local std::vector<float> v, m, zeros;  // the caller's scratch, reused
-  if (zeros.size() < size_t(a.cin)) zeros.assign(size_t(a.cin), 0.0f);
-  if (v.size() < size_t(16 * tiles * a.cin)) v.resize(size_t(16 * tiles * a.cin));
-  if (m.size() < size_t(16 * tiles * coutp)) m.resize(size_t(16 * tiles * coutp));
-  const WinogradPlan p{&a, th, tw, tiles, coutp, v.data(), m.data(), zeros.data()};
   const bool avx2 = active_isa() != Isa::scalar;
   auto in = avx2 ? winograd_input_avx2 : winograd_input_scalar;
   auto prod = avx2 ? winograd_product_avx2 : winograd_product_scalar;
   auto out = avx2 ? winograd_output_avx2 : winograd_output_scalar;
-  // Threads only for large convolutions (as conv_direct): the products split by transform position.
-  const double flops = 2.0 * 16 * double(tiles) * double(a.cin) * double(coutp);
-  if (get_num_threads() == 1 || flops < 8e6 || in_parallel_region()) {
-    in(p, 0, tiles);
+  // Tiles go in blocks whose transformed input and products (16 x block x (cin + coutp) floats)
+  // stay within ~384 KiB of cache, but at least 48 tiles, so each block's products use every
+  // weight 48 times per read. A block is one task: its three phases run on one thread.
+  const int64_t block =
+      std::min(tiles, std::max<int64_t>(48, (int64_t{96} << 10) / (16 * (a.cin + coutp)) / 6 * 6));
+  const int64_t blocks = (tiles + block - 1) / block;
+  auto run_block = [&](int64_t b) {
+    const int64_t t0 = b * block, n = std::min(block, tiles - t0);
+    thread_local std::vector<float> v, m, zeros;  // this thread's scratch, reused
+    if (zeros.size() < size_t(a.cin)) zeros.assign(size_t(a.cin), 0.0f);
+    if (v.size() < size_t(16 * n * a.cin)) v.resize(size_t(16 * n * a.cin));
+    if (m.size() < size_t(16 * n * coutp)) m.resize(size_t(16 * n * coutp));
+    const WinogradPlan p{&a, th, tw, t0, n, coutp, v.data(), m.data(), zeros.data()};
+    in(p, t0, t0 + n);
     prod(p, 0, 16);
-    out(p, 0, tiles);
+    out(p, t0, t0 + n);
+  };
+  // Threads only for large convolutions (as conv_direct).
+  const double flops = 2.0 * 16 * double(tiles) * double(a.cin) * double(coutp);
+  if (blocks == 1 || get_num_threads() == 1 || flops < 8e6 || in_parallel_region()) {
+    for (int64_t b = 0; b < blocks; ++b) run_block(b);
     return;
   }
-  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(a.cin, 1));
-  parallel_for(tiles, grain, [&](int64_t t0, int64_t t1) { in(p, t0, t1); });
-  parallel_tasks(16, [&](int64_t e) { prod(p, e, e + 1); });
-  parallel_for(tiles, grain, [&](int64_t t0, int64_t t1) { out(p, t0, t1); });
+  parallel_tasks(blocks, run_block);
 }
 
 }  // namespace ember::cpu

@@ -21,15 +21,23 @@ int64_t winograd_weights_size(int64_t cout, int64_t cin);
 // w [cout][cin][3][3] -> u [16][ceil(cout/16)][cin][16] (zero past cout), computed in double.
 void winograd_transform_weights(const float* w, int64_t cout, int64_t cin, float* u);
 
+// Whether CpuBackend runs its f32 3x3 stride-1 pad-1 convolutions (forward and input gradient, 16+
+// channels, AVX2 and up) with conv_winograd (the default) or im2col + GEMM. EMBER_CONV_WINOGRAD=0
+// in the environment starts with it off; tests and benches switch it per process.
+bool conv_winograd_enabled();
+void set_conv_winograd(bool on);
+
 // a.k must be 3 and a.packed_w the transformed weights; otherwise as conv_direct. Scratch buffers
 // are per thread and reused (no allocation once grown).
 void conv_winograd(const DirectConv& a);
 
 // Per ISA: the three phases over tile range [t0, t1) (input/output transforms) or transform
-// positions [e0, e1) (products). v [16][T][cin], m [16][T][coutp] with coutp = cout rounded to 16.
+// positions [e0, e1) (products), for one block of `tiles` tiles starting at tile `tbase` (tiles
+// are numbered over the whole batch; a block's transformed values stay in cache).
+// v [16][tiles][cin], m [16][tiles][coutp] with coutp = cout rounded to 16.
 struct WinogradPlan {
   const DirectConv* a;
-  int64_t th, tw, tiles, coutp;
+  int64_t th, tw, tbase, tiles, coutp;
   float* v;
   float* m;
   const float* zeros;  // cin zeros (patch values outside the image)

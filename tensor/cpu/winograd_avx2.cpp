@@ -25,7 +25,7 @@ void winograd_input_avx2(const WinogradPlan& p, int64_t t0, int64_t t1) {
                            ? a.x + ((img * xh + r + a.x_pad) * xw + q + a.x_pad) * C
                            : p.zeros;
       }
-    float* v = p.v + t * C;
+    float* v = p.v + (t - p.tbase) * C;
     for (int64_t c = 0; c < C8; c += 8) {
       __m256 tm[16];
 #pragma GCC unroll 4
@@ -54,7 +54,7 @@ void winograd_output_avx2(const WinogradPlan& p, int64_t t0, int64_t t1) {
   const int64_t K = a.cout, K8 = K / 8 * 8, yw = a.w + 2 * a.y_pad, yh = a.h + 2 * a.y_pad, es = p.tiles * p.coutp;
   for (int64_t t = t0; t < t1; ++t) {
     const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
-    const float* m = p.m + t * p.coutp;
+    const float* m = p.m + (t - p.tbase) * p.coutp;
     int64_t at[4];
     for (int i = 0; i < 2; ++i)
       for (int j = 0; j < 2; ++j) {

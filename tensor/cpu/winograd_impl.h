@@ -22,7 +22,7 @@ inline void input_transform(const WinogradPlan& p, int64_t t0, int64_t t1, int64
                            ? a.x + ((img * xh + r + a.x_pad) * xw + q + a.x_pad) * C
                            : p.zeros;
       }
-    float* __restrict v = p.v + t * C;
+    float* __restrict v = p.v + (t - p.tbase) * C;
     const int64_t es = p.tiles * C;  // stride between transform positions
     for (int64_t c = c0; c < C; ++c) {
       float tm[16];
@@ -48,7 +48,7 @@ inline void output_transform(const WinogradPlan& p, int64_t t0, int64_t t1, int6
   const int64_t K = a.cout, yw = a.w + 2 * a.y_pad, yh = a.h + 2 * a.y_pad, es = p.tiles * p.coutp;
   for (int64_t t = t0; t < t1; ++t) {
     const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
-    const float* __restrict m = p.m + t * p.coutp;
+    const float* __restrict m = p.m + (t - p.tbase) * p.coutp;
     int64_t at[4];  // output offsets of the tile's four pixels, -1 outside the image
     for (int i = 0; i < 2; ++i)
       for (int j = 0; j < 2; ++j) {

@@ -1,9 +1,13 @@
 // The CPU im2col / col2im kernels (tensor/cpu/im2col.cpp) against the scalar references
 // (tensor/cpu/ref/conv.cpp): strides, padding wider than the kernel, dilation, strided inputs.
+// The Winograd lowering of the conv entry points (tensor/cpu/conv.cpp) against an f64 convolution.
 #include <gtest/gtest.h>
+
+#include <cstring>
 
 #include "tensor/backend.h"
 #include "tensor/cpu/ref/conv.h"
+#include "tensor/cpu/winograd.h"
 #include "tests/common/expect_close.h"
 #include "tests/tensor/cpu_isa_sweep.h"
 
@@ -101,6 +105,82 @@ TEST(CpuConv, WideColLayoutMatchesReference) {
     SCOPED_TRACE(std::string(cpu::isa_name(isa)));
     test::IsaScope scope(isa);
     wide_cases();
+  }
+}
+
+// Switches the Winograd lowering for the scope's lifetime.
+class WinogradScope {
+ public:
+  explicit WinogradScope(bool on) : prev_(cpu::conv_winograd_enabled()) { cpu::set_conv_winograd(on); }
+  ~WinogradScope() { cpu::set_conv_winograd(prev_); }
+  WinogradScope(const WinogradScope&) = delete;
+  WinogradScope& operator=(const WinogradScope&) = delete;
+
+ private:
+  bool prev_;
+};
+
+bool bitwise_equal(const Tensor& a, const Tensor& b) {
+  const std::vector<float> va = a.to_vector<float>(), vb = b.to_vector<float>();
+  return va.size() == vb.size() && std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)) == 0;
+}
+
+// conv2d_fwd (= and +=) and conv2d_bwd_data (+=) of a 3x3 stride-1 pad-1 conv with the Winograd
+// lowering on: f32 results against the same calls in f64 (which take the GEMM lowering), bounded
+// by 2e-6 * K (K = C*9 products of N(0,1) values). With the lowering on, the AVX2+ paths must give
+// results that differ from the GEMM lowering in some bits (so the Winograd path really ran); the
+// scalar path keeps the GEMM lowering and must be bit-identical.
+void winograd_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, bool transposed_input, cpu::Isa isa) {
+  SCOPED_TRACE(testing::Message() << "n " << n << " c " << c << " " << h << "x" << w << " m " << m
+                                  << (transposed_input ? " (strided x)" : ""));
+  const Conv2dGeom g{.n = n, .c = c, .h = h, .w = w, .kh = 3, .kw = 3, .ph = 1, .pw = 1};
+  Generator gen(7);
+  Tensor x = transposed_input ? Tensor::randn({n, c, w, h}, {}, &gen).transpose(2, 3)
+                              : Tensor::randn({n, c, h, w}, {}, &gen);
+  Tensor wt = Tensor::randn({m, c, 3, 3}, {}, &gen), gy = Tensor::randn({n, m, h, w}, {}, &gen);
+  Tensor y0 = Tensor::randn({n, m, h, w}, {}, &gen), gx0 = Tensor::randn({n, c, h, w}, {}, &gen);
+  Backend& be = backend_for(Device::cpu());
+  struct Out {
+    Tensor y, yacc, gx;
+  };
+  auto run = [&](DType dt) {
+    Out o{Tensor::full({n, m, h, w}, 99, {.dtype = dt}), y0.to(dt).clone(), gx0.to(dt).clone()};
+    be.conv2d_fwd(x.to(dt), wt.to(dt), g, o.y, false);
+    be.conv2d_fwd(x.to(dt), wt.to(dt), g, o.yacc, true);
+    be.conv2d_bwd_data(gy.to(dt), wt.to(dt), g, o.gx);
+    return o;
+  };
+  const Out ref = run(DType::f64);
+  Out wino, gemm;
+  {
+    test::IsaScope scope(isa);
+    {
+      WinogradScope on(true);
+      wino = run(DType::f32);
+    }
+    WinogradScope off(false);
+    gemm = run(DType::f32);
+  }
+  EXPECT_TRUE(all_close(wino.y, ref.y, 1e-5, 2e-6 * double(c * 9)));
+  EXPECT_TRUE(all_close(wino.yacc, ref.yacc, 1e-5, 2e-6 * double(c * 9)));
+  EXPECT_TRUE(all_close(wino.gx, ref.gx, 1e-5, 2e-6 * double(m * 9)));
+  const bool winograd_ran = isa != cpu::Isa::scalar && c >= 16 && m >= 16 && h >= 4 && w >= 4;
+  EXPECT_EQ(!bitwise_equal(wino.y, gemm.y), winograd_ran);
+  EXPECT_EQ(!bitwise_equal(wino.gx, gemm.gx), winograd_ran);
+}
+
+TEST(CpuConv, WinogradLoweringMatchesF64Convolution) {
+  for (cpu::Isa isa : test::cpu_isas()) {
+    SCOPED_TRACE(std::string(cpu::isa_name(isa)));
+    for (bool tr : {false, true}) {
+      winograd_case(3, 16, 7, 9, 17, tr, isa);   // odd planes (partial 2x2 tiles), partial channel block
+      winograd_case(2, 17, 5, 4, 16, tr, isa);   // the narrowest planes it takes
+      winograd_case(2, 17, 5, 3, 16, tr, isa);   // too narrow: the GEMM lowering
+      winograd_case(20, 32, 6, 7, 16, tr, isa);  // W6 boards: several images per chunk, several chunks
+      winograd_case(2, 24, 16, 16, 40, tr, isa);
+    }
+    winograd_case(2, 16, 64, 64, 32, false, isa);  // W3's first level (one image per chunk)
+    winograd_case(2, 8, 9, 9, 32, false, isa);     // too few input channels: the GEMM lowering
   }
 }
 
