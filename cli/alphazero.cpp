@@ -49,8 +49,8 @@ void add_train_alphazero(CLI::App& train) {
   cmd->add_option("--out", cfg->out, "run folder")->capture_default_str();
   cmd->add_flag("--resume", cfg->resume, "continue from the checkpoint in --out");
   cmd->add_option("--threads", cfg->threads, "CPU threads (0: all cores)")->check(non_negative());
-  cmd->add_flag("--no-progress{false}", cfg->progress, "no progress line");
-  cmd->add_flag("--no-plots{false}", cfg->plots, "skip curves.png");
+  cmd->add_flag_function("--no-progress", [cfg](int64_t) { cfg->progress = false; }, "no progress line");
+  cmd->add_flag_function("--no-plots", [cfg](int64_t) { cfg->plots = false; }, "skip curves.png");
   cmd->callback([cfg, game] {
     cfg->game = az::parse_game(*game);
     az::TrainResult r = az::train(*cfg);

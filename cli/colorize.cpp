@@ -59,8 +59,8 @@ void add_train_colorize(CLI::App& train) {
   cmd->add_option("--val-limit", c->val_limit, "validate on the first N val pairs")->check(CLI::NonNegativeNumber);
   cmd->add_option("--stop-after", c->stop_after, "stop after N epochs of this run (continue with --resume)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_flag("--no-progress{false}", c->progress, "no progress line");
-  cmd->add_flag("--no-plots{false}", c->plots, "skip curves.png and the sample grids");
+  cmd->add_flag_function("--no-progress", [c](int64_t) { c->progress = false; }, "no progress line");
+  cmd->add_flag_function("--no-plots", [c](int64_t) { c->plots = false; }, "skip curves.png and the sample grids");
   cmd->add_flag("--distributed", c->distributed,
                 "run as one rank of `ember launch`: each batch is split over the ranks (Gloo, SyncBatchNorm)");
   cmd->callback([c] {

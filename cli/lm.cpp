@@ -36,6 +36,13 @@ void add_train_lm(CLI::App& train) {
   cmd->add_option("--preset", c->preset, "model size: tiny, mini, small (W4), medium, large")->capture_default_str();
   cmd->add_flag("--tie-embeddings", *tie, "share the input embedding with the output head");
   cmd->add_option("--rope-theta", c->rope_theta, "RoPE base (default 10000)")->check(CLI::PositiveNumber);
+  cmd->add_option("--hidden", c->hidden, "hidden size (overrides the preset's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--layers", c->layers, "transformer blocks (overrides the preset's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--heads", c->heads, "query heads (overrides the preset's; divides --hidden)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--kv-heads", c->kv_heads, "key/value heads (overrides the preset's; divides --heads)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--ffn", c->ffn, "SwiGLU hidden size (overrides the preset's)")->check(CLI::PositiveNumber);
   cmd->add_option("--steps", c->steps, "optimizer steps")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", c->batch, "sequences per micro-batch")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--ctx", c->ctx, "context length in bytes (max_position_embeddings)")
@@ -63,9 +70,9 @@ void add_train_lm(CLI::App& train) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--stop-after", c->stop_after, "stop after N steps of this run (continue with --resume)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_flag("--no-final-test{false}", c->final_test, "skip scoring the whole val/test splits at the end");
-  cmd->add_flag("--no-progress{false}", c->progress, "no progress line");
-  cmd->add_flag("--no-plots{false}", c->plots, "skip curves.png");
+  cmd->add_flag_function("--no-final-test", [c](int64_t) { c->final_test = false; }, "skip scoring the whole val/test splits at the end");
+  cmd->add_flag_function("--no-progress", [c](int64_t) { c->progress = false; }, "no progress line");
+  cmd->add_flag_function("--no-plots", [c](int64_t) { c->plots = false; }, "skip curves.png");
   cmd->add_option("--matmul-precision", *precision, "f32 GEMMs: highest, or bf16 operands with f32 sums")
       ->check(CLI::IsMember({"highest", "bf16"}));
   cmd->add_flag("--distributed", c->distributed,

@@ -60,6 +60,21 @@ TEST_F(CliLm, TrainEvalGenerateQuantizeAndBadInput) {
   EXPECT_NE(r.out.find("int8"), std::string::npos) << r.out;
 
   expect_one_line_error("train lm --preset enormous --data text.txt", "unknown preset 'enormous'");
+  expect_one_line_error("train lm --preset tiny --hidden 60 --heads 8 --data text.txt",
+                        "hidden_size 60 is not a multiple of num_attention_heads 8");
+
+  // Size flags override the preset; config.json says what was trained.
+  r = ember("train lm --preset tiny --hidden 48 --layers 1 --heads 2 --kv-heads 1 --ffn 96 --ctx 16 --steps 2 "
+            "--batch 2 --warmup 1 --eval-every 2 --eval-bytes 32 --sample-tokens 0 --data text.txt --out sized "
+            "--threads 1 --no-plots --no-final-test");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  {
+    std::ifstream f(dir_ / "sized" / "config.json");
+    const std::string sized(std::istreambuf_iterator<char>(f), {});
+    for (const char* kv : {"\"hidden_size\": 48", "\"num_hidden_layers\": 1", "\"num_attention_heads\": 2",
+                           "\"num_key_value_heads\": 1", "\"intermediate_size\": 96"})
+      EXPECT_NE(sized.find(kv), std::string::npos) << kv << " in\n" << sized;
+  }
   expect_one_line_error("train lm --preset tiny --data missing.txt", "missing.txt");
   expect_one_line_error("generate --checkpoint run --prompt '" + std::string(17, 'x') + "'",
                         "prompt has 17 tokens (bytes) but the model's context is 16");

@@ -102,6 +102,11 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   mc.max_position_embeddings = c.ctx;
   if (c.tie_embeddings) mc.tie_word_embeddings = *c.tie_embeddings;
   if (c.rope_theta) mc.rope_theta = *c.rope_theta;
+  if (c.hidden) mc.hidden_size = *c.hidden;
+  if (c.layers) mc.num_hidden_layers = *c.layers;
+  if (c.heads) mc.num_attention_heads = *c.heads;
+  if (c.kv_heads) mc.num_key_value_heads = *c.kv_heads;
+  if (c.ffn) mc.intermediate_size = *c.ffn;
   mc.validate("train lm");
   if (c.threads > 0) set_num_threads(c.threads);
   const Corpus corpus = load_corpus(c.data_file);
