@@ -44,7 +44,8 @@ void add_train_colorize(CLI::App& train) {
       ->capture_default_str();
   cmd->add_option("--hints", c->hints, "colour hints: none (line only) or random (0-20 sampled dots)")
       ->check(CLI::IsMember({"none", "random"}))->capture_default_str();
-  cmd->add_option("--loss", c->loss, "l1 or l1+ssim")->check(CLI::IsMember({"l1", "l1+ssim"}))->capture_default_str();
+  cmd->add_option("--loss", c->loss, "l1, l2 (mean squared error: what pooled PSNR measures) or l1+ssim")
+      ->check(CLI::IsMember({"l1", "l2", "l1+ssim"}))->capture_default_str();
   cmd->add_option("--augment", c->augment, "none, flip (random horizontal flips) or flip+shift (and shifts of up to 4 px)")
       ->check(CLI::IsMember({"none", "flip", "flip+shift"}))->capture_default_str();
   cmd->add_option("--depth", c->depth, "U-Net levels (2x downsamplings)")->check(CLI::Range(1, 6))->capture_default_str();

@@ -16,7 +16,7 @@
 # Needs: apt-get install libtorch-dev libopenblas0-openmp (not part of scripts/setup.sh), and
 # ninja -C build bench_workloads. bench_torch is compiled here (g++, ~1.5 min) when missing.
 # usage: scripts/bench-vs-torch.sh [--build DIR] [--rounds N] [--threads "1 2"] [workloads...]
-#        (default workloads: W1 W2 W3 W4 W6 W6inf)
+#        (default workloads: W1 W2 W3 W4 W5 W6 W6inf)
 set -euo pipefail
 build=build rounds=1 threads="1 2"
 while [[ $# -gt 0 ]]; do
@@ -29,7 +29,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 work=("$@")
-[[ ${#work[@]} -eq 0 ]] && work=(W1 W2 W3 W4 W6 W6inf)
+[[ ${#work[@]} -eq 0 ]] && work=(W1 W2 W3 W4 W5 W6 W6inf)
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ember="$build/bench/bench_workloads" torchb="$build/bench/bench_torch"
 [[ -x "$ember" ]] || { echo "bench-vs-torch: $ember not found (ninja -C $build bench_workloads)" >&2; exit 1; }

@@ -1,10 +1,10 @@
-// The PyTorch peer of bench_workloads: WORKLOADS.md W1, W2, W3, W4 and W6 (training steps, and W6
-// inference at batch 1 and 16) written against libtorch (Debian libtorch-dev, PyTorch 1.13), timed
+// The PyTorch peer of bench_workloads: WORKLOADS.md W1, W2, W3, W4 and W6 (training steps), W5
+// (greedy generation with and without a KV cache) and W6 inference at batch 1 and 16 written against libtorch (Debian libtorch-dev, PyTorch 1.13), timed
 // the same way (one wall-clock interval per step, median after the warm-up) and printed in
 // bench_workloads' row format so scripts/bench-vs-torch.sh can put the two side by side.
 // Built only by that script, when libtorch is installed (never by the default set-up).
 //
-// usage: bench_torch [--threads N] [W1 W2 W3 W4 W6 W6inf ...]   (default: all)
+// usage: bench_torch [--threads N] [W1 W2 W3 W4 W5 W6 W6inf ...]   (default: all)
 // Threads: torch::set_num_threads(N); the script also sets OMP_NUM_THREADS / OPENBLAS_NUM_THREADS.
 #include <torch/torch.h>
 #include <zlib.h>
@@ -214,20 +214,22 @@ struct LmImpl : nn::Module {
     }
     norm_f = register_parameter("nf", torch::ones({256}));
     head = lin("head", 256, 256);
-    std::vector<float> c(128 * 32), sn(128 * 32);
-    for (int t = 0; t < 128; ++t)
+    std::vector<float> c(256 * 32), sn(256 * 32);  // positions 0..255 (W5 generates up to 256)
+    for (int t = 0; t < 256; ++t)
       for (int i = 0; i < 32; ++i) {
         const double th = t * std::pow(10000.0, -2.0 * (i % 16) / 32.0);
         c[size_t(t * 32 + i)] = float(std::cos(th));
         sn[size_t(t * 32 + i)] = float(std::sin(th));
       }
-    cos_t = torch::from_blob(c.data(), {128, 32}).clone();
-    sin_t = torch::from_blob(sn.data(), {128, 32}).clone();
+    cos_t = torch::from_blob(c.data(), {256, 32}).clone();
+    sin_t = torch::from_blob(sn.data(), {256, 32}).clone();
   }
   static Tensor rms(const Tensor& x, const Tensor& w) { return x * torch::rsqrt(x.pow(2).mean(-1, true) + 1e-5) * w; }
-  Tensor rope(const Tensor& x) const {
+  // x [B, H, T, 32] at positions pos .. pos+T-1.
+  Tensor rope(const Tensor& x, int64_t pos = 0) const {
+    const int64_t T = x.size(2);
     Tensor rot = torch::cat({-x.narrow(-1, 16, 16), x.narrow(-1, 0, 16)}, -1);
-    return x * cos_t + rot * sin_t;
+    return x * cos_t.narrow(0, pos, T) + rot * sin_t.narrow(0, pos, T);
   }
   Tensor forward(const Tensor& tok) {
     const int64_t B = tok.size(0), T = tok.size(1);
@@ -244,6 +246,26 @@ struct LmImpl : nn::Module {
       x = x + w2[l]->forward(torch::silu(w1[l]->forward(h)) * w3[l]->forward(h));
     }
     return head->forward(rms(x, norm_f));
+  }
+  // W5's cached forward (batch 1): tok [1, T] at positions pos.., post-RoPE keys and values written
+  // into kc / vc [1, 2, 256, 32] per layer; attention over the cached 0 .. pos+T-1 (causal mask
+  // for a multi-token prefill). Returns the last position's logits [1, 256].
+  Tensor forward_cached(const Tensor& tok, int64_t pos, std::vector<Tensor>& kc, std::vector<Tensor>& vc) {
+    const int64_t T = tok.size(1), S = pos + T;
+    Tensor x = emb->forward(tok);
+    Tensor mask = T > 1 ? torch::full({T, S}, -INFINITY).triu(1 + pos) : torch::zeros({1, S});
+    for (size_t l = 0; l < 4; ++l) {
+      Tensor h = rms(x, norm1[l]);
+      Tensor q = rope(wq[l]->forward(h).view({1, T, 8, 32}).transpose(1, 2), pos);
+      kc[l].narrow(2, pos, T).copy_(rope(wk[l]->forward(h).view({1, T, 2, 32}).transpose(1, 2), pos));
+      vc[l].narrow(2, pos, T).copy_(wv[l]->forward(h).view({1, T, 2, 32}).transpose(1, 2));
+      Tensor k = kc[l].narrow(2, 0, S).repeat_interleave(4, 1), v = vc[l].narrow(2, 0, S).repeat_interleave(4, 1);
+      Tensor att = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(32.0) + mask, -1);
+      x = x + wo[l]->forward(torch::matmul(att, v).transpose(1, 2).reshape({1, T, 256}));
+      h = rms(x, norm2[l]);
+      x = x + w2[l]->forward(torch::silu(w1[l]->forward(h)) * w3[l]->forward(h));
+    }
+    return head->forward(rms(x.narrow(1, T - 1, 1), norm_f)).reshape({1, 256});
   }
 };
 TORCH_MODULE(Lm);
@@ -262,6 +284,57 @@ void w4() {
     loss.backward();
     opt.step();
   });
+}
+
+// W5: greedy generation of 240 bytes after the 16-byte prompt bytes(5001), eval mode, no grad:
+// with a hand-written KV cache (1 prefill + 239 one-token forwards) and without (240 full
+// forwards). Rows in ms per generation, then tokens/s as bench_workloads prints them.
+void w5() {
+  torch::manual_seed(0);
+  Lm model;
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const Tensor prompt = bytes_stream(5001, {1, 16});
+  std::vector<int64_t> cached, full;
+  auto tokens_per_s = [](const char* name, std::vector<double> ms) {
+    std::sort(ms.begin(), ms.end());
+    std::printf("%-18s %8.0f tokens/s (min %.0f, max %.0f)\n", name, 240e3 / ms[ms.size() / 2], 240e3 / ms.back(),
+                240e3 / ms.front());
+  };
+  std::vector<double> times;  // the timed generations (run() prints the same intervals as its row)
+  auto timed = [&](const std::function<void()>& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  };
+  auto gen_cached = [&] {
+    std::vector<Tensor> kc, vc;
+    for (int l = 0; l < 4; ++l) kc.push_back(torch::zeros({1, 2, 256, 32})), vc.push_back(torch::zeros({1, 2, 256, 32}));
+    cached.clear();
+    Tensor next = model->forward_cached(prompt, 0, kc, vc).argmax(-1);
+    for (int64_t i = 0; i < 240; ++i) {
+      cached.push_back(next.item<int64_t>());
+      if (i + 1 < 240) next = model->forward_cached(next.reshape({1, 1}), 16 + i, kc, vc).argmax(-1);
+    }
+  };
+  auto gen_full = [&] {
+    full.clear();
+    Tensor seq = prompt;
+    for (int64_t i = 0; i < 240; ++i) {
+      Tensor next = model->forward(seq).select(1, seq.size(1) - 1).argmax(-1);
+      full.push_back(next.item<int64_t>());
+      seq = torch::cat({seq, next.reshape({1, 1})}, 1);
+    }
+  };
+  run("W5 gen kv-cache", 1, 7, [&](int i) {
+    if (i == 0) gen_cached();  // the warm-up
+    else timed(gen_cached);
+  });
+  tokens_per_s("", times);
+  times.clear();
+  run("W5 gen no-cache", 0, 4, [&](int) { timed(gen_full); });
+  tokens_per_s("", times);
+  if (cached != full) std::printf("WARNING W5: cached and uncached generation produced different tokens\n");
 }
 
 struct AzImpl : nn::Module {
@@ -334,7 +407,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (std::strncmp(argv[i], "W", 1) == 0) want.insert(argv[i]);
     else {
-      std::fprintf(stderr, "usage: bench_torch [--threads N] [W1 W2 W3 W4 W6 W6inf ...]\n");
+      std::fprintf(stderr, "usage: bench_torch [--threads N] [W1 W2 W3 W4 W5 W6 W6inf ...]\n");
       return 1;
     }
   }
@@ -350,6 +423,7 @@ int main(int argc, char** argv) {
     }
     if (on("W3")) w3();
     if (on("W4")) w4();
+    if (on("W5")) w5();
     if (on("W6")) w6_train();
     if (on("W6inf")) w6_infer();
   } catch (const std::exception& e) {

@@ -67,7 +67,7 @@ void expect_one_line_error(const test::RunResult& r, const std::string& args, co
 
 TEST_F(CliColorize, BadFlagsFailWithOneLine) {
   for (const char* args :
-       {"train colorize --bogus", "train colorize --hints some", "train colorize --loss l2", "train colorize --epochs 0",
+       {"train colorize --bogus", "train colorize --hints some", "train colorize --loss l3", "train colorize --epochs 0",
         "train colorize --batch 1", "train colorize --augment rotate", "train colorize --lr abc", "eval colorize",
         "eval colorize --checkpoint x --split train", "eval colorize --checkpoint x --hints -1", "colorize in.png",
         "colorize --checkpoint x.safetensors", "colorize --checkpoint x in.png -o o.png --device tpu"})

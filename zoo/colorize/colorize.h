@@ -160,7 +160,7 @@ struct TrainConfig {
   int64_t epochs = 10, batch = 16;
   double lr = 2e-3, weight_decay = 1e-2;
   std::string hints = "random";  // none | random
-  std::string loss = "l1";       // l1 | l1+ssim
+  std::string loss = "l1";       // l1 | l2 | l1+ssim
   std::string augment = "flip+shift";  // none | flip | flip+shift (up to kMaxShift pixels)
   int64_t depth = 3, width = 16;
   uint64_t seed = 0;
