@@ -109,7 +109,7 @@ void add_eval_lm(CLI::App& eval) {
     lm::EvalResult r = lm::evaluate(*m.model, text, a->limit, a->batch);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fmt::print("lm {}{}: {} bpc {:.4f}, perplexity per token {:.3f} ({} bytes, context {}, {:.1f} s)\n",
-               a->checkpoint, m.int8 ? " (int8)" : "", a->split, r.bpc, r.perplexity, r.bytes,
+               a->checkpoint, m.format == lm::WeightFormat::f32 ? "" : fmt::format(" ({})", lm::weight_format_name(m.format)), a->split, r.bpc, r.perplexity, r.bytes,
                m.model->config().max_position_embeddings, s);
   });
 }
@@ -126,7 +126,7 @@ void add_generate(CLI::App& app) {
     bool no_cache = false;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--checkpoint", a->checkpoint, "checkpoint folder (f32 or int8)")->required();
+  cmd->add_option("--checkpoint", a->checkpoint, "checkpoint folder (f32, int8 or bf16)")->required();
   cmd->add_option("--prompt", a->prompt, "text to continue (at most the context length in bytes)")->capture_default_str();
   cmd->add_option("--tokens", a->opt.tokens, "bytes to generate")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--temperature", a->opt.sample.temperature, "softmax temperature")
@@ -152,27 +152,30 @@ void add_generate(CLI::App& app) {
     });
     fmt::print(stderr, "\n[{} bytes in {:.2f} s: {:.0f} tokens/s, {}{}, {} threads, isa {}]\n", r.tokens.size(),
                r.seconds, r.seconds > 0 ? static_cast<double>(r.tokens.size()) / r.seconds : 0.0,
-               a->no_cache ? "no cache" : "KV cache", m.int8 ? ", int8 weights" : "", get_num_threads(),
+               a->no_cache ? "no cache" : "KV cache", fmt::format(", {} weights", lm::weight_format_name(m.format)), get_num_threads(),
                cpu::isa_name(cpu::active_isa()));
   });
 }
 
 void add_quantize(CLI::App& app) {
-  auto* cmd = app.add_subcommand("quantize", "write a weight-only int8 copy of a language-model checkpoint");
+  auto* cmd = app.add_subcommand("quantize", "write a weight-only int8 or bf16 copy of a language-model checkpoint");
   struct Args {
     std::string checkpoint, out;
-    bool int8 = false;
+    bool int8 = false, bf16 = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--checkpoint", a->checkpoint, "f32 checkpoint folder")->required();
-  cmd->add_flag("--int8", a->int8, "int8 weights with one f32 scale per output channel (the only format)")->required();
+  auto* i8 = cmd->add_flag("--int8", a->int8, "int8 weights with one f32 scale per output channel (4x smaller)");
+  auto* b16 = cmd->add_flag("--bf16", a->bf16, "bf16 weights, rounded to nearest even (2x smaller)");
+  i8->excludes(b16);
   cmd->add_option("-o,--out", a->out, "output folder")->required();
   cmd->callback([a] {
-    lm::QuantizeReport r = lm::quantize_int8(a->checkpoint, a->out);
+    if (!a->int8 && !a->bf16) throw CLI::ValidationError("quantize", "give the format: --int8 or --bf16");
+    lm::QuantizeReport r = a->int8 ? lm::quantize_int8(a->checkpoint, a->out) : lm::quantize_bf16(a->checkpoint, a->out);
     fmt::print("wrote {}: model.safetensors {:.2f} MB (f32 {:.2f} MB, {:.2f}x smaller); worst row round-trip error "
                "{:.4f} of the row's max |w|\n",
-               a->out, r.int8_bytes / 1e6, r.f32_bytes / 1e6,
-               static_cast<double>(r.f32_bytes) / static_cast<double>(r.int8_bytes), r.max_rel_error);
+               a->out, r.out_bytes / 1e6, r.f32_bytes / 1e6,
+               static_cast<double>(r.f32_bytes) / static_cast<double>(r.out_bytes), r.max_rel_error);
   });
 }
 

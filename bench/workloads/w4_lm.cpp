@@ -2,7 +2,7 @@
 //   W4: training step, batch 16 x 128 bytes of bytes(4001), AdamW lr 3e-4 wd 0.1 on every parameter.
 //   W5: greedy generation of 240 bytes after the 16-byte prompt bytes(5001), with the KV cache
 //       (prefill + 239 decode forwards; 1 warm-up + 7 timed) and without (240 full forwards; 4
-//       timed), same tokens required; plus the cached path with int8 weights (same weights,
+//       timed), same tokens required; plus the cached path with int8 and bf16 weights (same weights,
 //       quantized per output channel), whose tokens may differ.
 // Rows report ms per step / per generation; W5 rows also print tokens/s = 240 / wall time.
 // bench_workloads runs W5 when asked by name (W5) or with no workload named.
@@ -65,17 +65,20 @@ void run_w5_lm() {
   if (cached != full) std::printf("WARNING W5: cached and uncached generation produced different tokens\n");
 
   // The same weights as int8 (per output channel), cached path.
-  auto q = std::make_shared<lm::LlamaLM>(cfg, /*int8=*/true);
+  auto q = std::make_shared<lm::LlamaLM>(cfg, lm::WeightFormat::int8);
+  auto b = std::make_shared<lm::LlamaLM>(cfg, lm::WeightFormat::bf16);
   {
     NoGradGuard g;
     auto own = model->state_dict();
-    for (auto& [name, t] : q->state_dict())
-      for (auto& [n2, t2] : own)
-        if (n2 == name) t.copy_(t2);
-    auto src = model->projections(), dst = q->projections();
+    for (auto* m : {q.get(), b.get()})
+      for (auto& [name, t] : m->state_dict())
+        for (auto& [n2, t2] : own)
+          if (n2 == name) t.copy_(t2);
+    auto src = model->projections(), dst = q->projections(), dst16 = b->projections();
     for (size_t i = 0; i < src.size(); ++i) {
       auto [w8, sc] = cpu::quantize_rows_int8(src[i].second->weight);
       dst[i].second->set_int8(w8, sc);
+      dst16[i].second->set_bf16(cpu::to_bf16_rows(src[i].second->weight));
     }
   }
   opt.use_cache = true;
@@ -85,6 +88,12 @@ void run_w5_lm() {
   size_t same = 0;
   while (same < q_tokens.size() && q_tokens[same] == cached[same]) ++same;
   std::printf("%-18s int8 tokens equal the f32 ones for the first %zu of 240\n", "", same);
+  std::vector<uint8_t> b_tokens;
+  s = time_steps(1, 7, [&](int) { b_tokens = lm::generate(*b, prompt, opt).tokens; });
+  print_w5("W5 gen bf16 cache", s, 1330);
+  same = 0;
+  while (same < b_tokens.size() && b_tokens[same] == cached[same]) ++same;
+  std::printf("%-18s bf16 tokens equal the f32 ones for the first %zu of 240\n", "", same);
 }
 
 }  // namespace ember::bench

@@ -8,6 +8,7 @@
 
 #include "tensor/backend.h"
 #include "tensor/cpu/cpu_features.h"
+#include "tensor/cpu/gemm_bf16.h"
 #include "tensor/parallel.h"
 
 namespace ember::cpu {
@@ -42,7 +43,20 @@ void gemm_rows_f32_ref(int64_t m, int64_t n, int64_t k, const float* x, const fl
     }
 }
 
+void gemm_rows_bf16_ref(int64_t m, int64_t n, int64_t k, const float* x, const uint16_t* w, float* y) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < k; ++p) s += static_cast<double>(x[i * k + p]) * bf16_to_float(w[j * k + p]);
+      y[i * n + j] = static_cast<float>(s);
+    }
+}
+
 namespace {
+
+inline float weight_value(float v) { return v; }
+inline float weight_value(int8_t v) { return static_cast<float>(v); }
+inline float weight_value(uint16_t bf16) { return bf16_to_float(bf16); }
 
 template <typename W>
 void rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x, const W* w,
@@ -52,7 +66,7 @@ void rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const 
     for (int64_t i = 0; i < m; ++i) {
       const float* xr = x + i * k;
       float s = 0;
-      for (int64_t p = 0; p < k; ++p) s += xr[p] * static_cast<float>(wr[p]);
+      for (int64_t p = 0; p < k; ++p) s += xr[p] * weight_value(wr[p]);
       y[i * n + j] = scale ? s * scale[j] : s;
     }
   }
@@ -77,6 +91,20 @@ void gemm_rows_f32(int64_t m, int64_t n, int64_t k, const float* x, const float*
     if (isa == Isa::avx512) gemm_rows_f32_rows_avx512(m, n, k, n0, n1, x, w, y);
     else if (isa == Isa::avx2) gemm_rows_f32_rows_avx2(m, n, k, n0, n1, x, w, y);
     else gemm_rows_f32_rows_scalar(m, n, k, n0, n1, x, w, y);
+  });
+}
+
+void gemm_rows_bf16_rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                                const uint16_t* w, float* y) {
+  rows_scalar(m, n, k, n0, n1, x, w, nullptr, y);
+}
+
+void gemm_rows_bf16(int64_t m, int64_t n, int64_t k, const float* x, const uint16_t* w, float* y) {
+  const Isa isa = active_isa();
+  parallel_for(n, grain_of(k, sizeof(uint16_t)), [&](int64_t n0, int64_t n1) {
+    if (isa == Isa::avx512) gemm_rows_bf16_rows_avx512(m, n, k, n0, n1, x, w, y);
+    else if (isa == Isa::avx2) gemm_rows_bf16_rows_avx2(m, n, k, n0, n1, x, w, y);
+    else gemm_rows_bf16_rows_scalar(m, n, k, n0, n1, x, w, y);
   });
 }
 
@@ -131,6 +159,45 @@ Tensor linear_rows_f32(const Tensor& x, const Tensor& weight) {
   const Tensor xc = qgemm_dense(x), wc = qgemm_dense(weight);
   gemm_rows_f32(m, n, k, xc.data<float>(), wc.data<float>(), y.data<float>());
   return y;
+}
+
+Tensor linear_bf16(const Tensor& x, const Tensor& wbits) {
+  EMBER_CHECK(x.dtype() == DType::f32 && wbits.dtype() == DType::u8 && x.device().is_cpu() && wbits.device().is_cpu(),
+              "linear_bf16: expected f32 x and u8 (bf16 bits) weight on the CPU, got {} and {}",
+              dtype_name(x.dtype()), dtype_name(wbits.dtype()));
+  EMBER_CHECK(wbits.dim() == 2 && wbits.size(1) % 2 == 0 && x.dim() >= 1 && x.size(-1) * 2 == wbits.size(1),
+              "linear_bf16: x {} and weight bits {} do not fit (expected [..., K] and [N, 2K])", shape_str(x.shape()),
+              shape_str(wbits.shape()));
+  const int64_t k = wbits.size(1) / 2, n = wbits.size(0), m = k > 0 ? x.numel() / k : 0;
+  Shape out_shape = x.shape();
+  out_shape[out_shape.size() - 1] = n;
+  Tensor y = Tensor::empty(out_shape);
+  if (y.numel() == 0) return y;
+  const Tensor xc = qgemm_dense(x), wc = qgemm_dense(wbits);
+  gemm_rows_bf16(m, n, k, xc.data<float>(), reinterpret_cast<const uint16_t*>(wc.data<uint8_t>()), y.data<float>());
+  return y;
+}
+
+Tensor to_bf16_rows(const Tensor& w) {
+  EMBER_CHECK(w.dim() == 2 && w.dtype() == DType::f32, "to_bf16_rows: expected f32 [N, K], got {} {}",
+              dtype_name(w.dtype()), shape_str(w.shape()));
+  const Tensor wc = qgemm_dense(w);
+  Tensor out = Tensor::empty({w.size(0), 2 * w.size(1)}, {.dtype = DType::u8});
+  const float* src = wc.data<float>();
+  auto* dst = reinterpret_cast<uint16_t*>(out.data<uint8_t>());
+  for (int64_t i = 0; i < w.numel(); ++i) dst[i] = bf16_bits(src[i]);
+  return out;
+}
+
+Tensor bf16_rows_to_f32(const Tensor& wbits) {
+  EMBER_CHECK(wbits.dim() == 2 && wbits.dtype() == DType::u8 && wbits.size(1) % 2 == 0,
+              "bf16_rows_to_f32: expected u8 [N, 2K], got {} {}", dtype_name(wbits.dtype()), shape_str(wbits.shape()));
+  const Tensor bc = qgemm_dense(wbits);
+  Tensor out = Tensor::empty({wbits.size(0), wbits.size(1) / 2});
+  const auto* src = reinterpret_cast<const uint16_t*>(bc.data<uint8_t>());
+  float* dst = out.data<float>();
+  for (int64_t i = 0; i < out.numel(); ++i) dst[i] = bf16_to_float(src[i]);
+  return out;
 }
 
 std::pair<Tensor, Tensor> quantize_rows_int8(const Tensor& w) {

@@ -1,7 +1,7 @@
 // Row-dot products for inference on a few activation rows (decode) with the weight stored as a
 // Linear weight W [N, K] (one output channel per row):
 //   y[m, n] = scale[n] * sum_k x[m, k] * w[n, k]        (int8 w, weight-only quantization)
-//   y[m, n] =            sum_k x[m, k] * w[n, k]        (f32 w)
+//   y[m, n] =            sum_k x[m, k] * w[n, k]        (f32 w, or bf16 w: the upper half of an f32)
 // x f32 [M, K] row-major, y f32 [M, N]. int8 weights are widened to f32 in registers, so the
 // activations keep full precision (W8A32) and the product is exact up to the f32 summation
 // order; the gain is 4x fewer weight bytes per token (decode is memory-bound). The f32 form exists
@@ -9,7 +9,9 @@
 //
 // *_ref are the references (double accumulation); the dispatchers split N across threads and run
 // the rows of the active ISA: qgemm_avx512.cpp (16 lanes, masked k tail), qgemm_avx2.cpp (8 lanes),
-// or plain f32 loops. All three keep f32 activations (no VNNI int8 x int8 path).
+// or plain f32 loops. All three keep f32 activations (no VNNI int8 x int8 path). bf16 weights are
+// widened exactly (a 16-bit shift), so a bf16 product equals the f32 product of the rounded
+// weights: half the bytes of f32 per token, no scale, no activation rounding (W16A32).
 #pragma once
 
 #include <cstdint>
@@ -34,15 +36,29 @@ void gemm_rows_f32_rows_avx2(int64_t m, int64_t n, int64_t k, int64_t n0, int64_
                              const float* w, float* y);
 void gemm_rows_f32_rows_avx512(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
                                const float* w, float* y);
+// bf16 weights as their bit patterns (bf16_bits of gemm_bf16.h: round to nearest even).
+void gemm_rows_bf16_ref(int64_t m, int64_t n, int64_t k, const float* x, const uint16_t* w, float* y);
+void gemm_rows_bf16_rows_scalar(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                                const uint16_t* w, float* y);
+void gemm_rows_bf16_rows_avx2(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                              const uint16_t* w, float* y);
+void gemm_rows_bf16_rows_avx512(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                                const uint16_t* w, float* y);
 // The dispatching, threaded products.
 void qgemm_f32_i8(int64_t m, int64_t n, int64_t k, const float* x, const int8_t* w, const float* scale, float* y);
 void gemm_rows_f32(int64_t m, int64_t n, int64_t k, const float* x, const float* w, float* y);
+void gemm_rows_bf16(int64_t m, int64_t n, int64_t k, const float* x, const uint16_t* w, float* y);
 
 // Tensor forms (not differentiable; CPU): x f32 [..., K] (any strides), qweight u8 [N, K] holding
 // int8 bit patterns + scale f32 [N], or weight f32 [N, K] -> f32 [..., N]. Throw naming the
 // shapes on a mismatch.
 Tensor linear_int8(const Tensor& x, const Tensor& qweight, const Tensor& scale);
 Tensor linear_rows_f32(const Tensor& x, const Tensor& weight);
+// bf16 weights: wbits u8 [N, 2K], the little-endian bf16 bit patterns of each row.
+Tensor linear_bf16(const Tensor& x, const Tensor& wbits);
+// f32 [N, K] -> u8 [N, 2K] bf16 bit patterns (round to nearest even), and back (exact).
+Tensor to_bf16_rows(const Tensor& w);
+Tensor bf16_rows_to_f32(const Tensor& wbits);
 
 // Symmetric per-row quantization of w f32 [N, K]: scale[n] = max_k |w[n,k]| / 127 (1 for a zero
 // row), q = round(w / scale) clamped to [-127, 127]. Returns {qweight u8 [N, K], scale f32 [N]}.

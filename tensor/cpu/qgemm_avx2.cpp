@@ -1,4 +1,4 @@
-// AVX2 rows of the row-dot products of qgemm.h, int8 or f32 weights (one template). Tile: 4 output channels x 2 activation
+// AVX2 rows of the row-dot products of qgemm.h, int8, bf16 or f32 weights (one template). Tile: 4 output channels x 2 activation
 // rows = 8 ymm accumulators; per 8 k-steps each weight row's 8 int8 are sign-extended to i32
 // (vpmovsxbd) and converted to f32 once (f32 weights: loaded), then FMA'd against both activation rows, so one weight
 // load serves 2 tokens and one activation load serves 4 channels. Tails in k use the scalar
@@ -23,6 +23,19 @@ __m256 load_w8(const int8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 __m256 load_w8(const float* p) { return _mm256_loadu_ps(p); }
+__m256 load_w8(const uint16_t* p) {  // bf16: the bits are the upper half of the f32
+  return _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+}
+
+inline float weight_value(float v) { return v; }
+inline float weight_value(int8_t v) { return static_cast<float>(v); }
+inline float weight_value(uint16_t bf16) {
+  const uint32_t u = uint32_t(bf16) << 16;
+  float f;
+  __builtin_memcpy(&f, &u, sizeof f);
+  return f;
+}
 
 // y[i, j..j+NC) for rows i..i+MR of x: NC channels x MR rows (NC <= 4, MR <= 2).
 template <int NC, int MR, typename W>
@@ -42,7 +55,7 @@ void tile(int64_t n, int64_t k, const float* x, const W* w, const float* scale, 
   for (int c = 0; c < NC; ++c)
     for (int r = 0; r < MR; ++r) {
       float s = hsum(acc[c][r]);
-      for (int64_t q = p; q < k; ++q) s += x[r * k + q] * static_cast<float>(w[c * k + q]);
+      for (int64_t q = p; q < k; ++q) s += x[r * k + q] * weight_value(w[c * k + q]);
       y[r * n + c] = scale ? s * scale[c] : s;
     }
 }
@@ -64,6 +77,11 @@ void rows(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* 
 }
 
 }  // namespace
+
+void gemm_rows_bf16_rows_avx2(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                              const uint16_t* w, float* y) {
+  rows(m, n, k, n0, n1, x, w, nullptr, y);
+}
 
 void qgemm_f32_i8_rows_avx2(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
                             const int8_t* w, const float* scale, float* y) {

@@ -1,4 +1,4 @@
-// AVX-512 rows of the row-dot products of qgemm.h (int8 or f32 weights), the AVX2 file's tile at
+// AVX-512 rows of the row-dot products of qgemm.h (int8, bf16 or f32 weights), the AVX2 file's tile at
 // 16 lanes: 4 output channels x 2 activation rows = 8 zmm accumulators; per 16 k-steps each
 // weight row's 16 int8 are sign-extended (vpmovsxbd) and converted once (f32 weights: loaded),
 // then FMA'd against both activation rows. The k tail (< 16) runs under a lane mask, so there is
@@ -22,6 +22,9 @@ __m512 load_w16(const int8_t* p, __mmask16 m) {
   return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)));
 }
 __m512 load_w16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+__m512 load_w16(const uint16_t* p, __mmask16 m) {  // bf16: the bits are the upper half of the f32
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
+}
 
 template <int NC, int MR, typename W>
 void tile(int64_t n, int64_t k, const float* x, const W* w, const float* scale, float* y) {
@@ -65,6 +68,11 @@ void rows(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* 
 void qgemm_f32_i8_rows_avx512(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
                               const int8_t* w, const float* scale, float* y) {
   rows(m, n, k, n0, n1, x, w, scale, y);
+}
+
+void gemm_rows_bf16_rows_avx512(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
+                                const uint16_t* w, float* y) {
+  rows(m, n, k, n0, n1, x, w, nullptr, y);
 }
 
 void gemm_rows_f32_rows_avx512(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,

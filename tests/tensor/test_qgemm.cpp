@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "tensor/cpu/gemm_bf16.h"
 #include "tensor/cpu/qgemm.h"
 #include "tests/common/expect_close.h"
 #include "tests/tensor/cpu_isa_sweep.h"
@@ -56,6 +57,14 @@ TEST(Qgemm, Int8AndF32RowsMatchReferenceOnEveryIsa) {
         cpu::gemm_rows_f32_ref(m, n, k, x.data(), wf.data(), ref.data());
         for (size_t i = 0; i < g; ++i) ASSERT_TRUE(y[i] == 777.f && y[y.size() - 1 - i] == 777.f);
         expect_rows_close({y.begin() + g, y.end() - g}, ref, k, static_cast<double>(k) / 4);
+        // bf16 weights: the bits of wf rounded to nearest even
+        std::vector<uint16_t> wb(size_t(n * k));
+        for (size_t i = 0; i < wb.size(); ++i) wb[i] = cpu::bf16_bits(wf[i]);
+        std::fill(y.begin(), y.end(), 777.f);
+        cpu::gemm_rows_bf16(m, n, k, x.data(), wb.data(), y.data() + g);
+        cpu::gemm_rows_bf16_ref(m, n, k, x.data(), wb.data(), ref.data());
+        for (size_t i = 0; i < g; ++i) ASSERT_TRUE(y[i] == 777.f && y[y.size() - 1 - i] == 777.f);
+        expect_rows_close({y.begin() + g, y.end() - g}, ref, k, static_cast<double>(k) / 4);
       }
   }
 }
@@ -88,6 +97,20 @@ TEST(Qgemm, TensorFormsQuantizerAndErrors) {
   EXPECT_TRUE(throws_with([&] { cpu::linear_int8(Tensor::zeros({2, 4}), q, s); }, {"linear_int8", "[2,4]", "[2,3]"}));
   EXPECT_TRUE(throws_with([&] { cpu::linear_rows_f32(Tensor::zeros({2, 4}), w); }, {"linear_rows_f32", "[2,4]"}));
   EXPECT_TRUE(throws_with([&] { cpu::linear_int8(x, w, s); }, {"linear_int8", "u8"}));
+
+  // bf16 (7 mantissa bits, steps of 2^-7 above 1): 0.5, -1, 0.25 are exact; 1 + 2^-9 rounds down
+  // to 1 and 1 + 3 * 2^-9 up to 1 + 2^-7 = 1.0078125; converting back is exact.
+  Tensor wb = Tensor::from_vector(std::vector<float>{0.5f, -1.0f, 0.25f, 1.0f + 1.0f / 512, 1.0f + 3.0f / 512, 0}, {2, 3});
+  const Tensor bits = cpu::to_bf16_rows(wb);
+  EXPECT_EQ(bits.shape(), (Shape{2, 6}));
+  const auto back = cpu::bf16_rows_to_f32(bits).to_vector<float>();
+  EXPECT_EQ(back, (std::vector<float>{0.5f, -1.0f, 0.25f, 1.0f, 1.0078125f, 0}));
+  Tensor yb = cpu::linear_bf16(x, bits), refb = linear(x, cpu::bf16_rows_to_f32(bits));
+  EXPECT_EQ(yb.shape(), (Shape{2, 2, 2}));
+  const auto rb = refb.to_vector<float>(), gb = yb.to_vector<float>();
+  for (size_t i = 0; i < rb.size(); ++i) EXPECT_NEAR(gb[i], rb[i], 1e-6);
+  EXPECT_TRUE(throws_with([&] { cpu::linear_bf16(Tensor::zeros({2, 4}), bits); }, {"linear_bf16", "[2,4]", "[2,6]"}));
+  EXPECT_TRUE(throws_with([&] { cpu::to_bf16_rows(bits); }, {"to_bf16_rows", "f32"}));
 }
 
 }  // namespace

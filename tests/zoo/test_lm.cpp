@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "tensor/cpu/qgemm.h"
 #include "tests/common/expect_close.h"
 #include "zoo/lm/lm.h"
 #include "zoo/lm/quant.h"
@@ -292,7 +293,7 @@ TEST(LmCheckpoint, RoundTripAndBadFolders) {
   auto m = random_model(test_config(), 13);
   save_pretrained(*m, dir.path.string());
   Loaded l = load_pretrained(dir.path.string());
-  EXPECT_FALSE(l.int8);
+  EXPECT_EQ(l.format, WeightFormat::f32);
   EXPECT_EQ(l.model->config(), m->config());
   NoGradGuard g;
   const std::vector<int64_t> tok = {5, 6, 7};
@@ -321,10 +322,10 @@ TEST(LmQuantize, Int8FolderLoadsAndStaysCloseToF32) {
   auto m = random_model(test_config(), 17);
   save_pretrained(*m, (dir.path / "f32").string());
   QuantizeReport r = quantize_int8((dir.path / "f32").string(), (dir.path / "i8").string());
-  EXPECT_LT(r.int8_bytes * 2, r.f32_bytes);
+  EXPECT_LT(r.out_bytes * 2, r.f32_bytes);
   EXPECT_LE(r.max_rel_error, 0.5 / 127 + 1e-6);  // rounding: half a step of max|row| / 127
   Loaded q = load_pretrained((dir.path / "i8").string());
-  ASSERT_TRUE(q.int8);
+  ASSERT_EQ(q.format, WeightFormat::int8);
   NoGradGuard g;
   const std::vector<int64_t> tok = {40, 41, 42, 43, 44};
   const auto a = m->forward(tokens(tok)).to_vector<float>(), b = q.model->forward(tokens(tok)).to_vector<float>();
@@ -334,7 +335,49 @@ TEST(LmQuantize, Int8FolderLoadsAndStaysCloseToF32) {
   auto gen = generate(*q.model, {'a'}, {.tokens = 5, .sample = {.greedy = true}});
   EXPECT_EQ(gen.tokens.size(), 5u);
   EXPECT_TRUE(throws_with([&] { quantize_int8((dir.path / "i8").string(), (dir.path / "i8b").string()); },
-                          {"already an int8 checkpoint"}));
+                          {"already quantized (int8)"}));
+}
+
+// bf16 folder: half the f32 bytes for the projections, each weight within 2^-8 of itself (round
+// to nearest even of an 8-bit significand), logits close to f32; the greedy tokens of the loaded model
+// equal those of an in-memory copy whose f32 weights hold the same rounded values (the bf16 row
+// product is exact up to f32 summation order).
+TEST(LmQuantize, Bf16FolderLoadsAndMatchesRoundedF32Weights) {
+  TempDir dir("bf16");
+  auto m = random_model(test_config(), 19);
+  save_pretrained(*m, (dir.path / "f32").string());
+  QuantizeReport r = quantize_bf16((dir.path / "f32").string(), (dir.path / "b16").string());
+  EXPECT_LT(r.out_bytes, r.f32_bytes * 3 / 4);
+  EXPECT_LE(r.max_rel_error, std::ldexp(1.0, -8) + 1e-9);  // half a bf16 step: 2^-8 of |w| <= max|row|
+  Loaded q = load_pretrained((dir.path / "b16").string());
+  ASSERT_EQ(q.format, WeightFormat::bf16);
+  // The same model with the rounded weights in f32.
+  auto rounded = random_model(test_config(), 19);
+  {
+    NoGradGuard g;
+    for (auto& [name, lin] : rounded->projections()) lin->weight.copy_(cpu::bf16_rows_to_f32(cpu::to_bf16_rows(lin->weight)));
+  }
+  NoGradGuard g;
+  const std::vector<int64_t> tok = {40, 41, 42, 43, 44};
+  const auto a = rounded->forward(tokens(tok)).to_vector<float>(), b = q.model->forward(tokens(tok)).to_vector<float>();
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4) << i;
+  const auto c = m->forward(tokens(tok)).to_vector<float>();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) num += (c[i] - b[i]) * (c[i] - b[i]), den += c[i] * c[i];
+  EXPECT_LT(std::sqrt(num / den), 0.02);  // relative L2 error of the logits against f32
+  const GenerateOptions opt{.tokens = 6, .sample = {.greedy = true}};
+  EXPECT_EQ(generate(*q.model, {'a'}, opt).tokens, generate(*rounded, {'a'}, opt).tokens);
+  EXPECT_TRUE(throws_with([&] { quantize_int8((dir.path / "b16").string(), (dir.path / "x").string()); },
+                          {"already quantized (bf16)"}));
+  // A config.json naming a method ember does not read is refused by name.
+  std::string text;
+  {
+    std::ifstream f(dir.path / "b16" / "config.json");
+    text.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  text.replace(text.find("ember_bf16"), 10, "gptq");
+  std::ofstream(dir.path / "b16" / "config.json") << text;
+  EXPECT_TRUE(throws_with([&] { load_pretrained((dir.path / "b16").string()); }, {"quant_method 'gptq'"}));
 }
 
 TEST(LmTrain, ResumeIsBitForBit) {

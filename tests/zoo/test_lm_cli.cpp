@@ -58,6 +58,17 @@ TEST_F(CliLm, TrainEvalGenerateQuantizeAndBadInput) {
   r = ember("generate --checkpoint run8 --prompt 'In' --tokens 10 --greedy");
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("int8"), std::string::npos) << r.out;
+  r = ember("quantize --checkpoint run --bf16 -o run16");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = ember("eval lm --checkpoint run16 --data text.txt --split val");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("(bf16): val bpc"), std::string::npos) << r.out;
+  for (auto [args, fragment] : {std::pair{"quantize --checkpoint run -o runq", "--int8 or --bf16"},
+                                std::pair{"quantize --checkpoint run --int8 --bf16 -o runq", "excludes"}}) {
+    r = ember(args);  // usage errors: exit 2, the error and a pointer to --help
+    EXPECT_EQ(r.rc, 2) << args << ":\n" << r.out;
+    EXPECT_NE(r.out.find(fragment), std::string::npos) << args << ":\n" << r.out;
+  }
 
   expect_one_line_error("train lm --preset enormous --data text.txt", "unknown preset 'enormous'");
   expect_one_line_error("train lm --preset tiny --hidden 60 --heads 8 --data text.txt",

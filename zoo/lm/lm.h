@@ -90,7 +90,8 @@ struct TrainConfig {
   std::optional<double> rope_theta = std::nullopt;
   // Size overrides of the preset (unset: the preset's): hidden_size, num_hidden_layers,
   // num_attention_heads, num_key_value_heads, intermediate_size.
-  std::optional<int64_t> hidden, layers, heads, kv_heads, ffn;
+  std::optional<int64_t> hidden = std::nullopt, layers = std::nullopt, heads = std::nullopt, kv_heads = std::nullopt,
+                         ffn = std::nullopt;
   int64_t steps = 6000, batch = 16, ctx = 128, accum = 1;
   double lr = 2e-3, min_lr_ratio = 0.1, weight_decay = 0.1, grad_clip = 1.0;
   int64_t warmup = 200;

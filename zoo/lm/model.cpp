@@ -19,8 +19,17 @@
 namespace ember::zoo::lm {
 namespace fs = std::filesystem;
 
-LmLinear::LmLinear(int64_t in_, int64_t out_, bool int8) : in(in_), out(out_) {
-  if (int8) return;  // set_int8 fills qweight/scale
+std::string_view weight_format_name(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::f32: return "f32";
+    case WeightFormat::int8: return "int8";
+    case WeightFormat::bf16: return "bf16";
+  }
+  return "?";
+}
+
+LmLinear::LmLinear(int64_t in_, int64_t out_, WeightFormat format) : in(in_), out(out_) {
+  if (format != WeightFormat::f32) return;  // set_int8 / set_bf16 fill the weight
   weight = register_parameter("weight", Tensor::empty({out, in}));
   const double bound = 1.0 / std::sqrt(static_cast<double>(in));
   nn::init::uniform_(weight, -bound, bound);
@@ -29,9 +38,10 @@ LmLinear::LmLinear(int64_t in_, int64_t out_, bool int8) : in(in_), out(out_) {
 Tensor LmLinear::forward(const Tensor& x) {
   // Inference on a few rows (decode, short prompts): row-by-row dot products over W [out, in] as
   // stored; the general GEMM would pack all of W for every token. Many rows (evaluation, long
-  // prompts) run the GEMM, int8 weights dequantized once per call.
+  // prompts) run the GEMM, int8 / bf16 weights widened to f32 once per call.
   const bool few = x.numel() <= kFewRows * in;
   if (is_int8()) return few ? cpu::linear_int8(x, qweight, scale) : linear(x, cpu::dequantize_rows_int8(qweight, scale));
+  if (is_bf16()) return few ? cpu::linear_bf16(x, wbits) : linear(x, cpu::bf16_rows_to_f32(wbits));
   if (!GradMode::is_enabled() && few) return cpu::linear_rows_f32(x, weight);
   return linear(x, weight);
 }
@@ -44,6 +54,14 @@ void LmLinear::set_int8(Tensor q, Tensor s) {
   EMBER_CHECK(!weight.defined(), "LmLinear::set_int8: the layer was built with f32 weights");
   qweight = std::move(q);
   scale = std::move(s);
+}
+
+void LmLinear::set_bf16(Tensor bits) {
+  EMBER_CHECK(bits.dtype() == DType::u8 && bits.dim() == 2 && bits.size(0) == out && bits.size(1) == 2 * in,
+              "LmLinear::set_bf16: expected u8 [{},{}] (bf16 bits), got {} {}", out, 2 * in, dtype_name(bits.dtype()),
+              shape_str(bits.shape()));
+  EMBER_CHECK(!weight.defined() && !qweight.defined(), "LmLinear::set_bf16: the layer was built for another format");
+  wbits = std::move(bits);
 }
 
 namespace {
@@ -69,17 +87,17 @@ struct LlamaLM::Layer : nn::Module {
   std::shared_ptr<nn::RMSNorm> n1, n2;
   int64_t h, hkv, d;
 
-  Layer(const LmConfig& c, bool int8) : h(c.num_attention_heads), hkv(c.num_key_value_heads), d(c.head_dim()) {
+  Layer(const LmConfig& c, WeightFormat format) : h(c.num_attention_heads), hkv(c.num_key_value_heads), d(c.head_dim()) {
     const int64_t C = c.hidden_size, F = c.intermediate_size;
     auto attn = register_module("self_attn", std::make_shared<Group>("LlamaAttention"));
-    q = attn->add("q_proj", std::make_shared<LmLinear>(C, h * d, int8));
-    k = attn->add("k_proj", std::make_shared<LmLinear>(C, hkv * d, int8));
-    v = attn->add("v_proj", std::make_shared<LmLinear>(C, hkv * d, int8));
-    o = attn->add("o_proj", std::make_shared<LmLinear>(h * d, C, int8));
+    q = attn->add("q_proj", std::make_shared<LmLinear>(C, h * d, format));
+    k = attn->add("k_proj", std::make_shared<LmLinear>(C, hkv * d, format));
+    v = attn->add("v_proj", std::make_shared<LmLinear>(C, hkv * d, format));
+    o = attn->add("o_proj", std::make_shared<LmLinear>(h * d, C, format));
     auto mlp = register_module("mlp", std::make_shared<Group>("LlamaMLP"));
-    gate = mlp->add("gate_proj", std::make_shared<LmLinear>(C, F, int8));
-    up = mlp->add("up_proj", std::make_shared<LmLinear>(C, F, int8));
-    down = mlp->add("down_proj", std::make_shared<LmLinear>(F, C, int8));
+    gate = mlp->add("gate_proj", std::make_shared<LmLinear>(C, F, format));
+    up = mlp->add("up_proj", std::make_shared<LmLinear>(C, F, format));
+    down = mlp->add("down_proj", std::make_shared<LmLinear>(F, C, format));
     n1 = register_module("input_layernorm", std::make_shared<nn::RMSNorm>(C, c.rms_norm_eps));
     n2 = register_module("post_attention_layernorm", std::make_shared<nn::RMSNorm>(C, c.rms_norm_eps));
   }
@@ -107,17 +125,17 @@ struct LlamaLM::Layer : nn::Module {
   }
 };
 
-LlamaLM::LlamaLM(const LmConfig& cfg, bool int8) : cfg_(cfg) {
+LlamaLM::LlamaLM(const LmConfig& cfg, WeightFormat format) : cfg_(cfg) {
   cfg_.validate("lm");
   auto body = register_module("model", std::make_shared<Group>("LlamaModel"));
   embed_ = body->add("embed_tokens", std::make_shared<nn::Embedding>(cfg.vocab_size, cfg.hidden_size));
   auto list = body->add("layers", std::make_shared<nn::ModuleList>());
   for (int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
-    layers_.push_back(std::make_shared<Layer>(cfg, int8));
+    layers_.push_back(std::make_shared<Layer>(cfg, format));
     list->push_back(layers_.back());
   }
   norm_ = body->add("norm", std::make_shared<nn::RMSNorm>(cfg.hidden_size, cfg.rms_norm_eps));
-  if (!cfg.tie_word_embeddings) head_ = register_module("lm_head", std::make_shared<LmLinear>(cfg.hidden_size, cfg.vocab_size, int8));
+  if (!cfg.tie_word_embeddings) head_ = register_module("lm_head", std::make_shared<LmLinear>(cfg.hidden_size, cfg.vocab_size, format));
   std::tie(cos_, sin_) = rope_tables(0, cfg.max_position_embeddings, cfg.head_dim(), cfg.rope_theta);
 }
 
@@ -225,10 +243,10 @@ Loaded load_pretrained(const std::string& dir) {
   const std::string text = read_text(cfg_path);
   const LmConfig cfg = config_from_json(text, cfg_path.string());
   Loaded out;
-  out.int8 = is_int8_config(text);
-  out.model = std::make_shared<LlamaLM>(cfg, out.int8);
-  if (out.int8) {
-    out.metadata = load_int8_weights(*out.model, w_path.string());
+  out.format = weight_format_of_config(text);
+  out.model = std::make_shared<LlamaLM>(cfg, out.format);
+  if (out.format != WeightFormat::f32) {
+    out.metadata = load_quantized_weights(*out.model, out.format, w_path.string());
     return out;
   }
   nn::TensorDict dict = nn::load_safetensors(w_path.string());

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nn/container.h"
@@ -23,21 +24,30 @@
 
 namespace ember::zoo::lm {
 
-// A bias-free linear layer that can hold its weight as int8 with one f32 scale per output row
-// (weight ~= qweight * scale[row]); forward then runs the int8 x f32 product of tensor/cpu/qgemm.h.
+// How the projection weights of a checkpoint are stored: f32 (trainable), or for inference int8
+// with one f32 scale per output row (weight ~= qweight * scale[row]) or bf16 (the f32 rounded to
+// nearest even, widened exactly in the product). Embeddings and norms are always f32.
+enum class WeightFormat : uint8_t { f32, int8, bf16 };
+std::string_view weight_format_name(WeightFormat f);
+
+// A bias-free linear layer; with int8 or bf16 weights forward runs the row products of
+// tensor/cpu/qgemm.h (few rows) or the f32 GEMM on the widened weight (many rows).
 class LmLinear : public nn::Module {
  public:
-  // int8: no f32 weight is registered; set_int8 must be called before forward.
-  LmLinear(int64_t in, int64_t out, bool int8 = false);
+  // int8 / bf16: no f32 weight is registered; set_int8 / set_bf16 must be called before forward.
+  LmLinear(int64_t in, int64_t out, WeightFormat format = WeightFormat::f32);
   Tensor forward(const Tensor& x) override;  // x [..., in] -> [..., out]
   std::string type_name() const override { return "LmLinear"; }
   // Sets the int8 weight: qweight u8 [out, in] holding int8 bit patterns, scale f32 [out].
   void set_int8(Tensor qweight, Tensor scale);
+  // Sets the bf16 weight: wbits u8 [out, 2 * in], the little-endian bf16 bit patterns.
+  void set_bf16(Tensor wbits);
   bool is_int8() const { return qweight.defined(); }
+  bool is_bf16() const { return wbits.defined(); }
   // No-grad forwards of at most this many rows use cpu::linear_rows_f32 (decode).
   static constexpr int64_t kFewRows = 16;
   int64_t in, out;
-  Tensor weight, qweight, scale;
+  Tensor weight, qweight, scale, wbits;
 };
 
 // Per-layer K/V buffers for generation, preallocated at the model's context: k/v [1, Hkv, cap, D]
@@ -50,9 +60,9 @@ struct KvCache {
 
 class LlamaLM : public nn::Module {
  public:
-  // int8: projections hold int8 weights (filled by load_int8_weights); state_dict() then holds only
-  // the f32 embeddings and norms.
-  explicit LlamaLM(const LmConfig& cfg, bool int8 = false);
+  // int8 / bf16: projections hold those weights (filled by load_quantized_weights); state_dict()
+  // then holds only the f32 embeddings and norms.
+  explicit LlamaLM(const LmConfig& cfg, WeightFormat format = WeightFormat::f32);
   // tokens i64 [B, T] (T <= max_position_embeddings) at positions 0..T-1 -> logits [B, T, V].
   Tensor forward(const Tensor& tokens) override;
   // Inference (call under NoGradGuard): tokens i64 [1, T] at positions cache.len .. cache.len+T-1;
@@ -87,9 +97,9 @@ void save_pretrained(const LlamaLM& model, const std::string& dir, const std::ma
 struct Loaded {
   std::shared_ptr<LlamaLM> model;
   std::map<std::string, std::string> metadata;  // model.safetensors "__metadata__"
-  bool int8 = false;
+  WeightFormat format = WeightFormat::f32;
 };
-// Reads a folder written by save_pretrained or quantize (int8). Clear errors for a missing folder,
+// Reads a folder written by save_pretrained or quantize (int8 or bf16). Clear errors for a missing folder,
 // missing or malformed config.json, or weights whose names/shapes disagree with the config.
 Loaded load_pretrained(const std::string& dir);
 
