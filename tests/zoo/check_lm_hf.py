@@ -4,7 +4,8 @@
 Loads DIR/config.json and DIR/model.safetensors with json + struct + NumPy only (no ember code),
 runs the transformers LlamaForCausalLM forward in float64 NumPy (RMSNorm, rotate-half RoPE on
 q/k as stored, repeat_kv for grouped-query attention, causal softmax, SwiGLU, lm_head or tied
-embeddings; int8 folders are dequantized as I8 * weight_scale[row]) on the tokens in
+embeddings; int8 folders are dequantized as I8 * weight_scale[row], BF16 entries widened as the
+upper half of a float32) on the tokens in
 DIR/check_tokens.i64 and compares with the logits ember wrote to DIR/check_logits.f32.
 
 usage: check_lm_hf.py DIR [TOL]     exit 0 when max |ours - ember| / (1 + |ember|) <= TOL (1e-4)
@@ -27,7 +28,11 @@ def load_safetensors(path):
         if name == "__metadata__":
             continue
         b, end = e["data_offsets"]
-        out[name] = np.frombuffer(data[b:end], dtype=kinds[e["dtype"]]).reshape(e["shape"])
+        if e["dtype"] == "BF16":  # NumPy has no bfloat16: the bits are the upper half of a float32
+            bits = np.frombuffer(data[b:end], dtype="<u2").astype(np.uint32) << 16
+            out[name] = bits.view(np.float32).reshape(e["shape"])
+        else:
+            out[name] = np.frombuffer(data[b:end], dtype=kinds[e["dtype"]]).reshape(e["shape"])
     return out
 
 

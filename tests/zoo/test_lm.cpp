@@ -409,7 +409,7 @@ TEST(LmTrain, ResumeIsBitForBit) {
 }
 
 // The Hugging Face layout read by an independent NumPy forward (tests/zoo/check_lm_hf.py), for an
-// f32 folder (tied and untied) and an int8 folder; skipped without python3 + NumPy.
+// f32 folder (tied and untied), an int8 and a bf16 folder; skipped without python3 + NumPy.
 TEST(LmCheckpoint, PythonNumpyForwardMatchesLogits) {
   std::string python;
   for (const char* p : {"/usr/bin/python3", "python3"})
@@ -420,13 +420,15 @@ TEST(LmCheckpoint, PythonNumpyForwardMatchesLogits) {
   if (python.empty()) GTEST_SKIP() << "python3 with NumPy not found";
   TempDir dir("hf");
   const std::vector<int64_t> tok = {84, 104, 101, 32, 76, 79, 82, 68, 10, 97, 110};
-  for (int variant = 0; variant < 3; ++variant) {
+  for (int variant = 0; variant < 4; ++variant) {
     auto m = random_model(test_config(variant == 1), 19);
     fs::path folder = dir.path / fmt::format("v{}", variant);
     save_pretrained(*m, folder.string());
-    if (variant == 2) {
-      quantize_int8(folder.string(), (dir.path / "q").string());
-      folder = dir.path / "q";
+    if (variant >= 2) {
+      const fs::path q = dir.path / (variant == 2 ? "q8" : "q16");
+      if (variant == 2) quantize_int8(folder.string(), q.string());
+      else quantize_bf16(folder.string(), q.string());
+      folder = q;
       m = load_pretrained(folder.string()).model;
     }
     NoGradGuard g;
