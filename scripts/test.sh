@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set-up + build + the whole test suite, twice: a normal Release build (with the CUDA code compiled
 # when nvcc exists) and a clang ASan+UBSan build (CPU only, to keep the suite short) that also runs
-# each libFuzzer target for 15 s (EMBER_CI_FUZZ_SECONDS).
+# each libFuzzer target for 10 s (EMBER_CI_FUZZ_SECONDS; `scripts/fuzz.sh 600` is the long run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc)"
@@ -29,4 +29,4 @@ EMBER_SKIP_DATA=1 EMBER_BUILD_DIR=build-clang-san CC=clang-14 CXX=clang++-14 bas
   -DCMAKE_CXX_FLAGS=-O0
 (cd build-clang-san && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j "$jobs")
-EMBER_FUZZ_BUILD_DIR=build-clang-san EMBER_FUZZ_JOBS="$jobs" bash scripts/fuzz.sh "${EMBER_CI_FUZZ_SECONDS:-15}"
+EMBER_FUZZ_BUILD_DIR=build-clang-san EMBER_FUZZ_JOBS="$jobs" bash scripts/fuzz.sh "${EMBER_CI_FUZZ_SECONDS:-10}"
