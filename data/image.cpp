@@ -60,6 +60,27 @@ void set_max_image_pixels(int64_t n) {
 }
 int64_t max_image_pixels() { return g_max_image_pixels.load(); }
 
+namespace {
+
+// A PNG's chunks must fit in the file before stb sees it: Debian 12's stb_image passes a chunk
+// length of 2^31 or more to stbi__getn as a negative int, and its bounds check then computes an
+// overflowing pointer (found by tests/fuzz; tests/data/files/fuzz-stb-png-chunk-length.png).
+// Walks length | type | data | CRC up to IEND; a file that simply ends early is left to stb.
+void check_png_chunks(const std::vector<uint8_t>& b, const std::string& path) {
+  static constexpr uint8_t kSig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (b.size() < 8 || !std::equal(kSig, kSig + 8, b.begin())) return;
+  for (size_t i = 8; i + 8 <= b.size();) {
+    const uint64_t n = (uint64_t(b[i]) << 24) | (uint64_t(b[i + 1]) << 16) | (uint64_t(b[i + 2]) << 8) | b[i + 3];
+    const size_t left = b.size() - i - 8;  // bytes after this chunk's length and type
+    EMBER_CHECK(n + 4 <= left, "load_image: {}: corrupt PNG (the chunk at byte {} declares {} bytes, the file has {} "
+                "left)", path, i, n, left >= 4 ? left - 4 : 0);
+    if (std::equal(b.begin() + i + 4, b.begin() + i + 8, "IEND")) return;
+    i += 12 + n;
+  }
+}
+
+}  // namespace
+
 Tensor load_image(const std::string& path, int channels) {
   EMBER_CHECK(channels >= 0 && channels <= 4, "load_image: {}: channels must be 0 (as stored) or 1..4, got {}", path,
               channels);
@@ -75,6 +96,7 @@ Tensor load_image(const std::string& path, int channels) {
   EMBER_CHECK(bytes.size() < (size_t(1) << 31), "load_image: {}: file of {} bytes is too large", path, bytes.size());
   if (detail::is_jpeg(bytes.data(), bytes.size()))
     return detail::decode_jpeg(bytes.data(), bytes.size(), channels, max_image_pixels(), path);
+  check_png_chunks(bytes, path);
   int w = 0, h = 0, stored = 0;
   // The declared size first (stb reads only the header): a 14-byte GIF claiming 14406x24889
   // pixels must not make the decoder allocate gigabytes.

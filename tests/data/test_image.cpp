@@ -95,11 +95,11 @@ TEST(Image, ErrorsNameTheFile) {
   test::write_bytes(dir.file("text.png"), {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'});
   EXPECT_TRUE(throws_with([&] { load_image(dir.file("text.png")); },
                           {"load_image: " + dir.file("text.png") + ": cannot decode (", "image"}));
-  // A PNG cut short: stb's reason is passed on.
+  // A PNG cut short inside a chunk: refused before stb, naming the chunk.
   save_png(dir.file("ok.png"), pattern_u8(3, 32, 32));
   auto bytes = test::read_bytes(dir.file("ok.png"));
   test::write_bytes(dir.file("cut.png"), std::vector<uint8_t>(bytes.begin(), bytes.begin() + long(bytes.size() / 2)));
-  EXPECT_TRUE(throws_with([&] { load_image(dir.file("cut.png")); }, {dir.file("cut.png"), "cannot decode"}));
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("cut.png")); }, {dir.file("cut.png"), "corrupt PNG", "declares"}));
   EXPECT_TRUE(throws_with([&] { load_image(dir.file("ok.png"), 5); }, {"channels must be 0 (as stored) or 1..4"}));
   EXPECT_TRUE(throws_with([&] { save_png(dir.file("two.png"), Tensor::zeros({2, 4, 4})); },
                           {"save_png: " + dir.file("two.png"), "expected 1, 3 or 4 channels", "[2,4,4]"}));
@@ -179,6 +179,24 @@ std::vector<uint8_t> gray_jpeg(int w, int h) {
   std::vector<uint8_t> out(buf, buf + size);
   std::free(buf);
   return out;
+}
+
+// The image fuzzer's fourth finding: a PNG chunk declaring 3,788,773,221 bytes reached stb's
+// stbi__getn as a negative int (pointer overflow, UBSan). Chunk lengths are checked against the
+// file before stb runs; a valid PNG with ancillary chunks still loads.
+TEST(Image, PngChunkLongerThanTheFileIsRefusedBeforeStb) {
+  const std::string bad = std::string(EMBER_TEST_FILES) + "/fuzz-stb-png-chunk-length.png";
+  EXPECT_TRUE(throws_with([&] { load_image(bad); },
+                          {"fuzz-stb-png-chunk-length.png", "corrupt PNG", "byte 45", "declares 3788773221 bytes"}));
+  TempDir dir;
+  std::vector<uint8_t> px(7 * 3 * 3, 200);
+  const std::string good = dir.file("ok.png");
+  ASSERT_NE(stbi_write_png(good.c_str(), 7, 3, 3, px.data(), 7 * 3), 0);
+  EXPECT_EQ(load_image(good).shape(), (Shape{3, 7, 3}));
+  // A file that ends right after a complete chunk (no IEND) is left to stb, which refuses it.
+  auto bytes = test::read_bytes(good);
+  test::write_bytes(dir.file("noend.png"), std::vector<uint8_t>(bytes.begin(), bytes.end() - 12));
+  EXPECT_TRUE(throws_with([&] { load_image(dir.file("noend.png")); }, {"noend.png"}));
 }
 
 // The image fuzzer's next finding: stb's PNM header parser overflows a signed int on a long width.
