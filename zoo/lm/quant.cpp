@@ -39,7 +39,7 @@ void write_file(const std::string& path, const std::vector<Entry>& entries,
   json header = json::object();
   size_t offset = 0;
   for (const auto& e : entries) {
-    const size_t bytes = static_cast<size_t>(e.t.numel()) * (e.dtype == "F32" ? 4 : 1);  // u8 counts bytes
+    const size_t bytes = static_cast<size_t>(e.t.numel()) * e.t.element_size();  // I8/BF16 are held as u8 bytes
     header[e.name] = {{"dtype", e.dtype}, {"shape", file_shape(e)}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
@@ -53,8 +53,8 @@ void write_file(const std::string& path, const std::vector<Entry>& entries,
   uint8_t* dst = out.data() + 8 + h.size();
   for (const auto& e : entries) {
     const Tensor c = e.t.contiguous();
-    const size_t bytes = static_cast<size_t>(c.numel()) * (e.dtype == "F32" ? 4 : 1);
-    std::memcpy(dst, e.dtype == "F32" ? static_cast<const void*>(c.data<float>()) : c.data<uint8_t>(), bytes);
+    const size_t bytes = static_cast<size_t>(c.numel()) * c.element_size();
+    std::memcpy(dst, c.raw_data(), bytes);
     dst += bytes;
   }
   data::write_file_atomic(path, out);
