@@ -56,6 +56,35 @@ void winograd_transform_weights(const float* w, int64_t cout, int64_t cin, float
 void winograd_input_scalar(const WinogradPlan& p, int64_t t0, int64_t t1) { scalar::input_transform(p, t0, t1); }
 void winograd_output_scalar(const WinogradPlan& p, int64_t t0, int64_t t1) { scalar::output_transform(p, t0, t1); }
 
+void winograd_input(const WinogradPlan& p, int64_t t0, int64_t t1) {
+  if (active_isa() != Isa::scalar) return winograd_input_avx2(p, t0, t1);
+  scalar::input_transform(p, t0, t1);
+}
+
+void winograd_grad_output(const WinogradPlan& p, const float* dy, int64_t t0, int64_t t1) {
+  if (active_isa() != Isa::scalar) return winograd_grad_output_avx2(p, dy, t0, t1);
+  scalar::grad_output_transform(p, dy, t0, t1);
+}
+
+void winograd_weight_grad_finish(const float* m, int64_t cout, int64_t cin, float* gw) {
+  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  const int64_t es = cout * cin;
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t c = 0; c < cin; ++c) {
+      const float* mm = m + o * cin + c;
+      double gm[3][4];  // G^T M
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 4; ++j)
+          gm[i][j] = G[0][i] * mm[(0 * 4 + j) * es] + G[1][i] * mm[(1 * 4 + j) * es] + G[2][i] * mm[(2 * 4 + j) * es] +
+                     G[3][i] * mm[(3 * 4 + j) * es];
+      float* g = gw + (o * cin + c) * 9;
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j)  // (G^T M) G
+          g[i * 3 + j] =
+              static_cast<float>(gm[i][0] * G[0][j] + gm[i][1] * G[1][j] + gm[i][2] * G[2][j] + gm[i][3] * G[3][j]);
+    }
+}
+
 void winograd_product_scalar(const WinogradPlan& p, int64_t e0, int64_t e1) {
   const int64_t C = p.a->cin, T = p.tiles, blocks = p.coutp / kDirectConvBlock;
   for (int64_t e = e0; e < e1; ++e)

@@ -86,6 +86,43 @@ void winograd_output_avx2(const WinogradPlan& p, int64_t t0, int64_t t1) {
   }
 }
 
+// The weight gradient's transform of dy (winograd_impl.h's grad_output_transform), 8 channels at a
+// time.
+void winograd_grad_output_avx2(const WinogradPlan& p, const float* dy, int64_t t0, int64_t t1) {
+  const DirectConv& a = *p.a;
+  const int64_t K = a.cout, K8 = K / 8 * 8, es = p.tiles * p.coutp;
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
+    const float* d[4];
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) {
+        const int64_t r = 2 * ty + i, q = 2 * tx + j;
+        d[i * 2 + j] = r < a.h && q < a.w ? dy + ((img * a.h + r) * a.w + q) * K : p.zeros;
+      }
+    float* m = p.m + (t - p.tbase) * p.coutp;
+    for (int64_t k = 0; k < K8; k += 8) {
+      __m256 r[8];
+      for (int j = 0; j < 2; ++j) {
+        const __m256 d0 = _mm256_loadu_ps(d[j] + k), d1 = _mm256_loadu_ps(d[2 + j] + k);
+        r[j] = d0;
+        r[2 + j] = _mm256_add_ps(d0, d1);
+        r[4 + j] = _mm256_sub_ps(d0, d1);
+        r[6 + j] = _mm256_sub_ps(zero, d1);
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        const __m256 c0 = r[i * 2], c1 = r[i * 2 + 1];
+        _mm256_storeu_ps(m + (i * 4 + 0) * es + k, c0);
+        _mm256_storeu_ps(m + (i * 4 + 1) * es + k, _mm256_add_ps(c0, c1));
+        _mm256_storeu_ps(m + (i * 4 + 2) * es + k, _mm256_sub_ps(c0, c1));
+        _mm256_storeu_ps(m + (i * 4 + 3) * es + k, _mm256_sub_ps(zero, c1));
+      }
+    }
+    if (K8 < K) avx2::grad_output_transform(p, dy, t, t + 1, K8);
+  }
+}
+
 // m[e][t][k] = sum_c v[e][t][c] * u[e][kb][c][k % 16] for e in [e0, e1).
 void winograd_product_avx2(const WinogradPlan& p, int64_t e0, int64_t e1) {
   const int64_t C = p.a->cin, T = p.tiles, blocks = p.coutp / kDirectConvBlock;

@@ -73,5 +73,40 @@ inline void output_transform(const WinogradPlan& p, int64_t t0, int64_t t1, int6
   }
 }
 
+// Weight gradient: W[e][t][k] = (A dy A^T)[e] for the 2x2 tile t of dy [n][h][w][cout] (dense
+// NHWC; zero past the image's edge), channels >= k0, into p.m with row stride p.coutp. With A^T =
+// [[1,1,1,0],[0,1,-1,-1]], A (d0, d1) = (d0, d0 + d1, d0 - d1, -d1) along each axis.
+inline void grad_output_transform(const WinogradPlan& p, const float* dy, int64_t t0, int64_t t1, int64_t k0 = 0) {
+  const DirectConv& a = *p.a;
+  const int64_t K = a.cout, es = p.tiles * p.coutp;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
+    const float* d[4];
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) {
+        const int64_t r = 2 * ty + i, q = 2 * tx + j;
+        d[i * 2 + j] = r < a.h && q < a.w ? dy + ((img * a.h + r) * a.w + q) * K : p.zeros;
+      }
+    float* __restrict m = p.m + (t - p.tbase) * p.coutp;
+    for (int64_t k = k0; k < K; ++k) {
+      float r[8];  // A dy along rows: r[i][j] for i < 4, j < 2
+      for (int j = 0; j < 2; ++j) {
+        const float d0 = d[j][k], d1 = d[2 + j][k];
+        r[0 * 2 + j] = d0;
+        r[1 * 2 + j] = d0 + d1;
+        r[2 * 2 + j] = d0 - d1;
+        r[3 * 2 + j] = -d1;
+      }
+      for (int i = 0; i < 4; ++i) {  // (A dy) A^T along columns
+        const float c0 = r[i * 2], c1 = r[i * 2 + 1];
+        m[(i * 4 + 0) * es + k] = c0;
+        m[(i * 4 + 1) * es + k] = c0 + c1;
+        m[(i * 4 + 2) * es + k] = c0 - c1;
+        m[(i * 4 + 3) * es + k] = -c1;
+      }
+    }
+  }
+}
+
 }  // namespace WINOGRAD_NS
 }  // namespace ember::cpu

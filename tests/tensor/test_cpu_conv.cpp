@@ -126,9 +126,9 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
   return va.size() == vb.size() && std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)) == 0;
 }
 
-// conv2d_fwd (= and +=) and conv2d_bwd_data (+=) of a 3x3 stride-1 pad-1 conv with the Winograd
-// lowering on: f32 results against the same calls in f64 (which take the GEMM lowering), bounded
-// by 2e-6 * K (K = C*9 products of N(0,1) values). With the lowering on, the AVX2+ paths must give
+// conv2d_fwd (= and +=), conv2d_bwd_data (+=) and conv2d_bwd_weight (=) of a 3x3 stride-1 pad-1
+// conv with the Winograd lowering on: f32 results against the same calls in f64 (which take the
+// GEMM lowering), bounded by 2e-6 * K (K products of N(0,1) values: C*9, M*9, or N*H*W). With the lowering on, the AVX2+ paths must give
 // results that differ from the GEMM lowering in some bits (so the Winograd path really ran); the
 // scalar path keeps the GEMM lowering and must be bit-identical.
 void winograd_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, bool transposed_input, cpu::Isa isa) {
@@ -142,13 +142,15 @@ void winograd_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, bool t
   Tensor y0 = Tensor::randn({n, m, h, w}, {}, &gen), gx0 = Tensor::randn({n, c, h, w}, {}, &gen);
   Backend& be = backend_for(Device::cpu());
   struct Out {
-    Tensor y, yacc, gx;
+    Tensor y, yacc, gx, gw;
   };
   auto run = [&](DType dt) {
-    Out o{Tensor::full({n, m, h, w}, 99, {.dtype = dt}), y0.to(dt).clone(), gx0.to(dt).clone()};
+    Out o{Tensor::full({n, m, h, w}, 99, {.dtype = dt}), y0.to(dt).clone(), gx0.to(dt).clone(),
+          Tensor::full({m, c, 3, 3}, 99, {.dtype = dt})};
     be.conv2d_fwd(x.to(dt), wt.to(dt), g, o.y, false);
     be.conv2d_fwd(x.to(dt), wt.to(dt), g, o.yacc, true);
     be.conv2d_bwd_data(gy.to(dt), wt.to(dt), g, o.gx);
+    be.conv2d_bwd_weight(gy.to(dt), x.to(dt), g, o.gw);
     return o;
   };
   const Out ref = run(DType::f64);
@@ -165,9 +167,11 @@ void winograd_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, bool t
   EXPECT_TRUE(all_close(wino.y, ref.y, 1e-5, 2e-6 * double(c * 9)));
   EXPECT_TRUE(all_close(wino.yacc, ref.yacc, 1e-5, 2e-6 * double(c * 9)));
   EXPECT_TRUE(all_close(wino.gx, ref.gx, 1e-5, 2e-6 * double(m * 9)));
+  EXPECT_TRUE(all_close(wino.gw, ref.gw, 1e-5, 2e-6 * double(n * h * w)));
   const bool winograd_ran = isa != cpu::Isa::scalar && c >= 16 && m >= 16 && h >= 4 && w >= 4;
   EXPECT_EQ(!bitwise_equal(wino.y, gemm.y), winograd_ran);
   EXPECT_EQ(!bitwise_equal(wino.gx, gemm.gx), winograd_ran);
+  EXPECT_EQ(!bitwise_equal(wino.gw, gemm.gw), winograd_ran);
 }
 
 TEST(CpuConv, WinogradLoweringMatchesF64Convolution) {
