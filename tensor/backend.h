@@ -62,6 +62,11 @@ namespace ember {
 //   on every backend)
 //   layer_norm_fwd(x, weight, bias, eps, y, mean, rstd); layer_norm_bwd(..., grad_x, grad_weight,
 //   grad_bias): grad_weight / grad_bias may be undefined; all `=`. rms_norm_* likewise.
+//   batch_norm_fwd(x, weight, bias, eps, y, mean, var) [opt]: training-mode batch norm of x
+//     contiguous [N, C, S] over N and S per channel: mean, var [C] the (biased) batch statistics,
+//     y = (x - mean) / sqrt(var + eps) * weight + bias (weight/bias [C] or undefined); all `=`.
+//     batch_norm_bwd(x, weight, mean, var, eps, grad_y, grad_x, grad_weight, grad_bias) [opt]: the
+//     gradients of that forward (grad_weight / grad_bias may be undefined); all `=`.
 // indexing (index tensors i64, bounds-checked by the op layer)
 //   index_select(x, dim, index, out); index_add(out, dim, index, src): out contiguous +=, repeated
 //   indices add up; gather(x, dim, index, out): out[i][j] = x[index[i][j]][j] (dim 0 shown);

@@ -77,6 +77,14 @@
     (const Tensor& x, const Tensor& weight, const Tensor& rstd, const Tensor& grad_y, const Tensor& grad_x,     \
      const Tensor& grad_weight),                                                                                \
     req, 1, 1)                                                                                                  \
+  X(batch_norm_fwd, bool,                                                                                       \
+    (const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, const Tensor& y, const Tensor& mean, \
+     const Tensor& var),                                                                                        \
+    opt, 1, 0)                                                                                                  \
+  X(batch_norm_bwd, bool,                                                                                       \
+    (const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& var, double eps,                  \
+     const Tensor& grad_y, const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias),           \
+    opt, 1, 0)                                                                                                  \
   X(index_select, void, (const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out), req, 1, 1)      \
   X(index_add, void, (const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src), req, 1, 1)       \
   X(gather, void, (const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out), req, 1, 1)            \

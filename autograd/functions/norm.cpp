@@ -7,8 +7,10 @@
 // cuda/kernels/norm.cu); the derivation of each backward sits beside its node below. Statistics
 // (mean, rstd) are saved in x's dtype, shape [R].
 //  * group_norm: rows are [N*G, M] (each row is one sample's group), then y * w[c] + b[c].
-//  * batch_norm (training): rows are [C, N*spatial] after moving C first, so the same fused
-//    kernel normalises each channel over the batch; running stats are then updated in place.
+//  * batch_norm (training): the fused batch_norm_fwd/bwd primitives on [N, C, spatial] in place
+//    (CPU); on a backend without them, rows are [C, N*spatial] after moving C first, so the
+//    layer-norm kernel normalises each channel over the batch. Running stats are then updated in
+//    place.
 #include <cmath>
 
 #include "autograd/function.h"
@@ -84,6 +86,40 @@ class RmsNormBackward final : public Node {
 
  private:
   SavedTensor x_, w_, rstd_;
+};
+
+// ---- batch norm (training) on the fused primitive ----
+// Inputs (x, weight, bias), x contiguous [N, C, *]. The backend's batch_norm_bwd is the layer-norm
+// derivation above with each channel's N * spatial values as the row and w[c] a per-row scalar:
+//   grad_x = w rstd (grad_y - mean(grad_y) - xhat mean(grad_y xhat)),
+//   grad_w[c] = sum grad_y * xhat, grad_b[c] = sum grad_y.
+class BatchNormBackward final : public Node {
+ public:
+  BatchNormBackward(const Tensor& x, const Tensor& w, const Tensor& mean, const Tensor& var, double eps)
+      : x_(x), w_(w), mean_(mean), var_(var), eps_(eps) {}
+  std::string name() const override { return "BatchNormBackward"; }
+  void release_saved() override {
+    x_.release();
+    w_.release();
+    mean_.release();
+    var_.release();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
+    Tensor x = x_.unpack(*this), mean = mean_.unpack(*this), var = var_.unpack(*this);
+    Tensor w = w_.defined() ? w_.unpack(*this) : Tensor();
+    Tensor gy = grads[0].contiguous();
+    const int64_t c = x.size(1);
+    Tensor gx = needs_input_grad(0) ? Tensor::empty(x.shape(), x.options()) : Tensor();
+    Tensor gw = needs_input_grad(1) ? Tensor::empty({c}, x.options()) : Tensor();
+    Tensor gb = needs_input_grad(2) ? Tensor::empty({c}, x.options()) : Tensor();
+    EMBER_CHECK(backend_of(x).batch_norm_bwd(x, w, mean, var, eps_, gy, gx, gw, gb),
+                "batch_norm: the {} backend ran the fused forward but refused its backward", x.device().str());
+    return {gx, gw, gb};
+  }
+
+ private:
+  SavedTensor x_, w_, mean_, var_;
+  double eps_;
 };
 
 void check_affine(const Tensor& x, const Tensor& p, const Shape& expect, const char* op, const char* name) {
@@ -189,7 +225,8 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
   return channel_affine(y, weight, bias);
 }
 
-// Training (or no running stats): statistics over every dim but 1. The channel-first view
+// Training (or no running stats): statistics over every dim but 1, by the fused batch_norm_fwd /
+// batch_norm_bwd primitives where the backend has them (CPU); otherwise the channel-first view
 // [C, N*spatial] runs through the layer-norm kernel (no affine), so the backward is the fused one;
 // running_mean / running_var (if given) become (1 - momentum) * old + momentum * batch stat, with
 // the unbiased batch variance (PyTorch), in place under NoGradGuard (their versions are bumped).
@@ -220,6 +257,23 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   const int64_t m = c == 0 ? 0 : x.numel() / c;
   EMBER_CHECK(m > 1, "{}: expected more than 1 value per channel when training, got input {}", op,
               shape_str(x.shape()));
+  {  // the fused primitive, where the backend has it
+    Tensor xc = x.detach().contiguous();
+    Tensor w = weight.defined() ? weight.detach().contiguous() : Tensor();
+    Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
+    Tensor y = Tensor::empty(x.shape(), x.options());
+    Tensor mean = Tensor::empty({c}, x.options()), var = Tensor::empty({c}, x.options());
+    if (backend_of(x).batch_norm_fwd(xc, w, b, eps, y, mean, var)) {
+      record<BatchNormBackward>({x, weight, bias}, {y}, xc, w, mean, var, eps);
+      if (running_mean.defined()) {
+        NoGradGuard no_grad;
+        Tensor rm = running_mean, rv = running_var;  // handles: the in-place ops act on the caller's tensors
+        rm.mul_(1.0 - momentum).add_(mean, momentum);
+        rv.mul_(1.0 - momentum).add_(var * (static_cast<double>(m) / static_cast<double>(m - 1)), momentum);
+      }
+      return y;
+    }
+  }
   Tensor xt = x.transpose(0, 1);  // [C, N, *]
   Tensor rows = xt.contiguous().reshape({c, m});
   Tensor batch_mean;

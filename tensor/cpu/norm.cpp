@@ -37,6 +37,8 @@ void rms_norm_bwd_write_f32_avx2(const float* x, const float* gy, const float* w
                                  float* gx);
 void affine_grads_row_f32_avx2(const float* x, const float* gy, int64_t len, float m, float r, double* aw,
                                double* ab);
+void batch_norm_write_f32_avx2(const float* x, const float* gy, int64_t d, float m, float a, float k, float c,
+                               float* out);
 
 namespace {
 
@@ -226,6 +228,121 @@ void rms_norm_bwd_rows(const T* x, const T* w, const T* rstd, const T* gy, T* gx
   });
 }
 
+// ---- batch norm (training) ----
+// x [N, C, S]: channel ch is N segments of S values, x + (n * C + ch) * S, M = N * S in all.
+//   mean = sum x / M, var = sum (x - mean)^2 / M (both in double), rstd = 1 / sqrt(var + eps)
+//   y = (x - mean) * (w * rstd) + b
+// Backward, with xhat = (x - mean) * rstd, sg = sum gy, sgx = sum gy * xhat (the layer-norm
+// derivation in autograd/functions/norm.cpp, over the channel's M values, g = gy * w):
+//   grad_x = w rstd (gy - sg / M - xhat sgx / M) = gy * (w rstd) + (x - mean) * (-w rstd^2 sgx / M) - w rstd sg / M
+//   grad_w = sgx, grad_b = sg.
+// One channel is one task (its passes over N * S values stay in L2), so results do not depend on
+// the thread count. f32 segments take the AVX2 row passes (double accumulation) unless the ISA is
+// forced to scalar; the plain loops are their reference.
+struct BatchNormDims {
+  int64_t n, c, s;
+};
+
+template <typename T>
+void batch_norm_fwd_channel(const T* x, const T* w, const T* b, double eps, T* y, T* mean, T* var,
+                            const BatchNormDims& d, int64_t ch, bool simd) {
+  const double cnt = static_cast<double>(d.n * d.s);
+  double sum = 0, sq = 0;
+  for (int64_t n = 0; n < d.n; ++n) {
+    const T* xs = x + (n * d.c + ch) * d.s;
+    if constexpr (std::is_same_v<T, float>)
+      if (simd) {
+        sum += row_sum_f32_avx2(xs, d.s);
+        continue;
+      }
+    for (int64_t j = 0; j < d.s; ++j) sum += static_cast<double>(xs[j]);
+  }
+  const double m = sum / cnt;
+  for (int64_t n = 0; n < d.n; ++n) {
+    const T* xs = x + (n * d.c + ch) * d.s;
+    if constexpr (std::is_same_v<T, float>)
+      if (simd) {
+        sq += row_centered_sqsum_f32_avx2(xs, d.s, m);
+        continue;
+      }
+    for (int64_t j = 0; j < d.s; ++j) sq += (static_cast<double>(xs[j]) - m) * (static_cast<double>(xs[j]) - m);
+  }
+  const double v = sq / cnt, r = 1.0 / std::sqrt(v + eps);
+  const T tm = static_cast<T>(m), a = static_cast<T>((w ? static_cast<double>(w[ch]) : 1.0) * r);
+  const T c = b ? b[ch] : T(0);
+  for (int64_t n = 0; n < d.n; ++n) {
+    const T* xs = x + (n * d.c + ch) * d.s;
+    T* ys = y + (n * d.c + ch) * d.s;
+    if constexpr (std::is_same_v<T, float>)
+      if (simd) {
+        batch_norm_write_f32_avx2(xs, nullptr, d.s, tm, a, 0.0f, c, ys);
+        continue;
+      }
+    for (int64_t j = 0; j < d.s; ++j) ys[j] = std::fma(xs[j] - tm, a, c);
+  }
+  mean[ch] = tm;
+  var[ch] = static_cast<T>(v);
+}
+
+template <typename T>
+void batch_norm_bwd_channel(const T* x, const T* w, const T* mean, const T* var, double eps, const T* gy, T* gx,
+                            T* gw, T* gb, const BatchNormDims& d, int64_t ch, bool simd) {
+  const double cnt = static_cast<double>(d.n * d.s);
+  const double r = 1.0 / std::sqrt(static_cast<double>(var[ch]) + eps);
+  const T m = mean[ch], rs = static_cast<T>(r);
+  double sg = 0, sgx = 0;
+  for (int64_t n = 0; n < d.n; ++n) {
+    const T* xs = x + (n * d.c + ch) * d.s;
+    const T* gs = gy + (n * d.c + ch) * d.s;
+    if constexpr (std::is_same_v<T, float>)
+      if (simd) {
+        double a = 0, b = 0;
+        layer_norm_bwd_dots_f32_avx2(xs, gs, nullptr, d.s, m, rs, a, b);
+        sg += a;
+        sgx += b;
+        continue;
+      }
+    for (int64_t j = 0; j < d.s; ++j) {
+      sg += static_cast<double>(gs[j]);
+      sgx += static_cast<double>(gs[j]) * ((xs[j] - m) * rs);
+    }
+  }
+  if (gw) gw[ch] = static_cast<T>(sgx);
+  if (gb) gb[ch] = static_cast<T>(sg);
+  if (!gx) return;
+  const double wr = (w ? static_cast<double>(w[ch]) : 1.0) * r;
+  const T k = static_cast<T>(wr), a = static_cast<T>(-wr * r * sgx / cnt), c = static_cast<T>(-wr * sg / cnt);
+  for (int64_t n = 0; n < d.n; ++n) {
+    const T* xs = x + (n * d.c + ch) * d.s;
+    const T* gs = gy + (n * d.c + ch) * d.s;
+    T* out = gx + (n * d.c + ch) * d.s;
+    if constexpr (std::is_same_v<T, float>)
+      if (simd) {
+        batch_norm_write_f32_avx2(xs, gs, d.s, m, a, k, c, out);
+        continue;
+      }
+    for (int64_t j = 0; j < d.s; ++j) out[j] = std::fma(gs[j], k, std::fma(xs[j] - m, a, c));
+  }
+}
+
+BatchNormDims batch_norm_dims(const Tensor& x, const Tensor& weight, const Tensor& stat, const char* op) {
+  EMBER_ASSERT(x.dim() >= 2 && x.is_contiguous(), "{}: x must be contiguous [N, C, *], got {}", op,
+               shape_str(x.shape()));
+  const int64_t n = x.size(0), c = x.size(1), s = c == 0 || n == 0 ? 0 : x.numel() / (n * c);
+  EMBER_ASSERT(!weight.defined() || (weight.is_contiguous() && weight.numel() == c), "{}: bad weight", op);
+  EMBER_ASSERT(stat.is_contiguous() && stat.numel() == c, "{}: bad channel statistics", op);
+  return {n, c, s};
+}
+
+// Runs f(ch) for every channel, channels split across threads above a grain.
+template <typename F>
+void for_channels(const BatchNormDims& d, F&& f) {
+  parallel_for(d.c, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(d.n * d.s, 1)),
+               [&](int64_t c0, int64_t c1) {
+                 for (int64_t ch = c0; ch < c1; ++ch) f(ch);
+               });
+}
+
 // Empty inputs (N = 0 or D = 0) have nothing to compute and may carry any strides.
 void assert_rows(const Tensor& x, const Tensor& weight, const Tensor& stat, const char* op) {
   EMBER_ASSERT(x.dim() == 2 && x.is_contiguous(), "{}: x must be contiguous [N, D], got {}", op,
@@ -288,6 +405,48 @@ void CpuBackend::rms_norm_bwd(const Tensor& x, const Tensor& weight, const Tenso
     affine_grads<T>(x.data<T>(), nullptr, rstd.data<T>(), grad_y.data<T>(), mut_ptr_or_null<T>(grad_weight),
                     nullptr, n, d);
   });
+}
+
+bool CpuBackend::batch_norm_fwd(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                                const Tensor& y, const Tensor& mean, const Tensor& var) {
+  if (x.dtype() != DType::f32 && x.dtype() != DType::f64) return false;
+  const BatchNormDims d = batch_norm_dims(x, weight, mean, "batch_norm_fwd");
+  EMBER_ASSERT(y.is_contiguous() && y.shape() == x.shape() && var.is_contiguous() && var.numel() == d.c &&
+                   (!bias.defined() || (bias.is_contiguous() && bias.numel() == d.c)),
+               "batch_norm_fwd: bad y, var or bias");
+  if (d.n * d.s == 0) return true;
+  dispatch_float(x.dtype(), "batch_norm", [&]<typename T>() {
+    const bool simd = simd_rows<T>();
+    for_channels(d, [&](int64_t ch) {
+      batch_norm_fwd_channel<T>(x.data<T>(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), eps, y.data<T>(),
+                                mean.data<T>(), var.data<T>(), d, ch, simd);
+    });
+  });
+  return true;
+}
+
+bool CpuBackend::batch_norm_bwd(const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& var,
+                                double eps, const Tensor& grad_y, const Tensor& grad_x, const Tensor& grad_weight,
+                                const Tensor& grad_bias) {
+  if (x.dtype() != DType::f32 && x.dtype() != DType::f64) return false;
+  const BatchNormDims d = batch_norm_dims(x, weight, mean, "batch_norm_bwd");
+  EMBER_ASSERT(grad_y.is_contiguous() && grad_y.shape() == x.shape() && var.numel() == d.c &&
+                   (!grad_x.defined() || (grad_x.is_contiguous() && grad_x.shape() == x.shape())),
+               "batch_norm_bwd: bad grad_y, grad_x or var");
+  if (d.n * d.s == 0) {
+    if (grad_weight.defined()) fill(grad_weight, 0);
+    if (grad_bias.defined()) fill(grad_bias, 0);
+    return true;
+  }
+  dispatch_float(x.dtype(), "batch_norm", [&]<typename T>() {
+    const bool simd = simd_rows<T>();
+    for_channels(d, [&](int64_t ch) {
+      batch_norm_bwd_channel<T>(x.data<T>(), ptr_or_null<T>(weight), mean.data<T>(), var.data<T>(), eps,
+                                grad_y.data<T>(), mut_ptr_or_null<T>(grad_x), mut_ptr_or_null<T>(grad_weight),
+                                mut_ptr_or_null<T>(grad_bias), d, ch, simd);
+    });
+  });
+  return true;
 }
 
 }  // namespace ember::cpu

@@ -10,6 +10,7 @@
 // x and grad_y twice and writes grad_x once. The passes over one row stay in L1/L2.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 
 namespace ember::cpu {
@@ -166,6 +167,24 @@ void affine_grads_row_f32_avx2(const float* x, const float* gy, int64_t len, flo
   for (; j < len; ++j) {
     if (aw) aw[j] += static_cast<double>(gy[j] * ((x[j] - m) * r));
     if (ab) ab[j] += static_cast<double>(gy[j]);
+  }
+}
+
+// Batch norm's elementwise pass: out_j = (x_j - m) * a + c [+ k * gy_j] (forward: a = w * rstd,
+// c = bias, no gy; backward: the grad_x formula of norm.cpp's batch_norm_bwd_channel).
+void batch_norm_write_f32_avx2(const float* x, const float* gy, int64_t d, float m, float a, float k, float c,
+                               float* out) {
+  const __m256 mv = _mm256_set1_ps(m), av = _mm256_set1_ps(a), kv = _mm256_set1_ps(k), cv = _mm256_set1_ps(c);
+  int64_t j = 0;
+  for (; j + 8 <= d; j += 8) {
+    __m256 t = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), mv), av, cv);
+    if (gy) t = _mm256_fmadd_ps(_mm256_loadu_ps(gy + j), kv, t);
+    _mm256_storeu_ps(out + j, t);
+  }
+  for (; j < d; ++j) {
+    float t = std::fma(x[j] - m, a, c);
+    if (gy) t = std::fma(gy[j], k, t);
+    out[j] = t;
   }
 }
 

@@ -315,6 +315,33 @@ inline std::vector<Case> all_cases() {
          }, .tol = [=](DType) { return acc(d, 8); }, .work = double(5 * d)});
   }
 
+  // batch norm (training): W6-like planes of 6x7 (tails after 5 AVX2 vectors), a 1x1 plane
+  // (S = 1: scalar tails only), no affine; inputs offset from 0 so the mean matters
+  for (const int64_t s : {int64_t{42}, int64_t{1}}) {
+    const std::string tag = " [3,5," + std::to_string(s) + "]";
+    const bool affine = s != 1;
+    add({.prim = Prim::batch_norm_fwd, .name = "batch_norm_fwd" + tag, .setup = [=](Ctx& c) -> Call {
+           Tensor x = c.in({3, 5, s}, 1, 4), w = affine ? c.in({5}) : Tensor(), b = affine ? c.in({5}) : Tensor();
+           Tensor y = c.out({3, 5, s}), mean = c.out({5}), var = c.out({5});
+           return [&be = c.be(), x, w, b, y, mean, var] {
+             if (!be.batch_norm_fwd(x, w, b, 1e-5, y, mean, var)) be.fill(y, Ctx::kSentinel);
+           };
+         }, .tol = [=](DType) { return acc(3.0 * s, 8); }, .work = 3.0 * 5 * s});
+    add({.prim = Prim::batch_norm_bwd, .name = "batch_norm_bwd" + tag, .setup = [=](Ctx& c) -> Call {
+           Tensor x = c.in({3, 5, s}, 1, 4), w = affine ? c.in({5}) : Tensor(), gy = c.in({3, 5, s});
+           Tensor y = Tensor::empty({3, 5, s}, x.options()), mean = Tensor::empty({5}, x.options());
+           Tensor var = Tensor::empty({5}, x.options());
+           if (!c.be().batch_norm_fwd(x, w, Tensor(), 1e-5, y, mean, var)) {
+             c.be().fill(mean, 0);
+             c.be().fill(var, 1);
+           }
+           Tensor gx = c.out({3, 5, s}), gw = c.out({5}), gb = c.out({5});
+           return [&be = c.be(), x, w, mean, var, gy, gx, gw, gb] {
+             if (!be.batch_norm_bwd(x, w, mean, var, 1e-5, gy, gx, gw, gb)) be.fill(gx, Ctx::kSentinel);
+           };
+         }, .tol = [=](DType) { return acc(3.0 * s, 16); }, .work = 3.0 * 5 * s});
+  }
+
   // ---- indexing (repeated indices) ----
   add({.prim = Prim::index_select, .name = "index_select dim 1 strided [4,9]", .setup = [](Ctx& c) -> Call {
          Tensor x = c.in({4, 9}, -1, 1, true), idx = c.ints({6}, 0, 9), y = c.out({4, 6});
