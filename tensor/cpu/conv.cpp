@@ -24,6 +24,7 @@
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/cpu/depthwise.h"
+#include "tensor/cpu/layout.h"
 #include "tensor/cpu/winograd.h"
 #include "tensor/parallel.h"
 
@@ -140,9 +141,14 @@ int64_t winograd_chunk(const Conv2dGeom& g, int64_t m) {
 }
 
 // dst [nb][h][w][c] <- src images (image stride ns, channel stride cs, row stride s2, pixel stride
-// s3), a row of 16 channels at a time so the written block stays in L1.
+// s3). Dense planes are one transpose per image (layout.h); other strides go a row of 16 channels
+// at a time so the written block stays in L1.
 void to_nhwc(const float* src, int64_t nb, int64_t c, int64_t h, int64_t w, int64_t ns, int64_t cs, int64_t s2,
              int64_t s3, float* dst) {
+  if (s3 == 1 && s2 == w) {
+    for (int64_t n = 0; n < nb; ++n) transpose_f32(src + n * ns, c, h * w, cs, dst + n * h * w * c, c, false);
+    return;
+  }
   for (int64_t n = 0; n < nb; ++n)
     for (int64_t y = 0; y < h; ++y) {
       float* out = dst + (n * h + y) * w * c;
@@ -157,21 +163,9 @@ void to_nhwc(const float* src, int64_t nb, int64_t c, int64_t h, int64_t w, int6
     }
 }
 
-// dst images [nb][c][hw] (=|+=) src [nb][hw][c].
+// dst images [nb][c][hw] (=|+=) src [nb][hw][c]: one transpose per image.
 void from_nhwc(const float* src, int64_t nb, int64_t c, int64_t hw, float* dst, bool accumulate) {
-  for (int64_t n = 0; n < nb; ++n)
-    for (int64_t p0 = 0; p0 < hw; p0 += 64)
-      for (int64_t c0 = 0; c0 < c; c0 += 16) {
-        const int64_t p1 = std::min(hw, p0 + 64), c1 = std::min(c, c0 + 16);
-        for (int64_t ch = c0; ch < c1; ++ch) {
-          const float* in = src + n * hw * c + ch;
-          float* plane = dst + (n * c + ch) * hw;
-          if (accumulate)
-            for (int64_t p = p0; p < p1; ++p) plane[p] += in[p * c];
-          else
-            for (int64_t p = p0; p < p1; ++p) plane[p] = in[p * c];
-        }
-      }
+  for (int64_t n = 0; n < nb; ++n) transpose_f32(src + n * hw * c, hw, c, c, dst + n * c * hw, hw, accumulate);
 }
 
 // out [N, m, H, W] (=|+=) conv3x3(in [N, cin, H, W] with any strides) for weights already in

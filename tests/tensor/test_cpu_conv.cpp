@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "tensor/backend.h"
+#include "tensor/cpu/layout.h"
 #include "tensor/cpu/ref/conv.h"
 #include "tensor/cpu/winograd.h"
 #include "tests/common/expect_close.h"
@@ -106,6 +109,34 @@ TEST(CpuConv, WideColLayoutMatchesReference) {
     SCOPED_TRACE(std::string(cpu::isa_name(isa)));
     test::IsaScope scope(isa);
     wide_cases();
+  }
+}
+
+// The plane transpose of the NCHW <-> NHWC copies (layout.h) on every ISA path: = and +=, sizes
+// with and without 8x8 blocks and edges on either side, leading dimensions wider than the plane,
+// guard cells around the destination untouched.
+TEST(CpuConv, PlaneTransposeMatchesPlainLoop) {
+  for (cpu::Isa isa : test::cpu_isas()) {
+    SCOPED_TRACE(std::string(cpu::isa_name(isa)));
+    test::IsaScope scope(isa);
+    for (const auto& [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{
+             {64, 42}, {42, 64}, {17, 9}, {8, 8}, {3, 20}, {33, 1}, {1, 1}, {16, 4096}}) {
+      SCOPED_TRACE(testing::Message() << rows << "x" << cols);
+      const int64_t lds = cols + 3, ldd = rows + 5, guard = 8, dn = cols * ldd + 2 * guard;
+      std::vector<float> src(static_cast<size_t>(rows * lds));
+      for (size_t i = 0; i < src.size(); ++i) src[i] = float(i % 1013) * 0.5f - 7.0f;
+      for (const bool acc : {false, true}) {
+        std::vector<float> dst(static_cast<size_t>(dn)), want(static_cast<size_t>(dn));
+        for (size_t i = 0; i < dst.size(); ++i) dst[i] = want[i] = float(i % 7) - 3.0f;
+        cpu::transpose_f32(src.data(), rows, cols, lds, dst.data() + guard, ldd, acc);
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t j = 0; j < cols; ++j) {
+            float& w = want[size_t(guard + j * ldd + i)];
+            w = acc ? w + src[size_t(i * lds + j)] : src[size_t(i * lds + j)];
+          }
+        ASSERT_EQ(std::memcmp(dst.data(), want.data(), dst.size() * sizeof(float)), 0) << (acc ? "+=" : "=");
+      }
+    }
   }
 }
 
