@@ -6,7 +6,7 @@
 //    the input gradient, which is the same convolution with the weights flipped and transposed):
 //    a chunk of images is moved to NHWC, run through winograd.h's F(2x2,3x3) (2.25x fewer
 //    multiplies than the GEMM) and moved back. The weight gradient uses the same transforms read
-//    backwards (F(3x3,2x2): 16 GEMMs over the tiles, no im2col). set_conv_winograd(false) / EMBER_CONV_WINOGRAD=0
+//    backwards (F(3x3,2x2): 16 products over the tiles, no im2col). set_conv_winograd(false) / EMBER_CONV_WINOGRAD=0
 //    keep these convolutions on the wide lowering.
 //  * wide (groups == 1, not a large 1x1): a chunk of nb images is one GEMM whose N is nb*L, with
 //    col in a "wide" layout [K, nb*L] (im2col.cpp accepts this strided view of [nb, K, L]) and the
@@ -213,8 +213,8 @@ void backward_data_winograd(const Tensor& gy, const Tensor& w, const Conv2dGeom&
 
 
 // gw [m][c][3][3] = the weight gradient by Winograd (winograd.h: F(3x3,2x2)). Each chunk of images
-// goes to NHWC (x and grad_y), through the two transforms, and into 16 GEMMs batched in one call
-// (M[e] [m, c] += W[e]^T [m, tiles] @ V[e] [tiles, c]). Chunks are summed in kWeightGradParts fixed
+// goes to NHWC (x and grad_y), through the two transforms, and into the 16 products
+// M[e] [m, c] += W[e]^T [m, tiles] @ V[e] [tiles, c] (winograd_weight_product). Chunks are summed in kWeightGradParts fixed
 // groups as in backward_weight_wide, so the result does not depend on the thread count; then
 // gw = G^T M G.
 void backward_weight_winograd(Backend& be, const Tensor& gy, const Tensor& x, const Conv2dGeom& g, const Tensor& gw) {
@@ -241,7 +241,8 @@ void backward_weight_winograd(Backend& be, const Tensor& gy, const Tensor& x, co
       const WinogradPlan p{&a, th, tw, 0, tiles, m, v.data<float>(), wt.data<float>(), zeros.data()};
       winograd_input(p, 0, tiles);
       winograd_grad_output(p, gh.data(), 0, tiles);
-      be.gemm(wt.as_strided({16, m, tiles}, {tiles * m, 1, m}, wt.offset()), v, mp, ci > chunks * part / parts);
+      winograd_weight_product(wt.data<float>(), v.data<float>(), tiles, m, c, mp.data<float>(),
+                              ci > chunks * part / parts);
     }
   });
   const Tensor m0 = acc.as_strided({16, m, c}, {m * c, c, 1}, acc.offset());

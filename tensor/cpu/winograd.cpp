@@ -38,19 +38,23 @@ void winograd_transform_weights(const float* w, int64_t cout, int64_t cin, float
   static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   const int64_t blocks = (cout + kDirectConvBlock - 1) / kDirectConvBlock;
   std::fill(u, u + winograd_weights_size(cout, cin), 0.0f);
-  for (int64_t o = 0; o < cout; ++o)
-    for (int64_t c = 0; c < cin; ++c) {
-      const float* g = w + (o * cin + c) * 9;
-      double gg[4][3];  // G g
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 3; ++j) gg[i][j] = G[i][0] * g[0 * 3 + j] + G[i][1] * g[1 * 3 + j] + G[i][2] * g[2 * 3 + j];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) {  // (G g) G^T
-          const double val = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
-          const int64_t e = i * 4 + j, kb = o / kDirectConvBlock, l = o % kDirectConvBlock;
-          u[((e * blocks + kb) * cin + c) * kDirectConvBlock + l] = static_cast<float>(val);
-        }
-    }
+  // Output channels split across threads (each writes its own entries).
+  parallel_for(cout, std::max<int64_t>(1, 4096 / std::max<int64_t>(cin, 1)), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t c = 0; c < cin; ++c) {
+        const float* g = w + (o * cin + c) * 9;
+        double gg[4][3];  // G g
+        for (int i = 0; i < 4; ++i)
+          for (int j = 0; j < 3; ++j)
+            gg[i][j] = G[i][0] * g[0 * 3 + j] + G[i][1] * g[1 * 3 + j] + G[i][2] * g[2 * 3 + j];
+        for (int i = 0; i < 4; ++i)
+          for (int j = 0; j < 4; ++j) {  // (G g) G^T
+            const double val = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
+            const int64_t e = i * 4 + j, kb = o / kDirectConvBlock, l = o % kDirectConvBlock;
+            u[((e * blocks + kb) * cin + c) * kDirectConvBlock + l] = static_cast<float>(val);
+          }
+      }
+  });
 }
 
 void winograd_input_scalar(const WinogradPlan& p, int64_t t0, int64_t t1) { scalar::input_transform(p, t0, t1); }
@@ -66,23 +70,38 @@ void winograd_grad_output(const WinogradPlan& p, const float* dy, int64_t t0, in
   scalar::grad_output_transform(p, dy, t0, t1);
 }
 
+void winograd_weight_product(const float* w, const float* v, int64_t tiles, int64_t cout, int64_t cin, float* m,
+                             bool accumulate) {
+  if (active_isa() != Isa::scalar) return winograd_weight_product_avx2(w, v, tiles, cout, cin, m, accumulate);
+  for (int64_t e = 0; e < 16; ++e)
+    for (int64_t k = 0; k < cout; ++k)
+      for (int64_t c = 0; c < cin; ++c) {
+        float acc = 0.0f;
+        for (int64_t t = 0; t < tiles; ++t) acc += w[(e * tiles + t) * cout + k] * v[(e * tiles + t) * cin + c];
+        float& dst = m[(e * cout + k) * cin + c];
+        dst = accumulate ? dst + acc : acc;
+      }
+}
+
 void winograd_weight_grad_finish(const float* m, int64_t cout, int64_t cin, float* gw) {
   static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   const int64_t es = cout * cin;
-  for (int64_t o = 0; o < cout; ++o)
-    for (int64_t c = 0; c < cin; ++c) {
-      const float* mm = m + o * cin + c;
-      double gm[3][4];  // G^T M
-      for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 4; ++j)
-          gm[i][j] = G[0][i] * mm[(0 * 4 + j) * es] + G[1][i] * mm[(1 * 4 + j) * es] + G[2][i] * mm[(2 * 4 + j) * es] +
-                     G[3][i] * mm[(3 * 4 + j) * es];
-      float* g = gw + (o * cin + c) * 9;
-      for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 3; ++j)  // (G^T M) G
-          g[i * 3 + j] =
-              static_cast<float>(gm[i][0] * G[0][j] + gm[i][1] * G[1][j] + gm[i][2] * G[2][j] + gm[i][3] * G[3][j]);
-    }
+  parallel_for(cout, std::max<int64_t>(1, 4096 / std::max<int64_t>(cin, 1)), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t c = 0; c < cin; ++c) {
+        const float* mm = m + o * cin + c;
+        double gm[3][4];  // G^T M
+        for (int i = 0; i < 3; ++i)
+          for (int j = 0; j < 4; ++j)
+            gm[i][j] = G[0][i] * mm[(0 * 4 + j) * es] + G[1][i] * mm[(1 * 4 + j) * es] +
+                       G[2][i] * mm[(2 * 4 + j) * es] + G[3][i] * mm[(3 * 4 + j) * es];
+        float* g = gw + (o * cin + c) * 9;
+        for (int i = 0; i < 3; ++i)
+          for (int j = 0; j < 3; ++j)  // (G^T M) G
+            g[i * 3 + j] =
+                static_cast<float>(gm[i][0] * G[0][j] + gm[i][1] * G[1][j] + gm[i][2] * G[2][j] + gm[i][3] * G[3][j]);
+      }
+  });
 }
 
 void winograd_product_scalar(const WinogradPlan& p, int64_t e0, int64_t e1) {

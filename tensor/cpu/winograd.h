@@ -53,12 +53,18 @@ void winograd_grad_output_avx2(const WinogradPlan& p, const float* dy, int64_t t
 // Weight gradient (F(3x3,2x2), the forward read backwards): per 2x2 output tile,
 // dW += G^T [(A dy A^T) . (B^T d B)] G, so with V[e][t][c] = B^T d B (the input transform) and
 // W[e][t][k] = A dy A^T (winograd_grad_output), M[e][k][c] = sum_t W[e][t][k] V[e][t][c] is 16
-// GEMMs with the tiles as the reduction (tensor/cpu/conv.cpp runs them) and dW = G^T M G once.
+// products with the tiles as the reduction (winograd_weight_product) and dW = G^T M G once.
 // 36 / 16 = 2.25x fewer multiplies than im2col + GEMM, and no im2col.
 // winograd_input / winograd_grad_output dispatch on the active ISA (AVX2 path, or the portable
 // loops); dy is dense NHWC [n][h][w][cout] without padding; the plan's m has row stride coutp.
 void winograd_input(const WinogradPlan& p, int64_t t0, int64_t t1);
 void winograd_grad_output(const WinogradPlan& p, const float* dy, int64_t t0, int64_t t1);
+// m[e][k][c] (=|+=) sum_t w[e][t][k] * v[e][t][c] for the 16 transform positions, w [16][tiles][cout]
+// and v [16][tiles][cin] dense (the weight gradient's products; AVX2 path or the plain loops).
+void winograd_weight_product(const float* w, const float* v, int64_t tiles, int64_t cout, int64_t cin, float* m,
+                             bool accumulate);
+void winograd_weight_product_avx2(const float* w, const float* v, int64_t tiles, int64_t cout, int64_t cin, float* m,
+                                  bool accumulate);
 // m [16][cout][cin] -> gw [cout][cin][3][3] = G^T m G (computed in double; `=`).
 void winograd_weight_grad_finish(const float* m, int64_t cout, int64_t cin, float* gw);
 

@@ -170,4 +170,66 @@ void winograd_product_avx2(const WinogradPlan& p, int64_t e0, int64_t e1) {
   }
 }
 
+// The weight gradient's products (winograd.h): for each transform position e,
+// m[e][k][c] (=|+=) sum_t w[e][t][k] * v[e][t][c]. Register tile 6 k x 16 c (12 ymm accumulators:
+// 6 broadcasts of w and 2 loads of v per 12 FMAs, as the forward's product); the tiles run in
+// chunks whose rows of w and v (~48 KiB) stay in L1 across the register tiles. Channels past the
+// last multiple of 16 take the plain loop.
+void winograd_weight_product_avx2(const float* w, const float* v, int64_t tiles, int64_t cout, int64_t cin, float* m,
+                                  bool accumulate) {
+  const int64_t c16 = cin / 16 * 16, chunk = std::max<int64_t>(16, 12288 / (cout + cin));
+  for (int64_t e = 0; e < 16; ++e) {
+    const float* we = w + e * tiles * cout;
+    const float* ve = v + e * tiles * cin;
+    float* me = m + e * cout * cin;
+    for (int64_t t0 = 0; t0 < tiles; t0 += chunk) {
+      const int64_t t1 = std::min(tiles, t0 + chunk);
+      const bool add = accumulate || t0 > 0;
+      for (int64_t k = 0; k < cout; k += 6) {
+        const int rows = int(std::min<int64_t>(6, cout - k));
+        int64_t kk[6];  // this tile's rows of w (the last repeated past cout)
+        for (int i = 0; i < 6; ++i) kk[i] = k + std::min(i, rows - 1);
+        for (int64_t c = 0; c < c16; c += 16) {
+          __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+          __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+          for (int64_t t = t0; t < t1; ++t) {
+            const float* wr = we + t * cout;
+            const __m256 v0 = _mm256_loadu_ps(ve + t * cin + c), v1 = _mm256_loadu_ps(ve + t * cin + c + 8);
+            __m256 x = _mm256_broadcast_ss(wr + kk[0]);
+            a0 = _mm256_fmadd_ps(x, v0, a0);
+            b0 = _mm256_fmadd_ps(x, v1, b0);
+            x = _mm256_broadcast_ss(wr + kk[1]);
+            a1 = _mm256_fmadd_ps(x, v0, a1);
+            b1 = _mm256_fmadd_ps(x, v1, b1);
+            x = _mm256_broadcast_ss(wr + kk[2]);
+            a2 = _mm256_fmadd_ps(x, v0, a2);
+            b2 = _mm256_fmadd_ps(x, v1, b2);
+            x = _mm256_broadcast_ss(wr + kk[3]);
+            a3 = _mm256_fmadd_ps(x, v0, a3);
+            b3 = _mm256_fmadd_ps(x, v1, b3);
+            x = _mm256_broadcast_ss(wr + kk[4]);
+            a4 = _mm256_fmadd_ps(x, v0, a4);
+            b4 = _mm256_fmadd_ps(x, v1, b4);
+            x = _mm256_broadcast_ss(wr + kk[5]);
+            a5 = _mm256_fmadd_ps(x, v0, a5);
+            b5 = _mm256_fmadd_ps(x, v1, b5);
+          }
+          const __m256 r0[6] = {a0, a1, a2, a3, a4, a5}, r1[6] = {b0, b1, b2, b3, b4, b5};
+          for (int i = 0; i < rows; ++i) {
+            float* dst = me + (k + i) * cin + c;
+            _mm256_storeu_ps(dst, add ? _mm256_add_ps(_mm256_loadu_ps(dst), r0[i]) : r0[i]);
+            _mm256_storeu_ps(dst + 8, add ? _mm256_add_ps(_mm256_loadu_ps(dst + 8), r1[i]) : r1[i]);
+          }
+        }
+      }
+      for (int64_t k = 0; k < cout; ++k)  // channel tail
+        for (int64_t c = c16; c < cin; ++c) {
+          float acc = 0.0f;
+          for (int64_t t = t0; t < t1; ++t) acc += we[t * cout + k] * ve[t * cin + c];
+          me[k * cin + c] = add ? me[k * cin + c] + acc : acc;
+        }
+    }
+  }
+}
+
 }  // namespace ember::cpu
