@@ -1,12 +1,13 @@
 // AVX2 path of the Winograd F(2x2,3x3) convolution (winograd.h): the transforms from
 // winograd_impl.h built with AVX2 flags, and the 16 products with a 6-tile x 16-channel register
-// tile (12 ymm accumulators, as in conv_direct_avx2.cpp).
+// tile (tile_avx2.h, shared with conv_direct_avx2.cpp).
 #include <immintrin.h>
 
 #include <algorithm>
 
 #define WINOGRAD_NS avx2
 #include "tensor/cpu/winograd_impl.h"
+#include "tensor/cpu/tile_avx2.h"
 
 namespace ember::cpu {
 
@@ -135,36 +136,10 @@ void winograd_product_avx2(const WinogradPlan& p, int64_t e0, int64_t e1) {
       for (int i = 0; i < 6; ++i) r[i] = ve + (t + std::min(i, rows - 1)) * C;
       for (int64_t kb = 0; kb < blocks; ++kb) {
         const float* u = p.a->packed_w + (e * blocks + kb) * C * kDirectConvBlock;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
-        __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
-        const float *p0 = r[0], *p1 = r[1], *p2 = r[2], *p3 = r[3], *p4 = r[4], *p5 = r[5];
-        for (int64_t c = 0; c < C; ++c, u += kDirectConvBlock) {
-          const __m256 w0 = _mm256_loadu_ps(u), w1 = _mm256_loadu_ps(u + 8);
-          __m256 x = _mm256_broadcast_ss(p0 + c);
-          a0 = _mm256_fmadd_ps(x, w0, a0);
-          b0 = _mm256_fmadd_ps(x, w1, b0);
-          x = _mm256_broadcast_ss(p1 + c);
-          a1 = _mm256_fmadd_ps(x, w0, a1);
-          b1 = _mm256_fmadd_ps(x, w1, b1);
-          x = _mm256_broadcast_ss(p2 + c);
-          a2 = _mm256_fmadd_ps(x, w0, a2);
-          b2 = _mm256_fmadd_ps(x, w1, b2);
-          x = _mm256_broadcast_ss(p3 + c);
-          a3 = _mm256_fmadd_ps(x, w0, a3);
-          b3 = _mm256_fmadd_ps(x, w1, b3);
-          x = _mm256_broadcast_ss(p4 + c);
-          a4 = _mm256_fmadd_ps(x, w0, a4);
-          b4 = _mm256_fmadd_ps(x, w1, b4);
-          x = _mm256_broadcast_ss(p5 + c);
-          a5 = _mm256_fmadd_ps(x, w0, a5);
-          b5 = _mm256_fmadd_ps(x, w1, b5);
-        }
-        const __m256 c0[6] = {a0, a1, a2, a3, a4, a5}, c1[6] = {b0, b1, b2, b3, b4, b5};
-        for (int i = 0; i < rows; ++i) {
-          float* dst = me + (t + i) * p.coutp + kb * kDirectConvBlock;
-          _mm256_storeu_ps(dst, c0[i]);
-          _mm256_storeu_ps(dst + 8, c1[i]);
-        }
+        Tile6x16 acc;
+        for (int64_t c = 0; c < C; ++c, u += kDirectConvBlock)
+          acc.step(r, c, _mm256_loadu_ps(u), _mm256_loadu_ps(u + 8));
+        acc.store(me + t * p.coutp + kb * kDirectConvBlock, p.coutp, rows, false);
       }
     }
   }
@@ -187,39 +162,13 @@ void winograd_weight_product_avx2(const float* w, const float* v, int64_t tiles,
       const bool add = accumulate || t0 > 0;
       for (int64_t k = 0; k < cout; k += 6) {
         const int rows = int(std::min<int64_t>(6, cout - k));
-        int64_t kk[6];  // this tile's rows of w (the last repeated past cout)
-        for (int i = 0; i < 6; ++i) kk[i] = k + std::min(i, rows - 1);
+        const float* wk[6];  // this tile's columns of w (the last repeated past cout)
+        for (int i = 0; i < 6; ++i) wk[i] = we + k + std::min(i, rows - 1);
         for (int64_t c = 0; c < c16; c += 16) {
-          __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
-          __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
-          for (int64_t t = t0; t < t1; ++t) {
-            const float* wr = we + t * cout;
-            const __m256 v0 = _mm256_loadu_ps(ve + t * cin + c), v1 = _mm256_loadu_ps(ve + t * cin + c + 8);
-            __m256 x = _mm256_broadcast_ss(wr + kk[0]);
-            a0 = _mm256_fmadd_ps(x, v0, a0);
-            b0 = _mm256_fmadd_ps(x, v1, b0);
-            x = _mm256_broadcast_ss(wr + kk[1]);
-            a1 = _mm256_fmadd_ps(x, v0, a1);
-            b1 = _mm256_fmadd_ps(x, v1, b1);
-            x = _mm256_broadcast_ss(wr + kk[2]);
-            a2 = _mm256_fmadd_ps(x, v0, a2);
-            b2 = _mm256_fmadd_ps(x, v1, b2);
-            x = _mm256_broadcast_ss(wr + kk[3]);
-            a3 = _mm256_fmadd_ps(x, v0, a3);
-            b3 = _mm256_fmadd_ps(x, v1, b3);
-            x = _mm256_broadcast_ss(wr + kk[4]);
-            a4 = _mm256_fmadd_ps(x, v0, a4);
-            b4 = _mm256_fmadd_ps(x, v1, b4);
-            x = _mm256_broadcast_ss(wr + kk[5]);
-            a5 = _mm256_fmadd_ps(x, v0, a5);
-            b5 = _mm256_fmadd_ps(x, v1, b5);
-          }
-          const __m256 r0[6] = {a0, a1, a2, a3, a4, a5}, r1[6] = {b0, b1, b2, b3, b4, b5};
-          for (int i = 0; i < rows; ++i) {
-            float* dst = me + (k + i) * cin + c;
-            _mm256_storeu_ps(dst, add ? _mm256_add_ps(_mm256_loadu_ps(dst), r0[i]) : r0[i]);
-            _mm256_storeu_ps(dst + 8, add ? _mm256_add_ps(_mm256_loadu_ps(dst + 8), r1[i]) : r1[i]);
-          }
+          Tile6x16 acc;
+          for (int64_t t = t0; t < t1; ++t)
+            acc.step(wk, t * cout, _mm256_loadu_ps(ve + t * cin + c), _mm256_loadu_ps(ve + t * cin + c + 8));
+          acc.store(me + k * cin + c, cin, rows, add);
         }
       }
       for (int64_t k = 0; k < cout; ++k)  // channel tail

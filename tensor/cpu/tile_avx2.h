@@ -1,0 +1,51 @@
+// The 6 x 16 f32 register tile shared by the AVX2 convolution kernels (conv_direct_avx2.cpp, and
+// winograd_avx2.cpp's forward and weight-gradient products): 12 ymm accumulators; each step
+// broadcasts one value per row and multiplies it with two 8-wide vectors (6 broadcasts and 2 loads
+// per 12 FMAs). Include only from files built with AVX2 + FMA flags.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace ember::cpu {
+
+// Twelve named accumulators: with arrays of __m256, GCC 12 stores every accumulator to the stack
+// on each step; named members stay in registers.
+struct Tile6x16 {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;  // columns 0-7
+  __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;                    // columns 8-15
+
+  // row i += row[i][off] * (v0, v1)
+  void step(const float* const row[6], int64_t off, __m256 v0, __m256 v1) {
+    __m256 x = _mm256_broadcast_ss(row[0] + off);
+    a0 = _mm256_fmadd_ps(x, v0, a0);
+    b0 = _mm256_fmadd_ps(x, v1, b0);
+    x = _mm256_broadcast_ss(row[1] + off);
+    a1 = _mm256_fmadd_ps(x, v0, a1);
+    b1 = _mm256_fmadd_ps(x, v1, b1);
+    x = _mm256_broadcast_ss(row[2] + off);
+    a2 = _mm256_fmadd_ps(x, v0, a2);
+    b2 = _mm256_fmadd_ps(x, v1, b2);
+    x = _mm256_broadcast_ss(row[3] + off);
+    a3 = _mm256_fmadd_ps(x, v0, a3);
+    b3 = _mm256_fmadd_ps(x, v1, b3);
+    x = _mm256_broadcast_ss(row[4] + off);
+    a4 = _mm256_fmadd_ps(x, v0, a4);
+    b4 = _mm256_fmadd_ps(x, v1, b4);
+    x = _mm256_broadcast_ss(row[5] + off);
+    a5 = _mm256_fmadd_ps(x, v0, a5);
+    b5 = _mm256_fmadd_ps(x, v1, b5);
+  }
+  // The first `rows` rows to dst + i * ld (16 floats each), `=` or `+=`.
+  void store(float* dst, int64_t ld, int rows, bool accumulate) const {
+    const __m256 lo[6] = {a0, a1, a2, a3, a4, a5}, hi[6] = {b0, b1, b2, b3, b4, b5};
+    for (int i = 0; i < rows; ++i) {
+      float* d = dst + i * ld;
+      _mm256_storeu_ps(d, accumulate ? _mm256_add_ps(_mm256_loadu_ps(d), lo[i]) : lo[i]);
+      _mm256_storeu_ps(d + 8, accumulate ? _mm256_add_ps(_mm256_loadu_ps(d + 8), hi[i]) : hi[i]);
+    }
+  }
+};
+
+}  // namespace ember::cpu
