@@ -51,6 +51,35 @@ TEST(ColorizeUNet, W3ParameterCountAndShapes) {
   EXPECT_THROW(UNet({.depth = 0}), Error);
 }
 
+// predict(x, true) is the mean of forward(x) and the mirror of forward(mirrored x), computed here
+// by hand (pixel by pixel); a mirror-symmetric input gives a mirror-symmetric output.
+TEST(ColorizeUNet, FlipAverageIsTheMeanWithTheMirroredPrediction) {
+  manual_seed(3);
+  UNet net({.depth = 2, .width = 4, .hints = true});
+  net.eval();
+  NoGradGuard no_grad;
+  const int64_t n = 2, h = 8, w = 12;
+  const Tensor x = Tensor::rand({n, 5, h, w});
+  Tensor xm = Tensor::empty(x.shape());
+  const float* xs = x.data<float>();
+  float* xd = xm.data<float>();
+  for (int64_t r = 0; r < n * 5 * h; ++r)
+    for (int64_t q = 0; q < w; ++q) xd[r * w + q] = xs[r * w + (w - 1 - q)];
+  const std::vector<float> y = net.forward(x).to_vector<float>(), ym = net.forward(xm).to_vector<float>();
+  const std::vector<float> avg = net.predict(x, true).contiguous().to_vector<float>();
+  EXPECT_EQ(net.predict(x, false).to_vector<float>(), y);
+  for (int64_t r = 0; r < n * 3 * h; ++r)
+    for (int64_t q = 0; q < w; ++q)
+      ASSERT_NEAR(avg[size_t(r * w + q)], 0.5f * (y[size_t(r * w + q)] + ym[size_t(r * w + w - 1 - q)]), 1e-6f);
+  Tensor sym = Tensor::empty(x.shape());  // mirror-symmetric: left half mirrored onto the right
+  float* sd = sym.data<float>();
+  for (int64_t r = 0; r < n * 5 * h; ++r)
+    for (int64_t q = 0; q < w; ++q) sd[r * w + q] = xs[r * w + std::min(q, w - 1 - q)];
+  const std::vector<float> ys = net.predict(sym, true).contiguous().to_vector<float>();
+  for (int64_t r = 0; r < n * 3 * h; ++r)
+    for (int64_t q = 0; q < w; ++q) ASSERT_NEAR(ys[size_t(r * w + q)], ys[size_t(r * w + w - 1 - q)], 1e-6f);
+}
+
 TEST(ColorizeHints, CountsAreSeededAndHalfAreZero) {
   int zeros = 0;
   std::set<int64_t> values;

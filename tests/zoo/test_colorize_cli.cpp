@@ -135,8 +135,13 @@ TEST_F(CliColorize, EvalPrintsModelAndBaselines) {
   write_checkpoint("hint.safetensors", true);
   const auto r = ember("eval colorize --checkpoint hint.safetensors --split val --hints 5 --threads 1");
   ASSERT_EQ(r.rc, 0) << r.out;
-  for (const char* row : {"model", "line as grey", "mean colour, ink kept", "PSNR pooled", "PSNR per image", "SSIM"})
+  for (const char* row : {"model", "line as grey", "mean colour, ink kept", "PSNR pooled", "PSNR per image", "SSIM",
+                          "flip-averaged"})
     EXPECT_NE(r.out.find(row), std::string::npos) << r.out;
+  const auto plain = ember("eval colorize --checkpoint hint.safetensors --split val --hints 5 --threads 1 "
+                           "--no-flip-average");
+  ASSERT_EQ(plain.rc, 0) << plain.out;
+  EXPECT_EQ(plain.out.find("flip-averaged"), std::string::npos) << plain.out;
 }
 
 }  // namespace

@@ -79,6 +79,10 @@ class UNet : public nn::Module {
   explicit UNet(UNetConfig config = {});
   // x [N, in_channels(), H, W] -> [N, 3, H, W] in (0, 1); H, W multiples of stride().
   Tensor forward(const Tensor& x) override;
+  // Inference output: forward(x), or with flip_average the mean of forward(x) and the mirrored
+  // forward of the mirrored input (training flips half the pictures, so both estimate the same
+  // colours; for the squared-error model their mean has a lower error: docs/colorize.md).
+  Tensor predict(const Tensor& x, bool flip_average);
   std::string type_name() const override { return "UNet"; }
   std::string extra_repr() const override;
   int64_t in_channels() const { return config.hints ? 5 : 1; }
@@ -147,7 +151,8 @@ struct EvalResult {
 // Scores the model on a split with `hints` hints per image (sampled from the target, seeded by the
 // image's row), and the two non-learned baselines: the line as grey RGB, and the per-pixel mean
 // training colour multiplied by the line (ink kept).
-EvalResult evaluate(UNet& model, const OpenMoji& set, const Tensor& mean_color, int64_t hints, bool baselines = true);
+EvalResult evaluate(UNet& model, const OpenMoji& set, const Tensor& mean_color, int64_t hints, bool baselines = true,
+                    bool flip_average = false);
 // Per-pixel mean colour of a set: f32 [3, S, S] in [0, 1].
 Tensor mean_color(const OpenMoji& set);
 
@@ -200,7 +205,7 @@ LoadedModel load_checkpoint(const std::string& path);
 // prediction with `hints` hints | truth (the grid written each epoch, of val), or with
 // zero_hint_column: line | prediction without hints | hints | prediction with them | truth.
 void save_samples(UNet& model, const OpenMoji& set, const std::string& path, int64_t hints, int64_t count,
-                  bool zero_hint_column = false);
+                  bool zero_hint_column = false, bool flip_average = false);
 
 // ---- inference (infer.cpp) ----
 
@@ -208,6 +213,6 @@ void save_samples(UNet& model, const OpenMoji& set, const std::string& path, int
 // (non-white pixels of a PNG of the same size). Pads with white to a multiple of the stride and
 // crops back. Runs on `device` (the model must be there). Returns f32 [3, H, W] on the CPU.
 Tensor colorize_image(UNet& model, const std::string& path, const std::string& hints_path = "",
-                      Device device = Device::cpu());
+                      Device device = Device::cpu(), bool flip_average = false);
 
 }  // namespace ember::zoo::colorize

@@ -25,7 +25,8 @@ std::vector<float> luminance_on_white(const Tensor& rgba) {
 
 }  // namespace
 
-Tensor colorize_image(UNet& model, const std::string& path, const std::string& hints_path, Device device) {
+Tensor colorize_image(UNet& model, const std::string& path, const std::string& hints_path, Device device,
+                      bool flip_average) {
   const Tensor img = data::load_image(path, 4);
   const int64_t h = img.size(0), w = img.size(1), s = model.stride();
   const int64_t ph = (h + s - 1) / s * s, pw = (w + s - 1) / s * s;
@@ -53,7 +54,7 @@ Tensor colorize_image(UNet& model, const std::string& path, const std::string& h
   Tensor y;
   {
     NoGradGuard no_grad;
-    y = model.forward(device.is_cpu() ? x : x.to(device));
+    y = model.predict(device.is_cpu() ? x : x.to(device), flip_average);
   }
   model.train(was_training);
   return y.to(Device::cpu()).select(0, 0).narrow(1, 0, h).narrow(2, 0, w).contiguous();

@@ -123,7 +123,8 @@ Tensor mean_color(const OpenMoji& set) {
   return Tensor::from_vector(out, {3, h, w});
 }
 
-EvalResult evaluate(UNet& model, const OpenMoji& set, const Tensor& mean_rgb, int64_t hints, bool baselines) {
+EvalResult evaluate(UNet& model, const OpenMoji& set, const Tensor& mean_rgb, int64_t hints, bool baselines,
+                    bool flip_average) {
   EMBER_CHECK(hints >= 0, "eval colorize: --hints must be >= 0, got {}", hints);
   EMBER_CHECK(hints == 0 || model.config.hints, "eval colorize: this checkpoint was trained without hints (--hints none)"
               " so it takes no hints, got --hints {}", hints);
@@ -138,7 +139,7 @@ EvalResult evaluate(UNet& model, const OpenMoji& set, const Tensor& mean_rgb, in
     std::vector<int64_t> rows;
     for (int64_t i = start; i < std::min(n, start + kEvalBatch); ++i) rows.push_back(i);
     Batch b = make_batch(set, rows, model.config.hints, {}, std::vector<int64_t>(rows.size(), hints), kEvalHintSeed);
-    Tensor pred = model.forward(b.input).contiguous();
+    Tensor pred = model.predict(b.input, flip_average).contiguous();
     const float* p = pred.data<float>();
     const float* t = b.target.data<float>();
     const float* x = b.input.data<float>();

@@ -63,6 +63,17 @@ Tensor UNet::forward(const Tensor& x) {
   return sigmoid(head_->forward(y));
 }
 
+Tensor UNet::predict(const Tensor& x, bool flip_average) {
+  Tensor y = forward(x);
+  if (!flip_average) return y;
+  const int64_t w = x.size(3);
+  std::vector<int64_t> rev(static_cast<size_t>(w));
+  for (int64_t i = 0; i < w; ++i) rev[size_t(i)] = w - 1 - i;
+  const Tensor idx = Tensor::from_vector(rev, {w}, {.dtype = DType::i64}).to(x.device());
+  const Tensor mirrored = index_select(forward(index_select(x, 3, idx)), 3, idx);
+  return (y + mirrored) * 0.5;
+}
+
 std::string UNet::extra_repr() const {
   return fmt::format("depth={}, width={}, hints={}", config.depth, config.width, config.hints);
 }

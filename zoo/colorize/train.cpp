@@ -82,7 +82,7 @@ void plot_curves(const fs::path& out, const std::vector<EpochMetrics>& history) 
 }  // namespace
 
 void save_samples(UNet& model, const OpenMoji& set, const std::string& path, int64_t hints, int64_t count,
-                  bool zero_hint_column) {
+                  bool zero_hint_column, bool flip_average) {
   const int64_t n = std::min<int64_t>(count, set.line.size(0)), h = set.line.size(1), w = set.line.size(2);
   EMBER_CHECK(n > 0, "colorize: no images for the sample grid {}", path);
   std::vector<int64_t> rows(static_cast<size_t>(n));
@@ -93,7 +93,7 @@ void save_samples(UNet& model, const OpenMoji& set, const std::string& path, int
     const bool was_training = model.is_training();
     model.eval();
     NoGradGuard no_grad;
-    Tensor pred = model.forward(b.input).contiguous();
+    Tensor pred = model.predict(b.input, flip_average).contiguous();
     model.train(was_training);
     return pred;
   };
