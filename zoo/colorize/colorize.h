@@ -159,10 +159,10 @@ Tensor mean_color(const OpenMoji& set);
 // ---- training (train.cpp) ----
 
 inline constexpr int64_t kMaxShift = 4;
-// Defaults: the measured runs of docs/colorize.md (W3's width 32, 24 epochs, mean squared error:
+// Defaults: the measured runs of docs/colorize.md (W3's width 32, 32 epochs, mean squared error:
 // ~20 minutes on 2 quiet AVX2 cores).
 struct TrainConfig {
-  int64_t epochs = 24, batch = 16;
+  int64_t epochs = 32, batch = 16;
   double lr = 2e-3, weight_decay = 1e-2;
   std::string hints = "random";  // none | random
   std::string loss = "l2";       // l1 | l2 | l1+ssim
