@@ -6,8 +6,8 @@
 //    the input gradient, which is the same convolution with the weights flipped and transposed):
 //    a chunk of images is moved to NHWC, run through winograd.h's F(2x2,3x3) (2.25x fewer
 //    multiplies than the GEMM) and moved back. The weight gradient uses the same transforms read
-//    backwards (F(3x3,2x2): 16 products over the tiles, no im2col). set_conv_winograd(false) / EMBER_CONV_WINOGRAD=0
-//    keep these convolutions on the wide lowering.
+//    backwards (F(3x3,2x2): 16 products over the tiles, no im2col). set_conv_winograd(false) /
+//    EMBER_CONV_WINOGRAD=0 keep these convolutions on the wide lowering.
 //  * wide (groups == 1, not a large 1x1): a chunk of nb images is one GEMM whose N is nb*L, with
 //    col in a "wide" layout [K, nb*L] (im2col.cpp accepts this strided view of [nb, K, L]) and the
 //    [M, nb*L] result moved to [nb, M, L] with one copy (grad_y the other way round). The per-image
@@ -214,44 +214,47 @@ void backward_data_winograd(const Tensor& gy, const Tensor& w, const Conv2dGeom&
 
 // gw [m][c][3][3] = the weight gradient by Winograd (winograd.h: F(3x3,2x2)). Each chunk of images
 // goes to NHWC (x and grad_y), through the two transforms, and into the 16 products
-// M[e] [m, c] += W[e]^T [m, tiles] @ V[e] [tiles, c] (winograd_weight_product). Chunks are summed in kWeightGradParts fixed
-// groups as in backward_weight_wide, so the result does not depend on the thread count; then
-// gw = G^T M G.
+// M[e] [m, c] += W[e]^T [m, tiles] @ V[e] [tiles, c] (winograd_weight_product). Chunks are summed
+// in kWeightGradParts fixed groups as in backward_weight_wide, so the result does not depend on
+// the thread count; then gw = G^T M G.
 void backward_weight_winograd(Backend& be, const Tensor& gy, const Tensor& x, const Conv2dGeom& g, const Tensor& gw) {
   const int64_t m = gw.size(0), c = g.c, hw = g.h * g.w;
   if (g.n == 0) return be.fill(gw, 0);
   const int64_t chunk = winograd_chunk(g, m), chunks = (g.n + chunk - 1) / chunk;
   const int64_t parts = std::min(chunks, kWeightGradParts), th = (g.h + 1) / 2, tw = (g.w + 1) / 2;
-  Tensor acc = Tensor::empty({parts, 16, m, c}, gw.options());
+  const int64_t part_size = 16 * m * c;  // one partial M
+  Tensor acc = Tensor::empty({parts, part_size}, gw.options());
   const float* xs = x.data<float>();
   const float* gs = gy.data<float>();
   parallel_tasks(parts, [&](int64_t part) {
-    const Tensor mp = acc.as_strided({16, m, c}, {m * c, c, 1}, acc.offset() + part * 16 * m * c);
-    thread_local std::vector<float> xh, gh, zeros;  // this thread's NHWC buffers, reused
+    // this thread's NHWC copies and transforms, reused
+    thread_local std::vector<float> xh, gh, v, wt, zeros;
     if (zeros.size() < size_t(std::max(c, m))) zeros.assign(size_t(std::max(c, m)), 0.0f);
     for (int64_t ci = chunks * part / parts; ci < chunks * (part + 1) / parts; ++ci) {
       const int64_t n0 = ci * chunk, nb = std::min(chunk, g.n - n0), tiles = nb * th * tw;
       if (xh.size() < size_t(nb * hw * c)) xh.resize(size_t(nb * hw * c));
       if (gh.size() < size_t(nb * hw * m)) gh.resize(size_t(nb * hw * m));
+      if (v.size() < size_t(16 * tiles * c)) v.resize(size_t(16 * tiles * c));
+      if (wt.size() < size_t(16 * tiles * m)) wt.resize(size_t(16 * tiles * m));
       to_nhwc(xs + n0 * x.stride(0), nb, c, g.h, g.w, x.stride(0), x.stride(1), x.stride(2), x.stride(3), xh.data());
       to_nhwc(gs + n0 * gy.stride(0), nb, m, g.h, g.w, gy.stride(0), gy.stride(1), gy.stride(2), gy.stride(3),
               gh.data());
       const DirectConv a{.n = nb, .h = g.h, .w = g.w, .cin = c, .cout = m, .k = 3, .x = xh.data(), .x_pad = 0};
-      Tensor v = Tensor::empty({16, tiles, c}, gw.options()), wt = Tensor::empty({16, tiles, m}, gw.options());
-      const WinogradPlan p{&a, th, tw, 0, tiles, m, v.data<float>(), wt.data<float>(), zeros.data()};
+      const WinogradPlan p{&a, th, tw, 0, tiles, m, v.data(), wt.data(), zeros.data()};
       winograd_input(p, 0, tiles);
       winograd_grad_output(p, gh.data(), 0, tiles);
-      winograd_weight_product(wt.data<float>(), v.data<float>(), tiles, m, c, mp.data<float>(),
+      winograd_weight_product(wt.data(), v.data(), tiles, m, c, acc.data<float>() + part * part_size,
                               ci > chunks * part / parts);
     }
   });
-  const Tensor m0 = acc.as_strided({16, m, c}, {m * c, c, 1}, acc.offset());
-  for (int64_t p = 1; p < parts; ++p)
-    be.binary(BinaryOp::add, m0, acc.as_strided({16, m, c}, {m * c, c, 1}, acc.offset() + p * 16 * m * c), m0);
+  auto partial = [&](int64_t p) { return acc.as_strided({part_size}, {1}, acc.offset() + p * part_size); };
+  const Tensor m0 = partial(0);
+  for (int64_t p = 1; p < parts; ++p) be.binary(BinaryOp::add, m0, partial(p), m0);
   Tensor out = gw.is_contiguous() ? gw : Tensor::empty(gw.shape(), gw.options());
   winograd_weight_grad_finish(m0.data<float>(), m, c, out.data<float>());
   if (!out.is_same(gw)) be.copy(out, gw);
 }
+
 }  // namespace
 
 // ---- the CPU's conv entry points: pick a lowering per call ----

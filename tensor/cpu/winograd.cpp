@@ -18,6 +18,9 @@
 namespace ember::cpu {
 
 namespace {
+// F(2x2,3x3)'s weight transform G (4x3): U = G g G^T forward, dW = G^T M G for the weight gradient.
+constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+
 std::atomic<bool>& winograd_switch() {
   static std::atomic<bool> on{[] {
     const char* env = std::getenv("EMBER_CONV_WINOGRAD");
@@ -35,7 +38,6 @@ int64_t winograd_weights_size(int64_t cout, int64_t cin) {
 }
 
 void winograd_transform_weights(const float* w, int64_t cout, int64_t cin, float* u) {
-  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   const int64_t blocks = (cout + kDirectConvBlock - 1) / kDirectConvBlock;
   std::fill(u, u + winograd_weights_size(cout, cin), 0.0f);
   // Output channels split across threads (each writes its own entries).
@@ -84,7 +86,6 @@ void winograd_weight_product(const float* w, const float* v, int64_t tiles, int6
 }
 
 void winograd_weight_grad_finish(const float* m, int64_t cout, int64_t cin, float* gw) {
-  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   const int64_t es = cout * cin;
   parallel_for(cout, std::max<int64_t>(1, 4096 / std::max<int64_t>(cin, 1)), [&](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o)

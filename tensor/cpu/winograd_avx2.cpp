@@ -15,17 +15,10 @@ namespace ember::cpu {
 // the channel tail goes through the portable loops.
 void winograd_input_avx2(const WinogradPlan& p, int64_t t0, int64_t t1) {
   const DirectConv& a = *p.a;
-  const int64_t C = a.cin, C8 = C / 8 * 8, xw = a.w + 2 * a.x_pad, xh = a.h + 2 * a.x_pad, es = p.tiles * C;
+  const int64_t C = a.cin, C8 = C / 8 * 8, es = p.tiles * C;
   for (int64_t t = t0; t < t1; ++t) {
-    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
     const float* d[16];
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j) {
-        const int64_t r = 2 * ty - 1 + i, q = 2 * tx - 1 + j;
-        d[i * 4 + j] = r >= 0 && r < a.h && q >= 0 && q < a.w
-                           ? a.x + ((img * xh + r + a.x_pad) * xw + q + a.x_pad) * C
-                           : p.zeros;
-      }
+    avx2::patch_rows(p, t, d);
     float* v = p.v + (t - p.tbase) * C;
     for (int64_t c = 0; c < C8; c += 8) {
       __m256 tm[16];
@@ -52,16 +45,11 @@ void winograd_input_avx2(const WinogradPlan& p, int64_t t0, int64_t t1) {
 
 void winograd_output_avx2(const WinogradPlan& p, int64_t t0, int64_t t1) {
   const DirectConv& a = *p.a;
-  const int64_t K = a.cout, K8 = K / 8 * 8, yw = a.w + 2 * a.y_pad, yh = a.h + 2 * a.y_pad, es = p.tiles * p.coutp;
+  const int64_t K = a.cout, K8 = K / 8 * 8, es = p.tiles * p.coutp;
   for (int64_t t = t0; t < t1; ++t) {
-    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
     const float* m = p.m + (t - p.tbase) * p.coutp;
     int64_t at[4];
-    for (int i = 0; i < 2; ++i)
-      for (int j = 0; j < 2; ++j) {
-        const int64_t r = 2 * ty + i, q = 2 * tx + j;
-        at[i * 2 + j] = r < a.h && q < a.w ? ((img * yh + r + a.y_pad) * yw + q + a.y_pad) * K : -1;
-      }
+    avx2::output_offsets(p, t, at);
     for (int64_t k = 0; k < K8; k += 8) {
       __m256 s[8];
 #pragma GCC unroll 4
@@ -94,13 +82,8 @@ void winograd_grad_output_avx2(const WinogradPlan& p, const float* dy, int64_t t
   const int64_t K = a.cout, K8 = K / 8 * 8, es = p.tiles * p.coutp;
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t t = t0; t < t1; ++t) {
-    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
     const float* d[4];
-    for (int i = 0; i < 2; ++i)
-      for (int j = 0; j < 2; ++j) {
-        const int64_t r = 2 * ty + i, q = 2 * tx + j;
-        d[i * 2 + j] = r < a.h && q < a.w ? dy + ((img * a.h + r) * a.w + q) * K : p.zeros;
-      }
+    avx2::grad_rows(p, dy, t, d);
     float* m = p.m + (t - p.tbase) * p.coutp;
     for (int64_t k = 0; k < K8; k += 8) {
       __m256 r[8];

@@ -8,20 +8,50 @@
 namespace ember::cpu {
 namespace WINOGRAD_NS {
 
+// Where tile t's values live (shared by the portable loops and the AVX2 kernels).
+// d[i*4+j]: row (i, j) of the 4x4 input patch, p.zeros outside the image.
+inline void patch_rows(const WinogradPlan& p, int64_t t, const float* d[16]) {
+  const DirectConv& a = *p.a;
+  const int64_t xw = a.w + 2 * a.x_pad, xh = a.h + 2 * a.x_pad;
+  const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      const int64_t r = 2 * ty - 1 + i, q = 2 * tx - 1 + j;  // unpadded input coordinates
+      d[i * 4 + j] = r >= 0 && r < a.h && q >= 0 && q < a.w
+                         ? a.x + ((img * xh + r + a.x_pad) * xw + q + a.x_pad) * a.cin
+                         : p.zeros;
+    }
+}
+// at[i*2+j]: offset in y of output pixel (i, j) of the tile, -1 past the image.
+inline void output_offsets(const WinogradPlan& p, int64_t t, int64_t at[4]) {
+  const DirectConv& a = *p.a;
+  const int64_t yw = a.w + 2 * a.y_pad, yh = a.h + 2 * a.y_pad;
+  const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) {
+      const int64_t r = 2 * ty + i, q = 2 * tx + j;
+      at[i * 2 + j] = r < a.h && q < a.w ? ((img * yh + r + a.y_pad) * yw + q + a.y_pad) * a.cout : -1;
+    }
+}
+// d[i*2+j]: row (i, j) of the tile's 2x2 block of dy (dense NHWC [n][h][w][cout]), p.zeros past
+// the image.
+inline void grad_rows(const WinogradPlan& p, const float* dy, int64_t t, const float* d[4]) {
+  const DirectConv& a = *p.a;
+  const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) {
+      const int64_t r = 2 * ty + i, q = 2 * tx + j;
+      d[i * 2 + j] = r < a.h && q < a.w ? dy + ((img * a.h + r) * a.w + q) * a.cout : p.zeros;
+    }
+}
+
 // V[e][t][c] = (B^T d B)[e] for the 4x4 patch d of tile t (zero outside the image), channels >= c0.
 inline void input_transform(const WinogradPlan& p, int64_t t0, int64_t t1, int64_t c0 = 0) {
   const DirectConv& a = *p.a;
-  const int64_t C = a.cin, xw = a.w + 2 * a.x_pad, xh = a.h + 2 * a.x_pad;
+  const int64_t C = a.cin;
   for (int64_t t = t0; t < t1; ++t) {
-    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
     const float* d[16];
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j) {
-        const int64_t r = 2 * ty - 1 + i, q = 2 * tx - 1 + j;  // unpadded input coordinates
-        d[i * 4 + j] = r >= 0 && r < a.h && q >= 0 && q < a.w
-                           ? a.x + ((img * xh + r + a.x_pad) * xw + q + a.x_pad) * C
-                           : p.zeros;
-      }
+    patch_rows(p, t, d);
     float* __restrict v = p.v + (t - p.tbase) * C;
     const int64_t es = p.tiles * C;  // stride between transform positions
     for (int64_t c = c0; c < C; ++c) {
@@ -45,16 +75,11 @@ inline void input_transform(const WinogradPlan& p, int64_t t0, int64_t t1, int64
 // y = act(A^T M A + bias + residual) for the tile's 2x2 outputs inside the image, channels >= k0.
 inline void output_transform(const WinogradPlan& p, int64_t t0, int64_t t1, int64_t k0 = 0) {
   const DirectConv& a = *p.a;
-  const int64_t K = a.cout, yw = a.w + 2 * a.y_pad, yh = a.h + 2 * a.y_pad, es = p.tiles * p.coutp;
+  const int64_t K = a.cout, es = p.tiles * p.coutp;
   for (int64_t t = t0; t < t1; ++t) {
-    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
     const float* __restrict m = p.m + (t - p.tbase) * p.coutp;
     int64_t at[4];  // output offsets of the tile's four pixels, -1 outside the image
-    for (int i = 0; i < 2; ++i)
-      for (int j = 0; j < 2; ++j) {
-        const int64_t r = 2 * ty + i, q = 2 * tx + j;
-        at[i * 2 + j] = r < a.h && q < a.w ? ((img * yh + r + a.y_pad) * yw + q + a.y_pad) * K : -1;
-      }
+    output_offsets(p, t, at);
     for (int64_t k = k0; k < K; ++k) {
       float s[8];
       for (int j = 0; j < 4; ++j) {  // A^T M
@@ -80,13 +105,8 @@ inline void grad_output_transform(const WinogradPlan& p, const float* dy, int64_
   const DirectConv& a = *p.a;
   const int64_t K = a.cout, es = p.tiles * p.coutp;
   for (int64_t t = t0; t < t1; ++t) {
-    const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
     const float* d[4];
-    for (int i = 0; i < 2; ++i)
-      for (int j = 0; j < 2; ++j) {
-        const int64_t r = 2 * ty + i, q = 2 * tx + j;
-        d[i * 2 + j] = r < a.h && q < a.w ? dy + ((img * a.h + r) * a.w + q) * K : p.zeros;
-      }
+    grad_rows(p, dy, t, d);
     float* __restrict m = p.m + (t - p.tbase) * p.coutp;
     for (int64_t k = k0; k < K; ++k) {
       float r[8];  // A dy along rows: r[i][j] for i < 4, j < 2
