@@ -164,6 +164,10 @@ Tensor upsample(const Tensor& x, int64_t out_h, int64_t out_w, UpsampleMode mode
 // training mode (unbiased variance, PyTorch's convention).
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+// running = (1 - momentum) * running + momentum * batch, for the mean and the unbiased variance, in
+// place and outside the graph (batch_norm's training step; SyncBatchNorm2d uses it too).
+void update_running_stats(const Tensor& running_mean, const Tensor& running_var, const Tensor& batch_mean,
+                          const Tensor& batch_var_unbiased, double momentum);
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
                   double eps = 1e-5);
 // Normalises over the trailing dims given by normalized_shape.

@@ -73,12 +73,8 @@ Tensor SyncBatchNorm2d::forward(const Tensor& x) {
   Tensor xc = x - mean.reshape(channel);
   Tensor var = all_reduce_sum((xc * xc).sum({0, 2, 3}), collective) / count;
   Tensor y = xc * rsqrt(var + opts.eps).reshape(channel);
-  if (running_mean.defined()) {
-    NoGradGuard no_grad;
-    Tensor rm = running_mean, rv = running_var;  // handles: the in-place ops act on the registered buffers
-    rm.mul_(1.0 - opts.momentum).add_(mean.detach(), opts.momentum);
-    rv.mul_(1.0 - opts.momentum).add_(var.detach() * (count / (count - 1)), opts.momentum);
-  }
+  if (running_mean.defined())
+    update_running_stats(running_mean, running_var, mean, var.detach() * (count / (count - 1)), opts.momentum);
   if (weight.defined()) y = y * weight.reshape(channel) + bias.reshape(channel);
   return y;
 }

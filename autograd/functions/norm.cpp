@@ -232,6 +232,14 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
 // the unbiased batch variance (PyTorch), in place under NoGradGuard (their versions are bumped).
 // Eval: y = (x - running_mean) / sqrt(running_var + eps), a composite differentiable in x.
 // Both then apply y * w[c] + b[c].
+void update_running_stats(const Tensor& running_mean, const Tensor& running_var, const Tensor& batch_mean,
+                          const Tensor& batch_var_unbiased, double momentum) {
+  NoGradGuard no_grad;
+  Tensor rm = running_mean, rv = running_var;  // handles: the in-place ops act on the caller's tensors
+  rm.mul_(1.0 - momentum).add_(batch_mean.detach(), momentum);
+  rv.mul_(1.0 - momentum).add_(batch_var_unbiased.detach(), momentum);
+}
+
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
   const char* op = "batch_norm";
@@ -265,12 +273,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     Tensor mean = Tensor::empty({c}, x.options()), var = Tensor::empty({c}, x.options());
     if (backend_of(x).batch_norm_fwd(xc, w, b, eps, y, mean, var)) {
       record<BatchNormBackward>({x, weight, bias}, {y}, xc, w, mean, var, eps);
-      if (running_mean.defined()) {
-        NoGradGuard no_grad;
-        Tensor rm = running_mean, rv = running_var;  // handles: the in-place ops act on the caller's tensors
-        rm.mul_(1.0 - momentum).add_(mean, momentum);
-        rv.mul_(1.0 - momentum).add_(var * (static_cast<double>(m) / static_cast<double>(m - 1)), momentum);
-      }
+      if (running_mean.defined())
+        update_running_stats(running_mean, running_var, mean,
+                             var * (static_cast<double>(m) / static_cast<double>(m - 1)), momentum);
       return y;
     }
   }
@@ -279,13 +284,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   Tensor batch_mean;
   Tensor y = layer_norm_impl(rows, m, {m}, {}, {}, eps, &batch_mean);
   y = y.reshape(xt.shape()).transpose(0, 1).contiguous();
-  if (running_mean.defined()) {
-    NoGradGuard no_grad;
-    Tensor batch_var = var(rows.detach(), {1}, /*correction=*/1);
-    Tensor rm = running_mean, rv = running_var;  // handles: the in-place ops act on the caller's tensors
-    rm.mul_(1.0 - momentum).add_(batch_mean, momentum);
-    rv.mul_(1.0 - momentum).add_(batch_var, momentum);
-  }
+  if (running_mean.defined())
+    update_running_stats(running_mean, running_var, batch_mean, var(rows.detach(), {1}, /*correction=*/1),
+                         momentum);
   return channel_affine(y, weight, bias);
 }
 
