@@ -57,13 +57,20 @@ void list(const StudyArgs& a) {
   }
 }
 
+// "  | key=value key=value" for a trial's user attributes (values as JSON), or "".
+std::string attrs_string(const hpo::FrozenTrial& t) {
+  std::string out;
+  for (const auto& [key, json] : t.user_attrs) out += (out.empty() ? "  | " : " ") + key + "=" + json;
+  return out;
+}
+
 void show(const StudyArgs& a) {
   auto s = open(a);
   const auto info = find(*s, a);
   fmt::print("study {} ({}), {} trials\n", info.name, hpo::to_string(info.direction), info.n_trials);
   for (const auto& t : s->get_trials(info.id))
-    fmt::print("{:5d}  {:<8}  {:>14}  {}{}\n", t->number, hpo::to_string(t->state),
-               t->value ? fmt::format("{:.9g}", *t->value) : "-", t->params_string(),
+    fmt::print("{:5d}  {:<8}  {:>14}  {}{}{}\n", t->number, hpo::to_string(t->state),
+               t->value ? fmt::format("{:.9g}", *t->value) : "-", t->params_string(), attrs_string(*t),
                t->message.empty() ? "" : "  (" + t->message + ")");
 }
 
@@ -73,7 +80,7 @@ void best(const StudyArgs& a) {
   const hpo::History h(info.direction, s->get_trials(info.id));
   const auto b = h.best();
   EMBER_CHECK(b != nullptr, "study: '{}' has no complete trial yet", info.name);
-  fmt::print("trial {}  value {:.9g}  {}\n", b->number, *b->value, b->params_string());
+  fmt::print("trial {}  value {:.9g}  {}{}\n", b->number, *b->value, b->params_string(), attrs_string(*b));
 }
 
 void export_trials(const StudyArgs& a) {

@@ -102,7 +102,7 @@ void run_tune(const TuneArgs& a) {
 // The options every real task shares (hpo::TuneOptions) plus the run folder.
 struct TaskArgs {
   hpo::TuneOptions tune{.trials = 20};
-  std::string budget, out;
+  std::string budget, cpu_budget, out;
   int64_t epochs = 0;  // 0: the task's default
   int threads = 0;
   bool no_final = false;
@@ -126,6 +126,7 @@ void run_task(TaskArgs& a, const std::string& task, int64_t default_epochs) {
   hpo::TuneOptions opt = a.tune;
   opt.max_resource = a.epochs > 0 ? a.epochs : default_epochs;
   if (!a.budget.empty()) opt.budget_s = hpo::parse_duration(a.budget);
+  if (!a.cpu_budget.empty()) opt.cpu_budget_s = hpo::parse_duration(a.cpu_budget, "--cpu-budget");
   opt.final_test = !a.no_final;
   const std::string out = a.out.empty() ? "runs/tune-" + task : a.out;
   std::filesystem::create_directories(out);
@@ -182,6 +183,9 @@ CLI::App* add_task(CLI::App* tune, const std::string& name, const std::string& h
   c->add_option("--epochs", a->epochs, fmt::format("epochs of a complete trial, the pruners' resource (default {})",
                                                    default_epochs));
   c->add_option("--budget", a->budget, "wall-clock budget: 90s, 30m, 2h, 1h30m (running trials stop at their next epoch)");
+  c->add_option("--cpu-budget", a->cpu_budget,
+                "CPU-time budget (this process and its finished child processes): 90s, 30m, 2h; running trials "
+                "stop at their next epoch");
   c->add_option("--jobs", a->tune.jobs, "trials in parallel")->capture_default_str();
   c->add_option("--seed", a->tune.seed, "sampler seed")->capture_default_str();
   c->add_option("--storage", a->tune.storage, "memory | sqlite:PATH | postgresql://... (resumes an existing study)")

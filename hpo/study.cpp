@@ -1,4 +1,6 @@
 // Study: ask/tell, the optimize loop (threads, timeout, failure handling) and trial export.
+#include <sys/resource.h>
+
 #include "hpo/study.h"
 
 #include "tensor/threads.h"
@@ -182,12 +184,25 @@ void Study::run_one(const Objective& objective, const OptimizeOptions& opt) {
   if (raised && !opt.catch_exceptions) std::rethrow_exception(raised);
 }
 
+double process_cpu_seconds() {
+  auto seconds = [](const rusage& r) {
+    return double(r.ru_utime.tv_sec + r.ru_stime.tv_sec) + 1e-6 * double(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+  };
+  rusage self{}, children{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+  return seconds(self) + seconds(children);
+}
+
 void Study::optimize(const Objective& objective, const OptimizeOptions& opt) {
   EMBER_CHECK(opt.n_jobs >= 1, "optimize: n_jobs must be >= 1 (got {})", opt.n_jobs);
   EMBER_CHECK(!opt.n_trials || *opt.n_trials >= 0, "optimize: n_trials must be >= 0 (got {})", *opt.n_trials);
   EMBER_CHECK(!opt.timeout_s || *opt.timeout_s > 0, "optimize: timeout must be > 0 s (got {})", *opt.timeout_s);
+  EMBER_CHECK(!opt.cpu_timeout_s || *opt.cpu_timeout_s > 0, "optimize: CPU timeout must be > 0 s (got {})",
+              *opt.cpu_timeout_s);
   stop_requested_ = false;
   const auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = opt.cpu_timeout_s ? process_cpu_seconds() : 0.0;
   std::atomic<int64_t> started{0};
   std::mutex err_mu;
   std::exception_ptr error;
@@ -198,6 +213,7 @@ void Study::optimize(const Objective& objective, const OptimizeOptions& opt) {
         const std::chrono::duration<double> el = std::chrono::steady_clock::now() - t0;
         if (el.count() >= *opt.timeout_s) break;
       }
+      if (opt.cpu_timeout_s && process_cpu_seconds() - cpu0 >= *opt.cpu_timeout_s) break;
       try {
         run_one(objective, opt);
       } catch (const SearchExhausted&) {
@@ -276,6 +292,11 @@ std::string trials_to_json(const std::string& study_name, Direction direction, c
     nlohmann::json inter = nlohmann::json::object();
     for (const auto& [step, v] : t->intermediate) inter[std::to_string(step)] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
     tj["intermediate"] = inter;
+    if (!t->user_attrs.empty()) {
+      nlohmann::json attrs = nlohmann::json::object();
+      for (const auto& [key, text] : t->user_attrs) attrs[key] = t->user_attr(key);
+      tj["user_attrs"] = attrs;
+    }
     tj["time_start"] = t->time_start;
     tj["time_end"] = t->time_end;
     if (!t->message.empty()) tj["message"] = t->message;

@@ -33,12 +33,18 @@ struct StudyOptions {
 
 using Objective = std::function<double(Trial&)>;
 
+// CPU seconds (user + system) used so far by this process and its waited-for children.
+double process_cpu_seconds();
+
 struct OptimizeOptions {
   std::optional<int64_t> n_trials{};  // trials to run in this call (unset: until timeout or stop)
   // Stop once the study (in its storage, whoever runs it) holds this many trials that did not fail;
   // counted in one storage transaction, so processes sharing a study run exactly this many in total.
   std::optional<int64_t> max_total_trials{};
   std::optional<double> timeout_s{};
+  // CPU budget of this call: no trial starts once the process (with its finished child
+  // processes, e.g. `ember tune command` trials) has used this many CPU seconds since the call.
+  std::optional<double> cpu_timeout_s{};
   int n_jobs = 1;
   // One line per finished trial (number, state, value, best so far, params; a failed trial's
   // exception), like optuna's logging; false silences it, `logger` redirects it (default stderr).

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "hpo/space.h"
+#include "hpo/study.h"
 #include "hpo/trial.h"
 
 namespace ember::hpo {
@@ -33,6 +34,9 @@ struct RunContext {
   bool verbose = false;        // the trainable may print its own progress
   // Past this point a running trial stops at its next report (the study's wall-clock budget).
   std::optional<std::chrono::steady_clock::time_point> deadline{};
+  // Likewise for the CPU budget: the process CPU time (process_cpu_seconds(), study.h) past which
+  // a running trial stops at its next report.
+  std::optional<double> cpu_deadline_s{};
   // Called on every report (the tuner's live table); may be empty.
   std::function<void(const Trial&, int64_t step, double value)> on_report{};
 };
@@ -46,7 +50,8 @@ struct RunResult {
 // Thrown by report_epoch when the study's deadline passed: the trial is recorded as failed with
 // this message and the tuner stops.
 struct BudgetExceeded : std::runtime_error {
-  BudgetExceeded() : std::runtime_error("stopped: the wall-clock budget ran out") {}
+  explicit BudgetExceeded(const char* which = "wall-clock")
+      : std::runtime_error(std::string("stopped: the ") + which + " budget ran out") {}
 };
 
 class Trainable {
@@ -73,6 +78,7 @@ inline void report_epoch(Trial& trial, const RunContext& ctx, int64_t step, doub
   if (ctx.on_report) ctx.on_report(trial, step, value);
   if (step >= ctx.max_resource || ctx.measure_test) return;
   if (ctx.deadline && std::chrono::steady_clock::now() > *ctx.deadline) throw BudgetExceeded();
+  if (ctx.cpu_deadline_s && process_cpu_seconds() > *ctx.cpu_deadline_s) throw BudgetExceeded("CPU");
   if (trial.should_prune()) throw TrialPruned();
 }
 

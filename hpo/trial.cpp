@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "hpo/study.h"
 #include "tensor/error.h"
 
@@ -105,5 +107,36 @@ void Trial::report(int64_t step, double value) {
 }
 
 bool Trial::should_prune() { return study_->should_prune(*this); }
+
+void Trial::set_user_attr(const std::string& key, const nlohmann::json& value) {
+  EMBER_CHECK(!key.empty(), "trial {}: a user attribute needs a non-empty key", record_.number);
+  EMBER_CHECK(record_.state == TrialState::kRunning, "trial {}: set_user_attr('{}') after the trial finished",
+              record_.number, key);
+  EMBER_CHECK(!value.is_discarded(), "trial {}: user attribute '{}' has no value", record_.number, key);
+  // NaN and infinity have no JSON form (they would be written as null): say so instead.
+  auto finite = [](const nlohmann::json& j, const auto& self) -> bool {
+    if (j.is_number_float()) return std::isfinite(j.get<double>());
+    if (j.is_structured())
+      for (const auto& v : j) if (!self(v, self)) return false;
+    return true;
+  };
+  EMBER_CHECK(finite(value, finite), "trial {}: user attribute '{}' holds NaN or infinity, which JSON cannot store",
+              record_.number, key);
+  std::string text = value.dump();
+  study_->storage().set_user_attr(record_.id, key, text);
+  record_.user_attrs[key] = std::move(text);
+}
+
+nlohmann::json FrozenTrial::user_attr(const std::string& key) const {
+  const auto it = user_attrs.find(key);
+  if (it == user_attrs.end()) {
+    std::string have;
+    for (const auto& [k, v] : user_attrs) have += (have.empty() ? "" : ", ") + k;
+    EMBER_CHECK(false, "trial {}: no user attribute '{}' (it has: {})", number, key, have.empty() ? "none" : have);
+  }
+  auto j = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  EMBER_CHECK(!j.is_discarded(), "trial {}: user attribute '{}' is not valid JSON: {}", number, key, it->second);
+  return j;
+}
 
 }  // namespace ember::hpo

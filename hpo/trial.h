@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "hpo/space.h"
 
 namespace ember::hpo {
@@ -35,6 +37,7 @@ struct FrozenTrial {
   double time_start = 0.0;  // seconds since the epoch
   double time_end = 0.0;
   std::string message;  // why a trial failed
+  std::map<std::string, std::string> user_attrs;  // key -> value as JSON text (Trial::set_user_attr)
 
   bool is_finished() const {
     return state == TrialState::kComplete || state == TrialState::kPruned || state == TrialState::kFailed;
@@ -44,6 +47,8 @@ struct FrozenTrial {
   ParamValue param(const std::string& name) const;
   std::string param_string(const std::string& name) const;
   std::string params_string() const;  // "name=value name=value ..." in name order
+  // A user attribute as JSON (throws ember::Error naming the key and the keys the trial has).
+  nlohmann::json user_attr(const std::string& key) const;
 };
 
 using TrialPtr = std::shared_ptr<const FrozenTrial>;
@@ -89,6 +94,11 @@ class Trial {
   void report(int64_t step, double value);
   // Ask the study's pruner whether this trial should stop now.
   bool should_prune();
+  // Attach a JSON value to the trial (optuna's set_user_attr): anything the user wants to keep
+  // beside the parameters, e.g. the test metric, the epoch count or a checkpoint path. Stored
+  // with the trial in every storage; setting a key again replaces its value. Only while the
+  // trial runs; the key must be non-empty.
+  void set_user_attr(const std::string& key, const nlohmann::json& value);
 
   int64_t number() const { return record_.number; }
   int64_t id() const { return record_.id; }

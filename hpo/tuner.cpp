@@ -17,16 +17,16 @@
 
 namespace ember::hpo {
 
-double parse_duration(const std::string& text) {
+double parse_duration(const std::string& text, const std::string& option) {
   static const std::regex re(R"(^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$)");
   std::smatch m;
   EMBER_CHECK(!text.empty() && std::regex_match(text, m, re) && (m[1].matched || m[2].matched || m[3].matched),
-              "tune: --budget '{}' is not a duration (examples: 90s, 30m, 2h, 1h30m)", text);
+              "tune: {} '{}' is not a duration (examples: 90s, 30m, 2h, 1h30m)", option, text);
   double s = 0;
   if (m[1].matched) s += 3600 * std::stod(m[1].str());
   if (m[2].matched) s += 60 * std::stod(m[2].str());
   if (m[3].matched) s += std::stod(m[3].str());
-  EMBER_CHECK(s > 0, "tune: --budget '{}' must be positive", text);
+  EMBER_CHECK(s > 0, "tune: {} '{}' must be positive", option, text);
   return s;
 }
 
@@ -122,7 +122,9 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
                     space.size() == 0 ? "no parameters" : fmt::format("{} parameters", space.size()),
                     sampler->name(), opt.seed, opt.pruner, remaining, opt.max_resource,
                     opt.jobs > 1 ? fmt::format(" on {} threads", opt.jobs) : "",
-                    opt.budget_s ? fmt::format(", budget {:.0f} s", *opt.budget_s) : "", opt.storage));
+                    (opt.budget_s ? fmt::format(", budget {:.4g} s", *opt.budget_s) : "") +
+                        (opt.cpu_budget_s ? fmt::format(", CPU budget {:.4g} s", *opt.cpu_budget_s) : ""),
+                    opt.storage));
 
   TuneReport rep;
   rep.study = name;
@@ -131,6 +133,7 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
   if (opt.budget_s)
     ctx.deadline = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                             std::chrono::duration<double>(*opt.budget_s));
+  if (opt.cpu_budget_s) ctx.cpu_deadline_s = process_cpu_seconds() + *opt.cpu_budget_s;
   std::mutex print_mu;
   // Epoch lines at most once a second (fast tasks would flood the terminal); every trial's row
   // at its end carries its whole curve.
@@ -146,6 +149,7 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
     };
   const Objective objective = [&](Trial& t) { return trainable.run(t, ctx).value; };
   study.optimize(objective, {.n_trials = remaining, .max_total_trials = opt.trials, .timeout_s = opt.budget_s,
+                             .cpu_timeout_s = opt.cpu_budget_s,
                              .n_jobs = opt.jobs, .log = false, .callback = [&](Study& s, const FrozenTrial& t) {
                                rep.epochs += int64_t(t.intermediate.size());
                                rep.complete += t.state == TrialState::kComplete;

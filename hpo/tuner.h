@@ -22,6 +22,7 @@ struct TuneOptions {
   std::string storage = "memory";  // memory | sqlite:PATH | postgresql://...
   int64_t trials = 20;             // total trials in the study (a resumed study counts its own)
   std::optional<double> budget_s{};  // wall-clock budget of this call (running trials stop at their next report)
+  std::optional<double> cpu_budget_s{};  // CPU-time budget of this call (process + finished children), likewise
   int jobs = 1;                    // trials in parallel (threads)
   int64_t max_resource = 1;        // epochs of a complete trial
   bool final_test = true;          // retrain the best configuration and measure the test metric
@@ -47,8 +48,8 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt);
 // objective, `where` the storage (both for the message).
 void check_study_space(const Study& study, const Space& space, const std::string& what, const std::string& where);
 
-// "90", "90s", "30m", "2h", "1h30m" -> seconds; throws on anything else.
-double parse_duration(const std::string& text);
+// "90", "90s", "30m", "2h", "1h30m" -> seconds; throws on anything else (naming `option`).
+double parse_duration(const std::string& text, const std::string& option = "--budget");
 
 // Main-effect importance of each parameter over the complete trials: the share of the value's
 // variance explained by the parameter alone (between-bin variance over quantile bins of its unit

@@ -124,6 +124,14 @@ void MemoryStorage::set_intermediate(int64_t trial_id, int64_t step, double valu
   t->intermediate[step] = value;
 }
 
+void MemoryStorage::set_user_attr(int64_t trial_id, const std::string& key, const std::string& json) {
+  std::lock_guard lock(mu_);
+  auto& t = trial_slot(trial_id);
+  EMBER_CHECK(t->state == TrialState::kRunning, "memory storage: trial {} is {}, cannot set user attribute '{}'",
+              t->number, to_string(t->state), key);
+  t->user_attrs[key] = json;
+}
+
 void MemoryStorage::finish_trial(int64_t trial_id, TrialState state, std::optional<double> value,
                                  const std::string& message) {
   std::lock_guard lock(mu_);

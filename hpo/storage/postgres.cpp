@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS intermediate(trial_id BIGINT NOT NULL REFERENCES tria
   value DOUBLE PRECISION, PRIMARY KEY(trial_id, step));
 CREATE TABLE IF NOT EXISTS claims(study_id BIGINT NOT NULL, key TEXT NOT NULL, trial_id BIGINT NOT NULL,
   PRIMARY KEY(study_id, key));
+CREATE TABLE IF NOT EXISTS user_attrs(trial_id BIGINT NOT NULL REFERENCES trials(id), key TEXT NOT NULL,
+  value TEXT NOT NULL, PRIMARY KEY(trial_id, key));
 INSERT INTO ember_meta(key, value) VALUES ('schema', 'ember-hpo'), ('version', '1') ON CONFLICT DO NOTHING;
 )sql";
 constexpr int64_t kPgSchemaLock = 0x656d626572;  // advisory lock id ("ember") held while creating the schema
@@ -239,7 +241,7 @@ void PostgresStorage::delete_study(const std::string& name) {
   Result r = query(
       "WITH s AS (SELECT id FROM studies WHERE name = $1), t AS (SELECT id FROM trials WHERE study_id IN (SELECT id "
       "FROM s)), dp AS (DELETE FROM params WHERE trial_id IN (SELECT id FROM t)), di AS (DELETE FROM intermediate "
-      "WHERE trial_id IN (SELECT id FROM t)), dc AS (DELETE FROM claims WHERE study_id IN (SELECT id FROM s)), dt AS "
+      "WHERE trial_id IN (SELECT id FROM t)), du AS (DELETE FROM user_attrs WHERE trial_id IN (SELECT id FROM t)), dc AS (DELETE FROM claims WHERE study_id IN (SELECT id FROM s)), dt AS "
       "(DELETE FROM trials WHERE study_id IN (SELECT id FROM s)) DELETE FROM studies WHERE id IN (SELECT id FROM s) "
       "RETURNING id",
       {name});
@@ -342,6 +344,19 @@ void PostgresStorage::set_intermediate(int64_t trial_id, int64_t step, double va
         {num(trial_id), num(step), num(value)});
 }
 
+void PostgresStorage::set_user_attr(int64_t trial_id, const std::string& key, const std::string& json) {
+  std::lock_guard lock(mu_);
+  // Only a running trial takes attributes: the insert selects the trial row with that condition.
+  Result r = query("INSERT INTO user_attrs(trial_id, key, value) SELECT id, $2, $3 FROM trials WHERE id = $1 AND "
+                   "state = 'running' ON CONFLICT (trial_id, key) DO UPDATE SET value = EXCLUDED.value RETURNING trial_id",
+                   {num(trial_id), key, json});
+  if (r.rows() == 1) return;
+  Result why = query("SELECT number, state FROM trials WHERE id = $1", {num(trial_id)});
+  EMBER_CHECK(why.rows() == 1, "postgres storage '{}': no trial with id {}", where_, trial_id);
+  EMBER_CHECK(false, "postgres storage '{}': trial {} is {}, cannot set user attribute '{}'", where_, why.i64(0, 0),
+              why.text(0, 1), key);
+}
+
 void PostgresStorage::finish_trial(int64_t trial_id, TrialState state, std::optional<double> value,
                                    const std::string& message) {
   std::lock_guard lock(mu_);
@@ -358,7 +373,7 @@ void PostgresStorage::finish_trial(int64_t trial_id, TrialState state, std::opti
 std::vector<FrozenTrial> PostgresStorage::load_trials(const char* where_sql, int64_t key) {
   std::vector<FrozenTrial> out;
   std::unordered_map<int64_t, size_t> pos;
-  // One snapshot for the three queries.
+  // One snapshot for the four queries.
   query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   try {
     const std::string cols = "SELECT id, number, state, value, fixed, message, time_start, time_end FROM trials t ";
@@ -392,6 +407,11 @@ std::vector<FrozenTrial> PostgresStorage::load_trials(const char* where_sql, int
     for (int i = 0; i < iv.rows(); ++i) {
       const auto it = pos.find(iv.i64(i, 0));
       if (it != pos.end()) out[it->second].intermediate[iv.i64(i, 1)] = iv.is_null(i, 2) ? std::nan("") : iv.f64(i, 2);
+    }
+    Result ua = query(("SELECT trial_id, key, value FROM user_attrs WHERE trial_id IN " + sub).c_str(), {num(key)});
+    for (int i = 0; i < ua.rows(); ++i) {
+      const auto it = pos.find(ua.i64(i, 0));
+      if (it != pos.end()) out[it->second].user_attrs[ua.text(i, 1)] = ua.text(i, 2);
     }
     query("COMMIT");
   } catch (...) {

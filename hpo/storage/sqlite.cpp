@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS intermediate(trial_id INTEGER NOT NULL REFERENCES tri
   value REAL, PRIMARY KEY(trial_id, step));
 CREATE TABLE IF NOT EXISTS claims(study_id INTEGER NOT NULL, key TEXT NOT NULL, trial_id INTEGER NOT NULL,
   PRIMARY KEY(study_id, key));
+CREATE TABLE IF NOT EXISTS user_attrs(trial_id INTEGER NOT NULL REFERENCES trials(id), key TEXT NOT NULL,
+  value TEXT NOT NULL, PRIMARY KEY(trial_id, key));
 INSERT OR IGNORE INTO ember_meta(key, value) VALUES ('schema', 'ember-hpo'), ('version', '1');
 )sql";
 
@@ -281,6 +283,7 @@ void SqliteStorage::delete_study(const std::string& name) {
   }
   for (const char* sql : {"DELETE FROM params WHERE trial_id IN (SELECT id FROM trials WHERE study_id = ?)",
                           "DELETE FROM intermediate WHERE trial_id IN (SELECT id FROM trials WHERE study_id = ?)",
+                          "DELETE FROM user_attrs WHERE trial_id IN (SELECT id FROM trials WHERE study_id = ?)",
                           "DELETE FROM claims WHERE study_id = ?", "DELETE FROM trials WHERE study_id = ?",
                           "DELETE FROM studies WHERE id = ?"}) {
     Stmt d(db_, path_, sql);
@@ -391,6 +394,22 @@ void SqliteStorage::set_intermediate(int64_t trial_id, int64_t step, double valu
   txn.commit();
 }
 
+void SqliteStorage::set_user_attr(int64_t trial_id, const std::string& key, const std::string& json) {
+  std::lock_guard lock(mu_);
+  Txn txn(db_, path_);
+  {
+    Stmt q(db_, path_, "SELECT state, number FROM trials WHERE id = ?");
+    q.bind(1, trial_id);
+    EMBER_CHECK(q.step(), "sqlite storage '{}': no trial with id {}", path_, trial_id);
+    EMBER_CHECK(q.text(0) == "running", "sqlite storage '{}': trial {} is {}, cannot set user attribute '{}'", path_,
+                q.i64(1), q.text(0), key);
+  }
+  Stmt ins(db_, path_, "INSERT OR REPLACE INTO user_attrs(trial_id, key, value) VALUES (?, ?, ?)");
+  ins.bind(1, trial_id).bind(2, key).bind(3, json);
+  ins.step();
+  txn.commit();
+}
+
 void SqliteStorage::finish_trial(int64_t trial_id, TrialState state, std::optional<double> value,
                                  const std::string& message) {
   std::lock_guard lock(mu_);
@@ -413,7 +432,7 @@ void SqliteStorage::finish_trial(int64_t trial_id, TrialState state, std::option
 std::vector<FrozenTrial> SqliteStorage::load_trials(const char* where_sql, int64_t key) {
   std::vector<FrozenTrial> out;
   std::unordered_map<int64_t, size_t> pos;
-  // One read transaction so the three queries see the same database state.
+  // One read transaction so the four queries see the same database state.
   exec("BEGIN");
   try {
     const std::string cols = "SELECT id, number, state, value, fixed, message, time_start, time_end FROM trials t ";
@@ -460,6 +479,12 @@ std::vector<FrozenTrial> SqliteStorage::load_trials(const char* where_sql, int64
       const auto it = pos.find(iv.i64(0));
       if (it == pos.end()) continue;
       out[it->second].intermediate[iv.i64(1)] = iv.is_null(2) ? std::nan("") : iv.f64(2);
+    }
+    Stmt ua(db_, path_, ("SELECT trial_id, key, value FROM user_attrs WHERE trial_id IN " + sub).c_str());
+    ua.bind(1, key);
+    while (ua.step()) {
+      const auto it = pos.find(ua.i64(0));
+      if (it != pos.end()) out[it->second].user_attrs[ua.text(1)] = ua.text(2);
     }
     exec("COMMIT");
   } catch (...) {

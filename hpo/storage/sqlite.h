@@ -33,6 +33,7 @@ class SqliteStorage final : public Storage {
   std::optional<FrozenTrial> create_trial_within(int64_t study_id, int64_t max_trials) override;
   void set_param(int64_t trial_id, const std::string& name, const Distribution& dist, double value) override;
   void set_intermediate(int64_t trial_id, int64_t step, double value) override;
+  void set_user_attr(int64_t trial_id, const std::string& key, const std::string& json) override;
   void finish_trial(int64_t trial_id, TrialState state, std::optional<double> value,
                     const std::string& message) override;
   FrozenTrial get_trial(int64_t trial_id) override;

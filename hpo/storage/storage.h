@@ -55,6 +55,8 @@ class Storage {
   virtual std::optional<FrozenTrial> claim_waiting_trial(int64_t study_id) = 0;
   virtual void set_param(int64_t trial_id, const std::string& name, const Distribution& dist, double value) = 0;
   virtual void set_intermediate(int64_t trial_id, int64_t step, double value) = 0;
+  // Sets (or replaces) a user attribute of a running trial; `json` is the value's JSON text.
+  virtual void set_user_attr(int64_t trial_id, const std::string& key, const std::string& json) = 0;
   // Finishes a running trial (complete / pruned / failed). Throws if it is not running.
   virtual void finish_trial(int64_t trial_id, TrialState state, std::optional<double> value,
                             const std::string& message) = 0;

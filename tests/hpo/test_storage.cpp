@@ -72,7 +72,12 @@ TEST_P(StorageConformance, StudiesAndTrialsRoundTrip) {
   s->set_param(t0.id, "lr", Distribution::make_float("lr", 1e-4, 1, {.log = true}), 0.01);
   s->set_intermediate(t0.id, 3, 0.5);
   s->set_intermediate(t0.id, 4, NAN);
+  s->set_user_attr(t0.id, "note", "\"first\"");
+  s->set_user_attr(t0.id, "epochs", "3");
+  s->set_user_attr(t0.id, "epochs", "4");  // replaces
   s->finish_trial(t0.id, TrialState::kComplete, 0.0, "");
+  EXPECT_NE(error_of([&] { s->set_user_attr(t0.id, "late", "1"); }).find("cannot set user attribute 'late'"),
+            std::string::npos);
   EXPECT_THROW(s->finish_trial(t0.id, TrialState::kFailed, std::nullopt, ""), ember::Error);
   s->finish_trial(t1.id, TrialState::kFailed, std::nullopt, "why");
   const auto back = s->get_trial(t0.id);
@@ -84,7 +89,10 @@ TEST_P(StorageConformance, StudiesAndTrialsRoundTrip) {
   EXPECT_DOUBLE_EQ(back.params.at("lr"), 0.01);
   EXPECT_EQ(back.intermediate.at(3), 0.5);
   EXPECT_TRUE(std::isnan(back.intermediate.at(4)));
+  EXPECT_EQ(back.user_attrs, (std::map<std::string, std::string>{{"epochs", "4"}, {"note", "\"first\""}}));
   const auto all = s->get_trials(id);
+  EXPECT_EQ(all[0]->user_attrs.size(), 2u);
+  EXPECT_TRUE(all[1]->user_attrs.empty());
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[1]->message, "why");
   EXPECT_FALSE(all[1]->value.has_value());

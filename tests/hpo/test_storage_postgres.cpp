@@ -113,7 +113,11 @@ TEST_F(PostgresServer, StorageContractAndHeartbeats) {
     s->set_param(t.id, "x", dist, 0.25);
     s->set_intermediate(t.id, 1, 0.5);
     s->set_intermediate(t.id, 2, std::nan(""));
+    s->set_user_attr(t.id, "epochs", "3");
+    s->set_user_attr(t.id, "epochs", "{\"n\":4}");  // replaces
     s->finish_trial(t.id, TrialState::kComplete, 0.1 + 0.2, "");  // 0.30000000000000004 must survive
+    EXPECT_NE(error_of([&] { s->set_user_attr(t.id, "late", "1"); }).find("trial 0 is complete, cannot set user attribute 'late'"),
+              std::string::npos);
     EXPECT_NE(error_of([&] { s->finish_trial(t.id, TrialState::kFailed, std::nullopt, "x"); }).find("trial 0 is already complete"),
               std::string::npos);
     FrozenTrial w = s->create_trial(study, TrialState::kWaiting, {{"x", 0.75}, {"n", int64_t(3)}, {"c", std::string("a")}});
@@ -139,6 +143,7 @@ TEST_F(PostgresServer, StorageContractAndHeartbeats) {
     EXPECT_EQ(t.params.at("x"), 0.25);
     EXPECT_EQ(t.intermediate.at(1), 0.5);
     EXPECT_TRUE(std::isnan(t.intermediate.at(2)));
+    EXPECT_EQ(t.user_attrs, (std::map<std::string, std::string>{{"epochs", "{\"n\":4}"}}));
     EXPECT_EQ(s->get_trials(study).back()->message, "pruned at 1");
     EXPECT_NE(error_of([&] { s->get_trial(999999); }).find("no trial with id 999999"), std::string::npos);
   }

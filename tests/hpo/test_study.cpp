@@ -1,4 +1,5 @@
-// Study: ask/tell, optimize (failures, NaN, threads, timeout), enqueue, best trial, export.
+// Study: ask/tell, optimize (failures, NaN, threads, timeout), enqueue, best trial, export, user
+// attributes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -6,7 +7,9 @@
 #include <chrono>
 #include <thread>
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "hpo/study.h"
 #include "tensor/error.h"
@@ -175,4 +178,61 @@ TEST(Study, ExportCsvAndJson) {
   ASSERT_EQ(j["trials"].size(), 6u);
   EXPECT_TRUE(j["trials"][0]["params"]["c"].is_string());
   EXPECT_TRUE(j["trials"][0]["params"]["x"].is_number());
+}
+
+// User attributes: any JSON value, kept with the trial (here through a sqlite file and a reopen),
+// exported with the trials, and clear errors for what cannot be stored.
+TEST(Study, UserAttributesRoundTrip) {
+  const std::string path = ::testing::TempDir() + "ember_user_attrs_" + std::to_string(::getpid()) + ".db";
+  std::remove(path.c_str());
+  {
+    Study study(StudyOptions{.name = "ua", .storage = open_storage("sqlite:" + path)});
+    study.optimize(
+        [](Trial& t) {
+          const double x = t.suggest_float("x", 0, 1);
+          t.set_user_attr("test_accuracy", 0.5 + x / 4);
+          t.set_user_attr("checkpoint", "runs/t" + std::to_string(t.number()));
+          t.set_user_attr("curve", nlohmann::json::array({1, 2, 3}));
+          t.set_user_attr("epochs", 1);
+          t.set_user_attr("epochs", 2);  // the last value wins
+          return x;
+        },
+        {.n_trials = 3, .log = false});
+  }
+  Study study(StudyOptions{.name = "ua", .storage = open_storage("sqlite:" + path)});
+  const auto trials = study.trials();
+  ASSERT_EQ(trials.size(), 3u);
+  for (const auto& t : trials) {
+    EXPECT_DOUBLE_EQ(t->user_attr("test_accuracy").get<double>(), 0.5 + t->params.at("x") / 4);
+    EXPECT_EQ(t->user_attr("checkpoint"), "runs/t" + std::to_string(t->number));
+    EXPECT_EQ(t->user_attr("curve"), nlohmann::json::array({1, 2, 3}));
+    EXPECT_EQ(t->user_attr("epochs"), 2);
+  }
+  try {
+    trials[0]->user_attr("acc");
+    ADD_FAILURE() << "no error for a missing attribute";
+  } catch (const ember::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no user attribute 'acc' (it has: checkpoint, curve, epochs, test_accuracy)"),
+              std::string::npos)
+        << e.what();
+  }
+  const auto j = nlohmann::json::parse(trials_to_json(study.name(), study.direction(), trials));
+  EXPECT_EQ(j["trials"][1]["user_attrs"]["curve"], nlohmann::json::array({1, 2, 3}));
+  // Bad keys and values fail the trial with the reason; nothing is stored for them.
+  study.optimize([](Trial& t) {
+    t.set_user_attr("", 1);
+    return 0.0;
+  }, {.n_trials = 1, .log = false});
+  study.optimize([](Trial& t) {
+    t.set_user_attr("nan", nlohmann::json::array({1.0, std::nan("")}));
+    return 0.0;
+  }, {.n_trials = 1, .log = false});
+  const auto after = study.trials();
+  ASSERT_EQ(after.size(), 5u);
+  EXPECT_EQ(after[3]->state, TrialState::kFailed);
+  EXPECT_NE(after[3]->message.find("a user attribute needs a non-empty key"), std::string::npos) << after[3]->message;
+  EXPECT_EQ(after[4]->state, TrialState::kFailed);
+  EXPECT_NE(after[4]->message.find("user attribute 'nan' holds NaN or infinity"), std::string::npos) << after[4]->message;
+  EXPECT_TRUE(after[4]->user_attrs.empty());
+  for (const char* ext : {"", "-wal", "-shm"}) std::remove((path + ext).c_str());
 }

@@ -1,4 +1,4 @@
-// The tuner over a Trainable (pruning stops a trial, epochs spent, budget, resume checks, the
+// The tuner over a Trainable (pruning stops a trial, epochs spent, wall and CPU budgets, resume checks, the
 // final test run, plots, importance) and the Study's logging / re-raise options.
 #include <gtest/gtest.h>
 
@@ -36,6 +36,11 @@ class CurveTask : public Trainable {
     for (int64_t e = 1; e <= ctx.max_resource; ++e) {
       ++epochs;
       if (sleep_ms) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+      if (spin_cpu_ms) {  // busy: CPU time, for the CPU budget
+        const double until = process_cpu_seconds() + spin_cpu_ms / 1000.0;
+        while (process_cpu_seconds() < until) {
+        }
+      }
       r.value = q * (1 - std::exp(-double(e) / 2));
       r.resource = e;
       report_epoch(trial, ctx, e, r.value);
@@ -44,7 +49,7 @@ class CurveTask : public Trainable {
     return r;
   }
   int64_t epochs = 0, tests = 0;
-  int sleep_ms = 0;
+  int sleep_ms = 0, spin_cpu_ms = 0;
 };
 
 TuneOptions quiet(TuneOptions o) {
@@ -90,6 +95,32 @@ TEST(Tuner, BudgetStopsRunningTrials) {
   EXPECT_EQ(rep.complete, 0);
   EXPECT_EQ(rep.failed, 1);  // the trial running at the deadline stops there ("budget ran out")
   EXPECT_LT(task.epochs, 10);
+}
+
+TEST(Tuner, CpuBudgetCountsCpuTimeNotWallTime) {
+  CurveTask busy;
+  busy.spin_cpu_ms = 50;  // 10 busy epochs outlast a 0.3 s CPU budget: the first trial stops there
+  std::string printed;
+  auto o = quiet({.pruner = "none", .trials = 1000, .cpu_budget_s = 0.3, .max_resource = 10, .final_test = false});
+  o.print = [&](const std::string& s) { printed += s; };
+  const auto rep = tune(busy, o);
+  EXPECT_EQ(rep.complete, 0);
+  EXPECT_EQ(rep.failed, 1);
+  EXPECT_LT(busy.epochs, 10);
+  EXPECT_NE(printed.find(", CPU budget 0.3 s,"), std::string::npos) << printed;  // the header names it
+  // A task that sleeps uses no CPU: the same budget lets all its trials finish.
+  CurveTask idle;
+  idle.sleep_ms = 40;
+  const auto rep2 = tune(idle, quiet({.pruner = "none", .trials = 3, .cpu_budget_s = 0.3, .max_resource = 5,
+                                      .final_test = false}));
+  EXPECT_EQ(rep2.complete, 3);
+  EXPECT_EQ(idle.epochs, 15);
+  try {
+    parse_duration("soon", "--cpu-budget");
+    ADD_FAILURE() << "no error";
+  } catch (const ember::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tune: --cpu-budget 'soon' is not a duration"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Tuner, ResumesTheSameStudyAndRefusesAnotherSpace) {
@@ -177,9 +208,12 @@ TEST(StudyApi, DeleteStudyRemovesItAndItsTrials) {
   fs::remove(db);
   for (const std::string& url : {std::string("memory"), "sqlite:" + db.string()}) {
     auto storage = open_storage(url);
-    for (const char* name : {"a", "b"}) {
+    for (const char* name : {"b", "a"}) {  // "a" holds the newest rows: an id reused after the delete must come clean
       Study s(StudyOptions{.name = name, .storage = storage});
-      s.optimize([](Trial& t) { return t.suggest_float("x", 0, 1); }, {.n_trials = 3, .log = false});
+      s.optimize([](Trial& t) {
+        t.set_user_attr("k", 1);  // a study's user attributes go with it
+        return t.suggest_float("x", 0, 1);
+      }, {.n_trials = 3, .log = false});
     }
     storage->delete_study("a");
     ASSERT_EQ(storage->list_studies().size(), 1u) << url;
@@ -188,6 +222,8 @@ TEST(StudyApi, DeleteStudyRemovesItAndItsTrials) {
     EXPECT_THROW(storage->delete_study("a"), ember::Error) << url;
     Study again(StudyOptions{.name = "a", .storage = storage});  // the name is free again, and empty
     EXPECT_TRUE(again.trials().empty()) << url;
+    again.optimize([](Trial& t) { return t.suggest_float("x", 0, 1); }, {.n_trials = 3, .log = false});
+    for (const auto& t : again.trials()) EXPECT_TRUE(t->user_attrs.empty()) << url << " trial " << t->number;
     EXPECT_EQ(Study(StudyOptions{.name = "b", .storage = storage}).trials().size(), 3u);
   }
   fs::remove(db);
