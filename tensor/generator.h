@@ -60,8 +60,24 @@ class Generator {
   uint64_t offset_ = 0;
 };
 
+// The default generator: the process-wide one, or this thread's GeneratorScope while one is open.
 Generator& default_generator();
 // Seeds the default generator (like torch.manual_seed).
 void manual_seed(uint64_t seed);
+
+// Makes `gen` the calling thread's default generator until the scope closes (scopes nest), so
+// jobs running side by side in one process (parallel HPO trials) each draw their initial weights,
+// dropout masks and other random fills from their own stream instead of interleaving on the
+// process-wide one. Other threads are unaffected; `gen` must outlive the scope.
+class GeneratorScope {
+ public:
+  explicit GeneratorScope(Generator& gen);
+  ~GeneratorScope();
+  GeneratorScope(const GeneratorScope&) = delete;
+  GeneratorScope& operator=(const GeneratorScope&) = delete;
+
+ private:
+  Generator* previous_;
+};
 
 }  // namespace ember

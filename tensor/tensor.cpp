@@ -310,10 +310,18 @@ bool partially_overlaps(const Tensor& a, const Tensor& b) {
 }
 
 // ---------------------------------------------------------------- generator and backends
+namespace {
+thread_local Generator* t_scoped_generator = nullptr;  // GeneratorScope
+}  // namespace
+
 Generator& default_generator() {
+  if (t_scoped_generator) return *t_scoped_generator;
   static Generator g(0);
   return g;
 }
+
+GeneratorScope::GeneratorScope(Generator& gen) : previous_(t_scoped_generator) { t_scoped_generator = &gen; }
+GeneratorScope::~GeneratorScope() { t_scoped_generator = previous_; }
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
 namespace {

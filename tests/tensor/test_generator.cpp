@@ -1,7 +1,11 @@
-// Philox4x32-10 against the Random123 known-answer vectors, and the unit-interval conversions.
+// Philox4x32-10 against the Random123 known-answer vectors, the unit-interval conversions, and
+// GeneratorScope (a thread's own default generator).
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tensor/generator.h"
+#include "tensor/tensor.h"
 
 namespace ember {
 namespace {
@@ -36,4 +40,45 @@ TEST(Philox, GeneratorHandsOutDisjointRanges) {
 }
 
 }  // namespace
+
+// Two threads drawing through their own scopes at the same time get exactly what each would get
+// alone; the process-wide generator is untouched, and scopes nest.
+TEST(GeneratorScope, ConcurrentThreadsDrawTheirOwnStreams) {
+  auto draws = [](uint64_t seed) {
+    Generator g(seed);
+    GeneratorScope scope(g);
+    std::vector<float> out;
+    for (int i = 0; i < 200; ++i) {
+      const auto v = Tensor::rand({7}).to_vector<float>();  // no generator passed: the scoped default
+      out.insert(out.end(), v.begin(), v.end());
+    }
+    return out;
+  };
+  const auto alone1 = draws(1), alone2 = draws(2);
+  EXPECT_NE(alone1, alone2);
+  manual_seed(99);
+  const uint64_t offset = default_generator().offset();
+  std::vector<float> par1, par2;
+  std::thread a([&] { par1 = draws(1); }), b([&] { par2 = draws(2); });
+  a.join();
+  b.join();
+  EXPECT_EQ(par1, alone1);
+  EXPECT_EQ(par2, alone2);
+  EXPECT_EQ(default_generator().seed(), 99u);
+  EXPECT_EQ(default_generator().offset(), offset);
+  Generator outer(5), inner(6);
+  {
+    GeneratorScope s1(outer);
+    EXPECT_EQ(&default_generator(), &outer);
+    {
+      GeneratorScope s2(inner);
+      EXPECT_EQ(&default_generator(), &inner);
+      manual_seed(8);  // seeds the scoped generator
+      EXPECT_EQ(inner.seed(), 8u);
+    }
+    EXPECT_EQ(&default_generator(), &outer);
+  }
+  EXPECT_EQ(default_generator().seed(), 99u);
+}
+
 }  // namespace ember

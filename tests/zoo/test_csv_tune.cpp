@@ -85,6 +85,30 @@ TEST(CsvTune, TunesWineClassificationWithPruning) {
   EXPECT_GT(*rep.final->test, 0.75);
 }
 
+// Parallel trials (--jobs 2) give each configuration exactly the result it gets alone: every
+// trial draws its initial weights and dropout masks from its own generator (GeneratorScope).
+TEST(CsvTune, ParallelTrialsReproduceSequentialOnes) {
+  if (!fs::exists(kSk + "wine_data.csv")) GTEST_SKIP() << "python3-sklearn not installed";
+  auto t = make_trainable({.file = kSk + "wine_data.csv", .target = "c13", .header = false, .skip = 1});
+  auto run = [&](int jobs) {
+    hpo::Study study(hpo::StudyOptions{.name = "p", .direction = hpo::Direction::kMaximize});
+    for (int i = 0; i < 8; ++i)
+      study.enqueue({{"lr", 3e-3 * (1 + i)}, {"weight_decay", 1e-4}, {"width", int64_t(32 + 16 * i)},
+                     {"depth", int64_t(1 + i % 2)}, {"dropout", 0.3}, {"batch", std::string("16")}});
+    study.optimize([&](hpo::Trial& tr) { return t->run(tr, {.max_resource = 6}).value; },
+                   {.n_trials = 8, .n_jobs = jobs, .log = false});
+    std::map<double, std::vector<double>> curves;  // lr -> validation curve
+    for (const auto& tr : study.trials()) {
+      EXPECT_EQ(tr->state, hpo::TrialState::kComplete) << tr->message;
+      for (const auto& [step, v] : tr->intermediate) curves[tr->params.at("lr")].push_back(v);
+    }
+    return curves;
+  };
+  const auto alone = run(1), together = run(2);
+  ASSERT_EQ(alone.size(), 8u);
+  EXPECT_EQ(alone, together);
+}
+
 TEST(CsvTune, TunesDiabetesRegressionInTheTargetsUnits) {
   if (!fs::exists(kSk + "diabetes_data_raw.csv.gz")) GTEST_SKIP() << "python3-sklearn not installed";
   // The file pair (space-separated features, one target per line) joined into one CSV.

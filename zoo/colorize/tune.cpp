@@ -53,7 +53,9 @@ class ColorizeTrainable final : public hpo::Trainable {
     const auto v = sp.suggest_all(trial);
     auto choice = [&](const char* n) { return sp.find(n)->dist.choices.at(size_t(v.at(n))); };
     const bool hints = choice("hints") == "random", ssim = choice("loss") == "l1+ssim";
-    manual_seed(cfg_.seed);
+    // The trial's own stream: parallel trials (--jobs) do not interleave draws.
+    Generator gen(cfg_.seed);
+    GeneratorScope gen_scope(gen);
     UNet model(UNetConfig{.depth = 3, .width = std::stoll(choice("width")), .hints = hints});
     nn::AdamW opt(model.parameters(), {.lr = v.at("lr"), .weight_decay = 1e-2});
     const int64_t n = int64_t(train_.names.size()), batch = 16;

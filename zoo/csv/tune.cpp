@@ -271,7 +271,9 @@ class CsvTrainable final : public hpo::Trainable {
     const auto v = sp.suggest_all(trial);
     const int64_t width = int64_t(v.at("width")), depth = int64_t(v.at("depth"));
     const int64_t batch = std::stoll(sp.find("batch")->dist.choices.at(size_t(v.at("batch"))));
-    manual_seed(cfg_.seed);
+    // The trial's own stream: parallel trials (--jobs) do not interleave draws.
+    Generator gen(cfg_.seed);
+    GeneratorScope gen_scope(gen);
     auto model = std::make_shared<nn::Sequential>();
     int64_t in = int64_t(features_);
     for (int64_t l = 0; l < depth; ++l) {

@@ -90,7 +90,9 @@ class FmnistTrainable final : public hpo::Trainable {
     if (aug.find("flip") != std::string::npos) augment.stages.push_back(data::RandomHorizontalFlip{.p = 0.5});
     data::DataLoader loader(train_, {.batch_size = batch, .shuffle = true, .seed = cfg_.seed,
                                      .transform = augment.stages.empty() ? data::Transform{} : augment});
-    manual_seed(cfg_.seed);
+    // The trial's own stream: parallel trials (--jobs) do not interleave draws.
+    Generator gen(cfg_.seed);
+    GeneratorScope gen_scope(gen);
     auto model = make_cnn(width, dropout);
     nn::AdamW opt(model->parameters(), {.lr = lr, .weight_decay = wd});
     const int64_t total = ctx.max_resource * loader.size();

@@ -59,7 +59,9 @@ class LmTrainable final : public hpo::Trainable {
     mc.num_key_value_heads = 2;
     mc.max_position_embeddings = T;
     mc.validate("tune lm");
-    manual_seed(cfg_.seed);
+    // The trial's own stream: parallel trials (--jobs) do not interleave draws.
+    Generator gen(cfg_.seed);
+    GeneratorScope gen_scope(gen);
     auto model = std::make_shared<LlamaLM>(mc);
     nn::AdamW opt(model->parameters(), {.lr = v.at("lr"), .weight_decay = 0.1});
     const int64_t total = ctx.max_resource * cfg_.steps;
