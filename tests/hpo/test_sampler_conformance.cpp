@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "hpo/samplers/cfo/cfo.h"
 #include "hpo/samplers/grid.h"
 #include "hpo/study.h"
 #include "hpo/suite/problems.h"
@@ -154,4 +155,32 @@ TEST(GridSampler, SuiteGridSizesMatchHpoSuite) {
       EXPECT_EQ(g.n_points(), sizes[i]) << id << " budget " << budgets[i];
     }
   }
+}
+
+// A plateau: f = 1 on most of the square, a bowl of radius 0.25 around (0.8, 0.8) (a diverged
+// configuration often looks like this: every failing setting scores the same). CFO's local search
+// started on the plateau sees only equal results; its flat rule restarts it elsewhere, so most
+// seeds find the bowl. Without the restart rules most seeds stay on the plateau.
+TEST(CfoSampler, PlateauRestartsFindTheBasin) {
+  Space s;
+  s.add_float("x", 0, 1).add_float("y", 0, 1);
+  const auto f = [](double x, double y) {
+    const double r2 = (x - 0.8) * (x - 0.8) + (y - 0.8) * (y - 0.8);
+    return r2 > 0.0625 ? 1.0 : r2 / 0.0625;
+  };
+  auto found = [&](CfoOptions opt) {
+    int hits = 0;
+    for (uint64_t seed = 0; seed < 20; ++seed) {
+      opt.seed = seed;
+      opt.space = s;
+      Study study(StudyOptions{.name = "p", .sampler = std::make_shared<CfoSampler>(opt)});
+      study.optimize([&](Trial& t) { return f(t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)); },
+                     {.n_trials = 80, .log = false});
+      hits += *study.best_trial()->value < 0.5;
+    }
+    return hits;
+  };
+  const int with_restarts = found({}), without = found({.restart_stall = 0, .restart_flat = 0});
+  EXPECT_GE(with_restarts, 15) << "without restarts: " << without;
+  EXPECT_LE(without, 10) << "with restarts: " << with_restarts;
 }

@@ -105,13 +105,14 @@ std::map<std::string, double> CfoSampler::sample_relative(const History& history
   Arm& arm = arms_[a];
   ++arm.n_proposed;
   std::optional<std::vector<double>> u;
+  const cfo::Flow2Limits limits{.stall = opt_.restart_stall, .flat = opt_.restart_flat};
   if (num_dists_.empty()) {
     u = std::vector<double>{};
   } else {
-    if (!arm.search) arm.search = std::make_unique<cfo::Flow2>(random_start(), step_lb_);
+    if (!arm.search) arm.search = std::make_unique<cfo::Flow2>(random_start(), step_lb_, limits);
     u = arm.search->propose(trial.number, rng_);
-    if (!u) {  // converged: restart this arm's local search from a fresh random point
-      arm.search = std::make_unique<cfo::Flow2>(random_start(), step_lb_);
+    if (!u) {  // converged, stalled or flat: restart this arm's local search from a fresh random point
+      arm.search = std::make_unique<cfo::Flow2>(random_start(), step_lb_, limits);
       u = arm.search->propose(trial.number, rng_);
     }
   }

@@ -1,6 +1,6 @@
 // CfoSampler: cost-frugal optimization (FLAML's CFO) on top of Flow2 (flow2.h).
 // Numeric parameters are searched by Flow2 in the unit cube, restarting from a fresh random
-// point whenever the local search converges. Categorical parameters take a separate path:
+// point whenever the local search converges, stalls or sits on a plateau (CfoOptions). Categorical parameters take a separate path:
 // each combination of choices (up to 16) is an "arm" with its own Flow2, and the arms play a
 // successive-halving tournament (equal turns, then the worse half drops out, turns double).
 // This is what keeps CFO out of the wrong category's basin (FLAML's CFO treats a category like
@@ -19,6 +19,13 @@ namespace ember::hpo {
 struct CfoOptions {
   uint64_t seed = 0;
   std::optional<Space> space{};  // without it, the parameters of the first trial are learned
+  // Restart an arm's local search from a fresh random point when it stalls (no improvement in
+  // restart_stall x (d + 1) proposals) or sits on a plateau (restart_flat x (d + 1) results in a
+  // row equal to its incumbent's); 0 turns a rule off. Chosen on the 14-problem suite
+  // (docs/hpo-tuning.md): stall 8 is even with no stall rule over the whole set (better on the
+  // multimodal problems, worse on Rosenbrock); 2 and 4 cost more than they gained.
+  double restart_stall = 8;
+  double restart_flat = 2;
 };
 
 class CfoSampler final : public Sampler {

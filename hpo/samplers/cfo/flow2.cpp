@@ -5,8 +5,10 @@
 
 namespace ember::hpo::cfo {
 
-Flow2::Flow2(std::vector<double> start, double step_lb)
+Flow2::Flow2(std::vector<double> start, double step_lb, Flow2Limits limits)
     : incumbent_(std::move(start)), dim_(static_cast<int>(incumbent_.size())) {
+  stall_limit_ = static_cast<int64_t>(std::ceil(limits.stall * (dim_ + 1)));
+  flat_limit_ = static_cast<int64_t>(std::ceil(limits.flat * (dim_ + 1)));
   step_ub_ = std::sqrt(static_cast<double>(std::max(dim_, 1)));
   step_ = 0.1 * step_ub_;  // FLAML: STEPSIZE * step_ub
   step_lb_ = step_lb;
@@ -21,6 +23,9 @@ std::optional<std::vector<double>> Flow2::propose(int64_t id, Rng& rng) {
     pending_[id] = {incumbent_, step_, incumbent_version_};
     return incumbent_;
   }
+  if (!converged_ && ((stall_limit_ > 0 && n_proposed_ - last_improvement_ >= stall_limit_) ||
+                      (flat_limit_ > 0 && n_flat_ >= flat_limit_)))
+    converged_ = true;
   if (converged_) return std::nullopt;
   ++n_proposed_;
   std::vector<double> move(incumbent_);
@@ -70,6 +75,8 @@ void Flow2::on_result(int64_t id, std::optional<double> loss) {
   ++n_complete_;
   // Explicit comparison: a loss of exactly 0.0 is a result like any other (FLAML's `if obj:` is not).
   if (!loss.has_value() || !std::isfinite(*loss)) return;
+  if (best_loss_.has_value() && *loss == *best_loss_) ++n_flat_;
+  else n_flat_ = 0;
   if (!best_loss_.has_value() || *loss < *best_loss_) {
     const bool first = !best_loss_.has_value();
     best_loss_ = loss;
@@ -82,6 +89,7 @@ void Flow2::on_result(int64_t id, std::optional<double> loss) {
     if (k_ > 0 && old_k_ > 0) step_ *= std::sqrt(static_cast<double>(k_) / static_cast<double>(old_k_));
     step_ = std::min(step_, step_ub_);
     iter_best_ = n_complete_;
+    last_improvement_ = n_proposed_;
     if (trunc_ > 0) trunc_ = std::min(trunc_ + 1, dim_);
   } else if (trunc_ > 0) {
     trunc_ = std::max(trunc_ >> 1, 1);

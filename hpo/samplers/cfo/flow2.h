@@ -4,6 +4,10 @@
 // sphere, optionally truncated to a few coordinates) and, if that fails, x - step*u. After
 // 2^min(9,d) proposals without improvement the step shrinks by sqrt(K_old / K); an improvement
 // moves the incumbent and grows the step back; below the lower bound the search has converged.
+// Two extra stopping rules, so a caller can restart elsewhere (both count proposals, in units of
+// d + 1; 0 turns a rule off): `stall` = no improvement of the incumbent for that many proposals
+// (a basin that has stopped paying), `flat` = that many results in a row exactly equal to the
+// incumbent's (a plateau: FLOW^2 would shrink its step there for hundreds of trials).
 // This class only keeps that state; CfoSampler (cfo.h) maps it onto trials.
 #pragma once
 
@@ -16,10 +20,14 @@
 
 namespace ember::hpo::cfo {
 
+struct Flow2Limits {
+  double stall = 0, flat = 0;  // in units of d + 1 proposals; 0: off
+};
+
 class Flow2 {
  public:
   // `start` in [0,1]^d; `step_lb` the smallest useful step (resolution of discrete dims).
-  Flow2(std::vector<double> start, double step_lb);
+  Flow2(std::vector<double> start, double step_lb, Flow2Limits limits = {});
 
   // The next point to evaluate (the start point first), or nullopt once converged.
   std::optional<std::vector<double>> propose(int64_t id, Rng& rng);
@@ -45,6 +53,9 @@ class Flow2 {
   int dir_;                // proposals per incumbent before the step shrinks
   int64_t k_ = 0, old_k_ = 0;
   int64_t n_proposed_ = 0, n_complete_ = 0, iter_best_ = 0;
+  int64_t stall_limit_ = 0, flat_limit_ = 0;  // proposals (0: off)
+  int64_t last_improvement_ = 0;             // n_proposed_ when the incumbent last improved
+  int64_t n_flat_ = 0;                       // results in a row equal to the incumbent's loss
   int n_proposed_by_incumbent_ = 0;
   int trunc_ = 0;  // 0: full-dimensional directions
   int incumbent_version_ = 0;
