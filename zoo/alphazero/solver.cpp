@@ -21,7 +21,7 @@ void check_connect4(const State& s, const char* who) {
 }
 }  // namespace
 
-Solver::Solver(int log2_entries) : table_(size_t{1} << log2_entries) {}
+Solver::Solver(int log2_entries) : table_(size_t{1} << log2_entries), shift_(64 - log2_entries) {}
 
 void Solver::clear() { std::fill(table_.begin(), table_.end(), Entry{}); }
 
@@ -44,7 +44,9 @@ int Solver::negamax(uint64_t cur, uint64_t mask, int moves, int alpha, int beta)
   if (alpha < lo && (alpha = lo) >= beta) return alpha;
   int hi = (kCells - 1 - moves) / 2;
   const uint64_t key = cur + mask + bottom_row();
-  Entry& e = table_[key & (table_.size() - 1)];
+  // The key's low bits are the first columns only: multiply (Fibonacci hashing) so every column
+  // picks the slot. `key & (size - 1)` left columns 3-6 out of the index, and the table thrashed.
+  Entry& e = table_[(key * 0x9E3779B97F4A7C15ull) >> shift_];
   if (e.key == key) {
     if (e.bound == 1) hi = std::min<int>(hi, e.value);
     else if (alpha < e.value && (alpha = e.value) >= beta) return alpha;

@@ -39,6 +39,7 @@ class Solver {
     uint8_t bound = 0;  // 1 upper, 2 lower
   };
   std::vector<Entry> table_;
+  int shift_ = 42;  // 64 - log2(table size): the hash's top bits index the table
   uint64_t nodes_ = 0;
 };
 
