@@ -65,6 +65,9 @@ class Trainable {
   virtual Space space() const = 0;
   // A one-line description of the data and model (printed by the tuner).
   virtual std::string describe() const { return name(); }
+  // The same configuration always gives the same metric (seeded, reproducible training, as every
+  // zoo task): samplers may then treat the objective as noise-free (GpOptions::deterministic).
+  virtual bool deterministic() const { return false; }
   // Trains one configuration (the trial's parameters, suggested from space()). Reports through
   // report_epoch; a pruned trial ends by the TrialPruned that report_epoch throws.
   virtual RunResult run(Trial& trial, const RunContext& ctx) = 0;

@@ -103,6 +103,7 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
   EMBER_CHECK(opt.max_resource >= 1, "tune: the epochs per trial must be >= 1 (got {})", opt.max_resource);
   const Space space = trainable.space();
   auto sampler = make_sampler(opt.sampler, {.seed = opt.seed, .space = space,
+                                            .deterministic = trainable.deterministic(),
                                             .grid_budget = int(std::min<int64_t>(opt.trials, 1 << 30))});
   auto storage = open_storage(opt.storage);
   const std::string name = opt.study.empty() ? trainable.name() : opt.study;

@@ -100,3 +100,32 @@ TEST(GpModel, InterpolatesAndIsUncertainAwayFromData) {
     EXPECT_NEAR(gv[k], (v1 - v2) / 2e-6, 1e-4);
   }
 }
+
+// The noise variance is estimated, not assumed: about zero for an exact smooth function, and
+// near the truth when the observations carry Gaussian noise (targets standardized, as the
+// sampler does).
+TEST(GpModel, EstimatesObservationNoise) {
+  auto fitted_noise = [](double sd, uint64_t seed) {
+    Rng rng(seed);
+    std::vector<double> x, y;
+    for (int i = 0; i < 80; ++i) {
+      const double a = rng.uniform(), b = rng.uniform();
+      x.push_back(a);
+      x.push_back(b);
+      y.push_back(std::sin(3 * a) + std::cos(2 * b) + sd * rng.normal());
+    }
+    double mean = 0, var = 0;
+    for (double v : y) mean += v / 80;
+    for (double v : y) var += (v - mean) * (v - mean) / 80;
+    for (auto& v : y) v = (v - mean) / std::sqrt(var);
+    GpModel m;
+    m.fit(x, y, {false, false}, {}, 100);
+    return std::exp(m.theta().back()) * var;  // back to the units of y
+  };
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    EXPECT_LT(fitted_noise(0.0, seed), 1e-4) << "seed " << seed;
+    const double v = fitted_noise(0.3, seed);
+    EXPECT_GT(v, 0.09 / 2.5) << "seed " << seed;
+    EXPECT_LT(v, 0.09 * 2.5) << "seed " << seed;
+  }
+}

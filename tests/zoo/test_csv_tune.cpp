@@ -107,6 +107,7 @@ TEST(CsvTune, ParallelTrialsReproduceSequentialOnes) {
   const auto alone = run(1), together = run(2);
   ASSERT_EQ(alone.size(), 8u);
   EXPECT_EQ(alone, together);
+  EXPECT_TRUE(t->deterministic());  // what the tuner tells the GP sampler
 }
 
 TEST(CsvTune, TunesDiabetesRegressionInTheTargetsUnits) {

@@ -25,6 +25,7 @@ OpenMoji head(const OpenMoji& s, int64_t limit) {
 
 class ColorizeTrainable final : public hpo::Trainable {
  public:
+  bool deterministic() const override { return true; }  // seeded: a configuration always scores the same
   explicit ColorizeTrainable(TuneConfig c) : cfg_(std::move(c)) {
     EMBER_CHECK(cfg_.train_limit >= 0 && cfg_.val_limit >= 0, "tune colorize: limits must be >= 0");
     const OpenMoji all = load_openmoji(cfg_.data_root, cfg_.size);

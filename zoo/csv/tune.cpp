@@ -205,6 +205,7 @@ namespace {
 
 class CsvTrainable final : public hpo::Trainable {
  public:
+  bool deterministic() const override { return true; }  // seeded: a configuration always scores the same
   explicit CsvTrainable(TuneConfig c) : cfg_(std::move(c)) {
     std::ifstream in(cfg_.file, std::ios::binary);
     EMBER_CHECK(in.good(), "tune csv: cannot read '{}'", cfg_.file);

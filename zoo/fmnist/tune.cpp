@@ -44,6 +44,7 @@ double accuracy(nn::Module& model, const Tensor& x, const Tensor& y) {
 
 class FmnistTrainable final : public hpo::Trainable {
  public:
+  bool deterministic() const override { return true; }  // seeded: a configuration always scores the same
   explicit FmnistTrainable(TuneConfig c) : cfg_(std::move(c)) {
     EMBER_CHECK(cfg_.train_limit >= 0, "tune fmnist: --train-limit must be >= 0 (got {})", cfg_.train_limit);
     EMBER_CHECK(cfg_.val_size >= 1, "tune fmnist: --val-size must be >= 1 (got {})", cfg_.val_size);

@@ -19,6 +19,7 @@ namespace {
 
 class LmTrainable final : public hpo::Trainable {
  public:
+  bool deterministic() const override { return true; }  // seeded: a configuration always scores the same
   explicit LmTrainable(TuneConfig c) : cfg_(std::move(c)) {
     EMBER_CHECK(cfg_.steps >= 1, "tune lm: --steps must be >= 1 (got {})", cfg_.steps);
     EMBER_CHECK(cfg_.val_bytes >= 0 && cfg_.test_bytes >= 0, "tune lm: byte limits must be >= 0");
