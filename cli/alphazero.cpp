@@ -149,7 +149,8 @@ void add_play(CLI::App& app) {
   cmd->add_option("--first", a->first, "who moves first against a human")->check(CLI::IsMember({"human", "agent"}))
       ->capture_default_str();
   cmd->add_flag("--show-analysis", a->analysis, "print the agent's value estimate and visit counts");
-  cmd->add_option("--vs", a->vs, "opponent for a match: random, mcts:<playouts>, alphabeta:<depth>, solver");
+  cmd->add_option("--vs", a->vs,
+                  "opponent for a match: random, mcts:<playouts>, alphabeta:<depth>, solver, net:<checkpoint>");
   cmd->add_option("--games", a->games, "match games with each side first")->check(positive())
       ->capture_default_str();
   cmd->add_option("--random-opening", a->random_opening, "agent moves sampled (temperature 1) at the start")
@@ -160,7 +161,7 @@ void add_play(CLI::App& app) {
     if (a->threads > 0) set_num_threads(a->threads);
     const az::GameKind game = az::parse_game(a->game);
     std::unique_ptr<az::Agent> opp;
-    if (!a->vs.empty()) opp = az::make_opponent(a->vs, game, a->seed);
+    if (!a->vs.empty()) opp = az::make_opponent(a->vs, game, a->seed, a->sims);
     az::LoadedNet net = load_agent_net(a->checkpoint, game);
     az::NetAgent agent(*net.net, a->sims, a->seed + 7);
     agent.set_random_opening(a->random_opening);
@@ -186,7 +187,7 @@ void add_eval_alphazero(CLI::App& eval) {
   cmd->add_option("--checkpoint", a->checkpoint, "network file (default: the shipped Connect Four network)");
   cmd->add_option("--sims", a->sims, "MCTS simulations per agent move")->check(non_negative())
       ->capture_default_str();
-  cmd->add_option("--vs", a->vs, "opponents (each: random, mcts:<playouts>, alphabeta:<depth>, solver)")
+  cmd->add_option("--vs", a->vs, "opponents (each: random, mcts:<playouts>, alphabeta:<depth>, solver, net:<checkpoint>)")
       ->delimiter(',');
   cmd->add_option("--games", a->games, "games with each side first, per opponent (0: no matches)")
       ->check(non_negative())
@@ -214,7 +215,7 @@ void add_eval_alphazero(CLI::App& eval) {
     az::LoadedNet net = load_agent_net(a->checkpoint, game);
     for (const std::string& spec : a->vs) {
       if (a->games == 0) break;
-      std::unique_ptr<az::Agent> opp = az::make_opponent(spec, game, a->seed);
+      std::unique_ptr<az::Agent> opp = az::make_opponent(spec, game, a->seed, a->sims);
       az::NetAgent agent(*net.net, a->sims, a->seed + 7);
       run_match(game, agent, *opp, a->games, true);
     }
@@ -251,8 +252,8 @@ void add_eval_alphazero(CLI::App& eval) {
       report(fmt::format("MCTS {} sims", a->sims), searched);
       for (const std::string& spec : a->vs) {
         if (spec == "solver") continue;
-        std::unique_ptr<az::Agent> opp = az::make_opponent(spec, game, a->seed);
-        report(opp->name(), *opp);
+        std::unique_ptr<az::Agent> opp = az::make_opponent(spec, game, a->seed, a->sims);
+        report(spec.starts_with("net:") ? spec : opp->name(), *opp);
       }
     }
   });

@@ -99,6 +99,16 @@ TEST(AlphaZeroSolver, OpponentSpecsAndLabelledPositions) {
   EXPECT_TRUE(test::throws_with([] { make_opponent("mcts:x", GameKind::connect4, 0); }, {"bad opponent 'mcts:x'"}));
   EXPECT_TRUE(test::throws_with([] { make_opponent("alphabeta:4", GameKind::tictactoe, 0); }, {"only Connect Four"}));
   EXPECT_TRUE(test::throws_with([] { make_opponent("minimax", GameKind::connect4, 0); }, {"bad opponent 'minimax'"}));
+  // Another network as the opponent: the shipped Connect Four one, searching 10 simulations a move.
+  const std::string shipped = default_weights(GameKind::connect4);
+  ASSERT_FALSE(shipped.empty());
+  auto net = make_opponent("net:" + shipped, GameKind::connect4, 0, 10);
+  EXPECT_EQ(net->name(), "net+mcts10");
+  EXPECT_TRUE(State::from_moves(GameKind::connect4, "").is_legal(net->choose(State::from_moves(GameKind::connect4, ""))));
+  EXPECT_TRUE(test::throws_with([] { make_opponent("net:/nonexistent.safetensors", GameKind::connect4, 0); },
+                                {"no network file '/nonexistent.safetensors'"}));
+  EXPECT_TRUE(test::throws_with([&] { make_opponent("net:" + shipped, GameKind::tictactoe, 0); },
+                                {"holds a connect4 network, not tictactoe"}));
   // Late positions label in milliseconds; the set is cached in a file and read back identically.
   const std::string cache = ::testing::TempDir() + "ember_az_labels.txt";
   std::remove(cache.c_str());

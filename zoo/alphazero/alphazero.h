@@ -125,8 +125,9 @@ MatchResult arena(GameKind game, Evaluator& a, Evaluator& b, int64_t games, int6
 // ---- evaluation (evaluate.cpp) ----
 
 // An opponent from its spec: "random", "mcts:<playouts>" (UCT, random rollouts), "alphabeta:<depth>",
-// "solver" (Connect Four only); clear error for anything else.
-std::unique_ptr<Agent> make_opponent(const std::string& spec, GameKind game, uint64_t seed);
+// "solver" (Connect Four only), "net:<checkpoint>" (another network, searching `sims` simulations
+// a move, e.g. an older run's best.safetensors); clear error for anything else.
+std::unique_ptr<Agent> make_opponent(const std::string& spec, GameKind game, uint64_t seed, int64_t sims = 200);
 
 // A Connect Four position (its moves, 1-based columns) with the solver's optimal moves.
 struct LabelledPosition {

@@ -11,7 +11,15 @@
 namespace ember::zoo::alphazero {
 namespace fs = std::filesystem;
 
-std::unique_ptr<Agent> make_opponent(const std::string& spec, GameKind game, uint64_t seed) {
+std::unique_ptr<Agent> make_opponent(const std::string& spec, GameKind game, uint64_t seed, int64_t sims) {
+  if (spec.starts_with("net:")) {
+    const std::string path = spec.substr(4);
+    EMBER_CHECK(!path.empty() && fs::exists(path), "play: opponent '{}': no network file '{}'", spec, path);
+    const LoadedNet n = load_net(path);
+    EMBER_CHECK(n.net->config().game == game, "play: opponent '{}' holds a {} network, not {}", spec,
+                game_info(n.net->config().game).name, game_info(game).name);
+    return std::make_unique<NetAgent>(*n.net, sims, seed);  // the agent folds its own copy of the weights
+  }
   const auto colon = spec.find(':');
   const std::string kind = spec.substr(0, colon);
   int64_t n = 0;
@@ -30,7 +38,9 @@ std::unique_ptr<Agent> make_opponent(const std::string& spec, GameKind game, uin
   EMBER_CHECK(c4 || (kind != "alphabeta" && kind != "solver"), "play: opponent '{}' plays only Connect Four", spec);
   if (kind == "alphabeta" && n >= 1 && n <= 20) return std::make_unique<AlphaBetaAgent>(static_cast<int>(n), seed);
   if (kind == "solver" && colon == std::string::npos) return std::make_unique<SolverAgent>(seed);
-  EMBER_CHECK(false, "play: bad opponent '{}' (expected random, mcts:<playouts>, alphabeta:<depth 1..20> or solver)",
+  EMBER_CHECK(false,
+              "play: bad opponent '{}' (expected random, mcts:<playouts>, alphabeta:<depth 1..20>, solver or "
+              "net:<checkpoint>)",
               spec);
   return nullptr;
 }
