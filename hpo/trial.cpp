@@ -122,7 +122,12 @@ void Trial::set_user_attr(const std::string& key, const nlohmann::json& value) {
   };
   EMBER_CHECK(finite(value, finite), "trial {}: user attribute '{}' holds NaN or infinity, which JSON cannot store",
               record_.number, key);
-  std::string text = value.dump();
+  std::string text;
+  try {
+    text = value.dump();
+  } catch (const nlohmann::json::exception& e) {  // e.g. a string that is not UTF-8
+    EMBER_CHECK(false, "trial {}: user attribute '{}' cannot be written as JSON: {}", record_.number, key, e.what());
+  }
   study_->storage().set_user_attr(record_.id, key, text);
   record_.user_attrs[key] = std::move(text);
 }

@@ -227,8 +227,14 @@ TEST(Study, UserAttributesRoundTrip) {
     t.set_user_attr("nan", nlohmann::json::array({1.0, std::nan("")}));
     return 0.0;
   }, {.n_trials = 1, .log = false});
+  study.optimize([](Trial& t) {
+    t.set_user_attr("bytes", std::string("\xff\xfe"));
+    return 0.0;
+  }, {.n_trials = 1, .log = false});
   const auto after = study.trials();
-  ASSERT_EQ(after.size(), 5u);
+  ASSERT_EQ(after.size(), 6u);
+  EXPECT_NE(after[5]->message.find("user attribute 'bytes' cannot be written as JSON"), std::string::npos)
+      << after[5]->message;
   EXPECT_EQ(after[3]->state, TrialState::kFailed);
   EXPECT_NE(after[3]->message.find("a user attribute needs a non-empty key"), std::string::npos) << after[3]->message;
   EXPECT_EQ(after[4]->state, TrialState::kFailed);
