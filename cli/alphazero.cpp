@@ -64,9 +64,7 @@ az::LoadedNet load_agent_net(const std::string& checkpoint, az::GameKind game) {
   std::string path = checkpoint.empty() ? az::default_weights(game) : checkpoint;
   EMBER_CHECK(!path.empty(), "play: no {} network shipped; train one (ember train alphazero --game {}) and pass "
               "--checkpoint RUN/best.safetensors", az::game_info(game).name, az::game_info(game).name);
-  az::LoadedNet n = az::load_net(path);
-  EMBER_CHECK(n.net->config().game == game, "play: {} holds a {} network, not {}", path,
-              az::game_info(n.net->config().game).name, az::game_info(game).name);
+  az::LoadedNet n = az::load_net(path, game);
   fmt::print("network {} (generation {}, {} parameters)\n", path, n.generation, n.net->num_parameters());
   return n;
 }

@@ -68,6 +68,8 @@ struct LoadedNet {
   double elo = 0;
 };
 LoadedNet load_net(const std::string& path);
+// The same, and a clear error unless the network plays `game`.
+LoadedNet load_net(const std::string& path, GameKind game);
 void save_net(const std::string& path, PolicyValueNet& net, int64_t generation, double elo);
 
 // ---- playing ----

@@ -13,12 +13,8 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<Agent> make_opponent(const std::string& spec, GameKind game, uint64_t seed, int64_t sims) {
   if (spec.starts_with("net:")) {
-    const std::string path = spec.substr(4);
-    EMBER_CHECK(!path.empty() && fs::exists(path), "play: opponent '{}': no network file '{}'", spec, path);
-    const LoadedNet n = load_net(path);
-    EMBER_CHECK(n.net->config().game == game, "play: opponent '{}' holds a {} network, not {}", spec,
-                game_info(n.net->config().game).name, game_info(game).name);
-    return std::make_unique<NetAgent>(*n.net, sims, seed);  // the agent folds its own copy of the weights
+    // The agent folds its own copy of the weights.
+    return std::make_unique<NetAgent>(*load_net(spec.substr(4), game).net, sims, seed);
   }
   const auto colon = spec.find(':');
   const std::string kind = spec.substr(0, colon);

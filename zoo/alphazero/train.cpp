@@ -270,7 +270,7 @@ void save_net(const std::string& path, PolicyValueNet& net, int64_t generation, 
 }
 
 LoadedNet load_net(const std::string& path) {
-  EMBER_CHECK(fs::exists(path), "alphazero: network file '{}' does not exist", path);
+  EMBER_CHECK(fs::exists(path), "alphazero: no network file '{}'", path);
   nn::TensorDict d = nn::load_safetensors(path);
   auto meta = [&](const std::string& k) {
     auto it = d.metadata.find(k);
@@ -288,6 +288,13 @@ LoadedNet load_net(const std::string& path) {
   r.net->eval();
   r.generation = std::stoll(meta("alphazero.generation"));
   r.elo = std::stod(meta("alphazero.elo"));
+  return r;
+}
+
+LoadedNet load_net(const std::string& path, GameKind game) {
+  LoadedNet r = load_net(path);
+  EMBER_CHECK(r.net->config().game == game, "alphazero: {} holds a {} network, not {}", path,
+              game_info(r.net->config().game).name, game_info(game).name);
   return r;
 }
 
