@@ -1,7 +1,7 @@
 // Study: ask/tell, the optimize loop (threads, timeout, failure handling) and trial export.
-#include <sys/resource.h>
-
 #include "hpo/study.h"
+
+#include <sys/resource.h>
 
 #include "tensor/threads.h"
 
