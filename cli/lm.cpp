@@ -1,5 +1,5 @@
 // `ember data kjv`, `ember train lm`, `ember eval lm`, `ember generate`, `ember quantize`: the
-// Llama-style byte-level language model of zoo/lm.
+// Llama-style language model of zoo/lm (byte or BPE tokens).
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -29,7 +29,7 @@ void add_data_kjv(CLI::App& data) {
 }
 
 void add_train_lm(CLI::App& train) {
-  auto* cmd = train.add_subcommand("lm", "train the Llama-style byte-level language model (KJV by default)");
+  auto* cmd = train.add_subcommand("lm", "train the Llama-style language model, byte or BPE tokens (KJV by default)");
   auto c = std::make_shared<lm::TrainConfig>();
   auto precision = std::make_shared<std::string>();
   auto tie = std::make_shared<bool>(false);
@@ -43,9 +43,15 @@ void add_train_lm(CLI::App& train) {
   cmd->add_option("--kv-heads", c->kv_heads, "key/value heads (overrides the preset's; divides --heads)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--ffn", c->ffn, "SwiGLU hidden size (overrides the preset's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--tokenizer", c->tokenizer, "bytes, or bpe: a byte-level BPE learned on the training split")
+      ->check(CLI::IsMember({"bytes", "bpe"}))->capture_default_str();
+  cmd->add_option("--vocab", c->vocab, "BPE vocabulary size (with --tokenizer bpe)")
+      ->check(CLI::Range(257, 65536))->capture_default_str();
+  cmd->add_option("--dropout", c->dropout, "dropout on the embeddings and residual branches while training")
+      ->check(CLI::Range(0.0, 0.95))->capture_default_str();
   cmd->add_option("--steps", c->steps, "optimizer steps")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", c->batch, "sequences per micro-batch")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--ctx", c->ctx, "context length in bytes (max_position_embeddings)")
+  cmd->add_option("--ctx", c->ctx, "context length in tokens (max_position_embeddings)")
       ->check(CLI::Range(2, 1 << 16))->capture_default_str();
   cmd->add_option("--accum", c->accum, "micro-batches per optimizer step (gradient accumulation)")
       ->check(CLI::PositiveNumber)->capture_default_str();
@@ -66,7 +72,7 @@ void add_train_lm(CLI::App& train) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--eval-bytes", c->eval_bytes, "validation bytes scored at each eval (0: all)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--sample-tokens", c->sample_tokens, "bytes generated at each eval")
+  cmd->add_option("--sample-tokens", c->sample_tokens, "tokens generated at each eval")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--stop-after", c->stop_after, "stop after N steps of this run (continue with --resume)")
       ->check(CLI::NonNegativeNumber);
@@ -106,11 +112,11 @@ void add_eval_lm(CLI::App& eval) {
     const lm::Corpus corpus = lm::load_corpus(a->data);
     const auto& text = a->split == "val" ? corpus.val : a->split == "test" ? corpus.test : corpus.train;
     const auto t0 = std::chrono::steady_clock::now();
-    lm::EvalResult r = lm::evaluate(*m.model, text, a->limit, a->batch);
+    lm::EvalResult r = lm::evaluate(*m.model, m.tokenizer, text, a->limit, a->batch);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print("lm {}{}: {} bpc {:.4f}, perplexity per token {:.3f} ({} bytes, context {}, {:.1f} s)\n",
+    fmt::print("lm {}{}: {} bpc {:.4f}, perplexity per token {:.3f} ({} bytes, {} {} tokens, context {}, {:.1f} s)\n",
                a->checkpoint, m.format == lm::WeightFormat::f32 ? "" : fmt::format(" ({})", lm::weight_format_name(m.format)), a->split, r.bpc, r.perplexity, r.bytes,
-               m.model->config().max_position_embeddings, s);
+               r.tokens, m.tokenizer.name(), m.model->config().max_position_embeddings, s);
   });
 }
 
@@ -127,8 +133,8 @@ void add_generate(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--checkpoint", a->checkpoint, "checkpoint folder (f32, int8 or bf16)")->required();
-  cmd->add_option("--prompt", a->prompt, "text to continue (at most the context length in bytes)")->capture_default_str();
-  cmd->add_option("--tokens", a->opt.tokens, "bytes to generate")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--prompt", a->prompt, "text to continue (at most the context length in tokens)")->capture_default_str();
+  cmd->add_option("--tokens", a->opt.tokens, "tokens to generate (bytes for a byte-level model)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--temperature", a->opt.sample.temperature, "softmax temperature")
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--top-k", a->opt.sample.top_k, "keep the k most likely bytes (0: all)")
@@ -143,14 +149,18 @@ void add_generate(CLI::App& app) {
     if (a->threads > 0) set_num_threads(a->threads);
     lm::Loaded m = lm::load_pretrained(a->checkpoint);
     a->opt.use_cache = !a->no_cache;
-    const std::vector<uint8_t> prompt(a->prompt.begin(), a->prompt.end());
+    const lm::Tokens prompt = m.tokenizer.encode(a->prompt);
     std::fwrite(a->prompt.data(), 1, a->prompt.size(), stdout);
     std::fflush(stdout);
-    lm::GenerateResult r = lm::generate(*m.model, prompt, a->opt, [](uint8_t c) {
-      std::fputc(c, stdout);
+    int64_t bytes = 0;
+    lm::GenerateResult r = lm::generate(*m.model, prompt, a->opt, [&](lm::Token t) {
+      const std::string& piece = m.tokenizer.piece(t);
+      bytes += static_cast<int64_t>(piece.size());
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
     });
-    fmt::print(stderr, "\n[{} bytes in {:.2f} s: {:.0f} tokens/s, {}{}, {} threads, isa {}]\n", r.tokens.size(),
+    fmt::print(stderr, "\n[{} {} tokens ({} bytes) in {:.2f} s: {:.0f} tokens/s, {}{}, {} threads, isa {}]\n",
+               r.tokens.size(), m.tokenizer.name(), bytes,
                r.seconds, r.seconds > 0 ? static_cast<double>(r.tokens.size()) / r.seconds : 0.0,
                a->no_cache ? "no cache" : "KV cache", fmt::format(", {} weights", lm::weight_format_name(m.format)), get_num_threads(),
                cpu::isa_name(cpu::active_isa()));

@@ -35,9 +35,9 @@ void run_w4_lm() {
 
 namespace {
 
-std::vector<uint8_t> prompt_bytes() {
-  std::vector<uint8_t> p;
-  for (int64_t v : bytes_stream(5001, {16}).to_vector<int64_t>()) p.push_back(static_cast<uint8_t>(v));
+lm::Tokens prompt_bytes() {
+  lm::Tokens p;
+  for (int64_t v : bytes_stream(5001, {16}).to_vector<int64_t>()) p.push_back(static_cast<lm::Token>(v));
   return p;
 }
 
@@ -54,9 +54,9 @@ void run_w5_lm() {
   cfg.max_position_embeddings = 256;
   manual_seed(0);
   auto model = lm::make_model(cfg);
-  const std::vector<uint8_t> prompt = prompt_bytes();
+  const lm::Tokens prompt = prompt_bytes();
   lm::GenerateOptions opt{.tokens = 240, .sample = {.greedy = true}};
-  std::vector<uint8_t> cached, full;
+  lm::Tokens cached, full;
   StepStats s = time_steps(1, 7, [&](int) { cached = lm::generate(*model, prompt, opt).tokens; });
   print_w5("W5 gen kv-cache", s, 1330);
   opt.use_cache = false;
@@ -82,13 +82,13 @@ void run_w5_lm() {
     }
   }
   opt.use_cache = true;
-  std::vector<uint8_t> q_tokens;
+  lm::Tokens q_tokens;
   s = time_steps(1, 7, [&](int) { q_tokens = lm::generate(*q, prompt, opt).tokens; });
   print_w5("W5 gen int8 cache", s, 1330);
   size_t same = 0;
   while (same < q_tokens.size() && q_tokens[same] == cached[same]) ++same;
   std::printf("%-18s int8 tokens equal the f32 ones for the first %zu of 240\n", "", same);
-  std::vector<uint8_t> b_tokens;
+  lm::Tokens b_tokens;
   s = time_steps(1, 7, [&](int) { b_tokens = lm::generate(*b, prompt, opt).tokens; });
   print_w5("W5 gen bf16 cache", s, 1330);
   same = 0;

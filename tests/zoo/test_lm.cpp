@@ -199,7 +199,7 @@ TEST(LmModel, CachedForwardEqualsFullRecompute) {
 
 TEST(LmGenerate, GreedyWithCacheEqualsRecomputation) {
   auto m = random_model(test_config(), 7);
-  const std::vector<uint8_t> prompt = {'I', 'n', ' '};
+  const Tokens prompt = {'I', 'n', ' '};
   GenerateOptions opt{.tokens = 9, .sample = {.greedy = true}};
   auto cached = generate(*m, prompt, opt);
   opt.use_cache = false;
@@ -211,7 +211,7 @@ TEST(LmGenerate, GreedyWithCacheEqualsRecomputation) {
   auto longer = generate(*m, prompt, opt);
   EXPECT_EQ(longer.tokens.size(), 30u);
   EXPECT_GT(longer.slides, 0);
-  EXPECT_TRUE(throws_with([&] { generate(*m, std::vector<uint8_t>(13, 'a'), opt); },
+  EXPECT_TRUE(throws_with([&] { generate(*m, Tokens(13, 'a'), opt); },
                           {"prompt has 13 tokens", "context is 12"}));
 }
 
@@ -406,6 +406,51 @@ TEST(LmTrain, ResumeIsBitForBit) {
   EXPECT_LT(straight.history.back().train_bpc, 8.0);
   c.lr = 1e-3;  // a different run
   EXPECT_TRUE(throws_with([&] { train(c); }, {"--resume", "was written by a run with"}));
+}
+
+// A BPE run with dropout: the tokenizer is learned from the training split and saved with the
+// checkpoint (a quantized copy keeps it), dropout changes the trajectory, and --resume replays the
+// dropout masks bit for bit.
+TEST(LmTrain, BpeWithDropoutResumesBitForBit) {
+  TempDir dir("bpe");
+  std::string text;
+  for (int i = 0; i < 400; ++i) text += fmt::format("And the {} said unto {}, behold.\n", i % 13, i % 7);
+  const fs::path data = dir.path / "text.txt";
+  std::ofstream(data) << text;
+  TrainConfig c{.preset = "tiny", .tokenizer = "bpe", .vocab = 280, .dropout = 0.2, .steps = 6, .batch = 2,
+                .ctx = 16, .lr = 3e-3, .warmup = 1, .data_file = data.string(), .out = (dir.path / "a").string(),
+                .threads = 1, .eval_every = 3, .eval_bytes = 256, .sample_tokens = 4, .final_test = true,
+                .progress = false, .plots = false};
+  TrainResult straight = train(c);
+  Loaded a = load_pretrained((dir.path / "a").string());
+  EXPECT_EQ(a.tokenizer.vocab_size(), 280);
+  EXPECT_EQ(a.model->config().vocab_size, 280);
+  ASSERT_TRUE(straight.test_bpc.has_value());
+  Corpus corpus = load_corpus(data.string());
+  EXPECT_NEAR(evaluate(*a.model, a.tokenizer, corpus.test).bpc, *straight.test_bpc, 1e-9);
+  quantize_int8((dir.path / "a").string(), (dir.path / "q").string());
+  EXPECT_EQ(load_pretrained((dir.path / "q").string()).tokenizer.merges(), a.tokenizer.merges());
+
+  c.out = (dir.path / "b").string();
+  c.stop_after = 3;
+  train(c);
+  c.stop_after = 0;
+  c.resume = true;
+  TrainResult resumed = train(c);
+  ASSERT_EQ(resumed.history.size(), 2u);
+  EXPECT_EQ(resumed.history.back().train_loss, straight.history.back().train_loss);
+  EXPECT_EQ(resumed.history.back().val_bpc, straight.history.back().val_bpc);
+
+  c.out = (dir.path / "c").string();
+  c.resume = false;
+  c.dropout = 0;
+  TrainResult plain = train(c);
+  EXPECT_NE(plain.history.back().train_loss, straight.history.back().train_loss);
+  c.dropout = 0.2;
+  c.resume = true;  // the saved run had no dropout: a different run
+  EXPECT_TRUE(throws_with([&] { train(c); }, {"--resume", "was written by a run with"}));
+  c.tokenizer = "words";
+  EXPECT_TRUE(throws_with([&] { train(c); }, {"--tokenizer must be bytes or bpe", "'words'"}));
 }
 
 // The Hugging Face layout read by an independent NumPy forward (tests/zoo/check_lm_hf.py), for an

@@ -87,8 +87,26 @@ TEST_F(CliLm, TrainEvalGenerateQuantizeAndBadInput) {
       EXPECT_NE(sized.find(kv), std::string::npos) << kv << " in\n" << sized;
   }
   expect_one_line_error("train lm --preset tiny --data missing.txt", "missing.txt");
+
+  // A BPE run: the folder carries its tokenizer; eval and generate use it.
+  r = ember("train lm --preset tiny --tokenizer bpe --vocab 270 --dropout 0.1 --ctx 16 --steps 2 --batch 2 "
+            "--warmup 1 --eval-every 2 --eval-bytes 64 --sample-tokens 4 --data text.txt --out bpe --threads 1 "
+            "--no-plots");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("tokenizer: BPE with 270 tokens"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir_ / "bpe" / "ember_tokenizer.json"));
+  r = ember("eval lm --checkpoint bpe --data text.txt --split test");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("bpe tokens"), std::string::npos) << r.out;
+  r = ember("generate --checkpoint bpe --prompt 'In the beginning' --tokens 12 --seed 1");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("In the beginning", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("12 bpe tokens"), std::string::npos) << r.out;
+  r = ember("train lm --preset tiny --tokenizer bpe --vocab 100 --data text.txt");  // a usage error: exit 2
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("--vocab: Value 100 not in range"), std::string::npos) << r.out;
   expect_one_line_error("generate --checkpoint run --prompt '" + std::string(17, 'x') + "'",
-                        "prompt has 17 tokens (bytes) but the model's context is 16");
+                        "prompt has 17 tokens but the model's context is 16");
   expect_one_line_error("eval lm --checkpoint nowhere --data text.txt", "'nowhere' does not exist");
   std::string cfg;
   {

@@ -1,4 +1,4 @@
-// Evaluation in bits per byte (sliding window), sampling (temperature, top-k, top-p, seeded) and
+// Evaluation in bits per byte (sliding window over tokens), sampling (temperature, top-k, top-p, seeded) and
 // generation with the KV cache or full recomputation.
 #include <algorithm>
 #include <chrono>
@@ -19,7 +19,7 @@ uint64_t splitmix64(uint64_t s, uint64_t k) {
   return z ^ (z >> 31);
 }
 
-Tensor tokens_of(const std::vector<uint8_t>& v, size_t begin, size_t end) {
+Tensor tokens_of(const Tokens& v, size_t begin, size_t end) {
   std::vector<int64_t> t(v.begin() + static_cast<int64_t>(begin), v.begin() + static_cast<int64_t>(end));
   return Tensor::from_vector(t, {1, static_cast<int64_t>(t.size())}, {.dtype = DType::i64});
 }
@@ -27,11 +27,19 @@ Tensor tokens_of(const std::vector<uint8_t>& v, size_t begin, size_t end) {
 }  // namespace
 
 EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t limit, int64_t batch) {
-  const int64_t n = limit > 0 ? std::min<int64_t>(limit, static_cast<int64_t>(text.size()))
-                              : static_cast<int64_t>(text.size());
-  EMBER_CHECK(n >= 2, "eval lm: the text has {} bytes; at least 2 are needed", n);
-  EMBER_CHECK(model.config().vocab_size >= 256, "eval lm: byte tokens need vocab_size >= 256, the model has {}",
-              model.config().vocab_size);
+  return evaluate(model, Tokenizer(), text, limit, batch);
+}
+
+EvalResult evaluate(LlamaLM& model, const Tokenizer& tok, const std::vector<uint8_t>& text_bytes, int64_t limit,
+                    int64_t batch) {
+  const int64_t nb = limit > 0 ? std::min<int64_t>(limit, static_cast<int64_t>(text_bytes.size()))
+                               : static_cast<int64_t>(text_bytes.size());
+  const Tokens text = tok.encode({reinterpret_cast<const char*>(text_bytes.data()), static_cast<size_t>(nb)});
+  const auto n = static_cast<int64_t>(text.size());
+  EMBER_CHECK(n >= 2, "eval lm: the text has {} tokens ({} bytes); at least 2 are needed", n, nb);
+  EMBER_CHECK(model.config().vocab_size >= tok.vocab_size(),
+              "eval lm: the {} tokenizer has {} tokens but the model's vocab_size is {}", tok.name(),
+              tok.vocab_size(), model.config().vocab_size);
   const int64_t ctx = model.config().max_position_embeddings, T = std::min(ctx, n - 1);
   const int64_t stride = std::max<int64_t>(1, T / 2);
   // Windows (start, first scored offset): window s predicts bytes s+1..s+T.
@@ -66,9 +74,10 @@ EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t li
   }
   model.train(was_training);
   EvalResult r;
-  r.bytes = n - 1;
+  r.tokens = n - 1;
+  r.bytes = nb - static_cast<int64_t>(tok.piece(text[0]).size());
   r.bpc = nats / static_cast<double>(r.bytes) / std::log(2.0);
-  r.perplexity = std::exp(nats / static_cast<double>(r.bytes));
+  r.perplexity = std::exp(nats / static_cast<double>(r.tokens));
   return r;
 }
 
@@ -119,19 +128,20 @@ int64_t sample_token(const float* logits, int64_t vocab, const SampleOptions& op
   return last;  // rounding: u just below 1
 }
 
-GenerateResult generate(LlamaLM& model, const std::vector<uint8_t>& prompt, const GenerateOptions& opt,
-                        const std::function<void(uint8_t)>& on_token) {
+GenerateResult generate(LlamaLM& model, const Tokens& prompt, const GenerateOptions& opt,
+                        const std::function<void(Token)>& on_token) {
   const int64_t ctx = model.config().max_position_embeddings, V = model.config().vocab_size;
-  EMBER_CHECK(V == 256, "generate: byte-level generation needs vocab_size 256, the model has {}", V);
   EMBER_CHECK(!prompt.empty(), "generate: the prompt is empty");
   EMBER_CHECK(static_cast<int64_t>(prompt.size()) <= ctx,
-              "generate: the prompt has {} tokens (bytes) but the model's context is {}", prompt.size(), ctx);
+              "generate: the prompt has {} tokens but the model's context is {}", prompt.size(), ctx);
+  for (Token t : prompt)
+    EMBER_CHECK(t >= 0 && t < V, "generate: prompt token {} is outside the model's vocabulary of {}", t, V);
   EMBER_CHECK(opt.tokens >= 0, "generate: --tokens must be >= 0, got {}", opt.tokens);
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
   GenerateResult r;
-  std::vector<uint8_t> seq = prompt;
+  Tokens seq = prompt;
   KvCache cache;
   if (opt.use_cache) cache = model.make_cache();
   const auto t0 = std::chrono::steady_clock::now();
@@ -153,7 +163,7 @@ GenerateResult generate(LlamaLM& model, const std::vector<uint8_t>& prompt, cons
       logits = model.forward(tokens_of(seq, start, seq.size()));
     }
     const Tensor last = logits.select(1, logits.size(1) - 1).contiguous();
-    const auto tok = static_cast<uint8_t>(sample_token(last.data<float>(), V, opt.sample, static_cast<uint64_t>(i)));
+    const auto tok = static_cast<Token>(sample_token(last.data<float>(), V, opt.sample, static_cast<uint64_t>(i)));
     seq.push_back(tok);
     r.tokens.push_back(tok);
     if (on_token) on_token(tok);

@@ -3,8 +3,9 @@
 // int8 inference. `ember data kjv`, `ember train lm`, `ember eval lm`, `ember generate` and
 // `ember quantize` (cli/lm.cpp) are thin wrappers over this header.
 //
-// Tokens are bytes (vocab 256), so bpc = mean cross-entropy in bits per predicted byte and any
-// UTF-8 text works. A text is split by position at line boundaries: the first 90% of its bytes
+// Tokens are bytes (vocab 256) by default, or byte-level BPE tokens trained on the training split
+// (tokenizer.h; --tokenizer bpe --vocab N); either way bpc = total bits / total bytes predicted,
+// and any text works. A text is split by position at line boundaries: the first 90% of its bytes
 // train, the next 5% validate, the last 5% test (each cut moves forward to just after a '\n').
 //
 // A run folder (--out) is a checkpoint folder (config.json + model.safetensors, Hugging Face
@@ -20,6 +21,7 @@
 
 #include "dist/communicator.h"
 #include "zoo/lm/model.h"
+#include "zoo/lm/tokenizer.h"
 
 namespace ember::zoo::lm {
 
@@ -43,13 +45,18 @@ Corpus split_text(std::vector<uint8_t> text, const std::string& source);
 // ---- evaluation ----
 struct EvalResult {
   double bpc = 0;         // bits per predicted byte
-  double perplexity = 0;  // per token (= per byte here)
-  int64_t bytes = 0;      // predicted bytes (the text's length minus 1)
+  double perplexity = 0;  // per token
+  int64_t bytes = 0;      // predicted bytes (the text's length minus the first token's bytes)
+  int64_t tokens = 0;     // predicted tokens (= bytes for the byte tokenizer)
 };
-// Every byte after the first is predicted once, with a sliding window of the model's context:
-// windows of T bytes advance by T/2 and score only the bytes the previous window did not, so each
-// prediction (after the first window) sees at least T/2 bytes of context. limit > 0: only the first
-// `limit` bytes of the text.
+// The text is encoded with `tok` and every token after the first is predicted once, with a sliding
+// window of the model's context: windows of T tokens advance by T/2 and score only the tokens the
+// previous window did not, so each prediction (after the first window) sees at least T/2 tokens of
+// context. bpc = the predicted tokens' bits / their bytes. limit > 0: only the first `limit` bytes
+// of the text.
+EvalResult evaluate(LlamaLM& model, const Tokenizer& tok, const std::vector<uint8_t>& text, int64_t limit = 0,
+                    int64_t batch = 16);
+// Byte tokens.
 EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t limit = 0, int64_t batch = 16);
 
 // ---- sampling and generation ----
@@ -72,7 +79,7 @@ struct GenerateOptions {
   bool use_cache = true;  // false: a full forward over the sequence for every token (the W5 baseline)
 };
 struct GenerateResult {
-  std::vector<uint8_t> tokens;  // the new tokens
+  Tokens tokens;                // the new tokens
   double seconds = 0;           // wall time of the whole generation (prefill included)
   int64_t slides = 0;           // times the context was full and the window slid
 };
@@ -80,8 +87,8 @@ struct GenerateResult {
 // sequence reaches the context length the window slides: the cache restarts from the last half
 // context of tokens (re-prefilled at positions 0..). Throws when the prompt is empty or longer
 // than the context.
-GenerateResult generate(LlamaLM& model, const std::vector<uint8_t>& prompt, const GenerateOptions& opt,
-                        const std::function<void(uint8_t)>& on_token = {});
+GenerateResult generate(LlamaLM& model, const Tokens& prompt, const GenerateOptions& opt,
+                        const std::function<void(Token)>& on_token = {});
 
 // ---- training ----
 struct TrainConfig {
@@ -92,6 +99,9 @@ struct TrainConfig {
   // num_attention_heads, num_key_value_heads, intermediate_size.
   std::optional<int64_t> hidden = std::nullopt, layers = std::nullopt, heads = std::nullopt, kv_heads = std::nullopt,
                          ffn = std::nullopt;
+  std::string tokenizer = "bytes";  // "bytes" or "bpe" (trained on the training split at the start)
+  int64_t vocab = 1024;             // BPE vocabulary size (tokenizer "bpe" only)
+  double dropout = 0;               // on embeddings and residual branches (LlamaLM::set_dropout)
   int64_t steps = 6000, batch = 16, ctx = 128, accum = 1;
   double lr = 2e-3, min_lr_ratio = 0.1, weight_decay = 0.1, grad_clip = 1.0;
   int64_t warmup = 200;
@@ -102,7 +112,7 @@ struct TrainConfig {
   int threads = 0;
   int64_t eval_every = 500;      // steps between validation passes, samples and checkpoints
   int64_t eval_bytes = 65536;    // validation bytes scored at each eval (0: the whole split)
-  int64_t sample_tokens = 160;   // generated at each eval
+  int64_t sample_tokens = 160;   // tokens generated at each eval
   int64_t stop_after = 0;        // > 0: stop after this many steps of this run (continue with --resume)
   bool final_test = true;        // score the whole val and test splits at the end
   bool progress = true, plots = true;

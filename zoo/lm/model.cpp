@@ -105,7 +105,7 @@ struct LlamaLM::Layer : nn::Module {
 
   // x [B, T, C] at positions given by cos/sin [T, D]. With a cache, K/V [1, Hkv, T, D] are written
   // at cache.len.. and attention reads the cached 0..len+T-1 (causal with offset S - T).
-  Tensor forward3(const Tensor& x, const Tensor& cos, const Tensor& sin, KvCache* cache, size_t layer) {
+  Tensor forward3(const Tensor& x, const Tensor& cos, const Tensor& sin, KvCache* cache, size_t layer, double p) {
     const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
     Tensor hn = rms_norm(x, n1->weight, n1->eps);
     Tensor qh = rotary_embedding((*q)(hn).reshape({B, T, h, d}).transpose(1, 2), cos, sin);
@@ -119,9 +119,11 @@ struct LlamaLM::Layer : nn::Module {
       vh = cache->v[layer].narrow(2, 0, start + T);
     }
     Tensor a = scaled_dot_product_attention(qh, kh, vh, /*causal=*/true);
-    Tensor y = x + (*o)(a.transpose(1, 2).reshape({B, T, C}));
+    Tensor attn_out = (*o)(a.transpose(1, 2).reshape({B, T, C}));
+    Tensor y = x + (p > 0 ? ember::dropout(attn_out, p, true) : attn_out);
     hn = rms_norm(y, n2->weight, n2->eps);
-    return y + (*down)(silu((*gate)(hn)) * (*up)(hn));
+    Tensor mlp_out = (*down)(silu((*gate)(hn)) * (*up)(hn));
+    return y + (p > 0 ? ember::dropout(mlp_out, p, true) : mlp_out);
   }
 };
 
@@ -155,13 +157,20 @@ std::vector<std::pair<std::string, std::shared_ptr<LmLinear>>> LlamaLM::projecti
 }
 
 Tensor LlamaLM::run(const Tensor& tokens, const Tensor& cos, const Tensor& sin, KvCache* cache) {
+  const double p = is_training() && GradMode::is_enabled() ? dropout_ : 0.0;
   Tensor x = embedding(embed_->weight, tokens);
-  for (size_t l = 0; l < layers_.size(); ++l) x = layers_[l]->forward3(x, cos, sin, cache, l);
+  if (p > 0) x = ember::dropout(x, p, true);
+  for (size_t l = 0; l < layers_.size(); ++l) x = layers_[l]->forward3(x, cos, sin, cache, l, p);
   x = rms_norm(x, norm_->weight, norm_->eps);
   if (head_) return (*head_)(x);
   if (!GradMode::is_enabled() && x.numel() <= LmLinear::kFewRows * cfg_.hidden_size)
     return cpu::linear_rows_f32(x, embed_->weight);
   return linear(x, embed_->weight);
+}
+
+void LlamaLM::set_dropout(double p) {
+  EMBER_CHECK(p >= 0 && p < 1, "lm: dropout must be in [0, 1), got {}", p);
+  dropout_ = p;
 }
 
 Tensor LlamaLM::forward(const Tensor& tokens) {
@@ -243,6 +252,10 @@ Loaded load_pretrained(const std::string& dir) {
   const std::string text = read_text(cfg_path);
   const LmConfig cfg = config_from_json(text, cfg_path.string());
   Loaded out;
+  out.tokenizer = Tokenizer::load(dir);
+  EMBER_CHECK(out.tokenizer.is_bytes() || out.tokenizer.vocab_size() == cfg.vocab_size,
+              "lm: {} has {} tokens but config.json's vocab_size is {}", (d / Tokenizer::kFile).string(),
+              out.tokenizer.vocab_size(), cfg.vocab_size);
   out.format = weight_format_of_config(text);
   out.model = std::make_shared<LlamaLM>(cfg, out.format);
   if (out.format != WeightFormat::f32) {

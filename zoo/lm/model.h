@@ -21,6 +21,7 @@
 #include "nn/container.h"
 #include "nn/layers.h"
 #include "zoo/lm/config.h"
+#include "zoo/lm/tokenizer.h"
 
 namespace ember::zoo::lm {
 
@@ -74,6 +75,11 @@ class LlamaLM : public nn::Module {
   // Every projection (q/k/v/o, gate/up/down, and lm_head when untied), with its HF name prefix.
   std::vector<std::pair<std::string, std::shared_ptr<LmLinear>>> projections() const;
   Tensor embed_weight() const;
+  // Training-time dropout with probability p on the embeddings and on each residual branch (the
+  // attention and MLP outputs before they are added); off in eval mode. Draws from the default
+  // generator. Not part of the checkpoint (a training option, like HF's hidden dropout).
+  void set_dropout(double p);
+  double dropout() const { return dropout_; }
 
  private:
   struct Layer;
@@ -84,6 +90,7 @@ class LlamaLM : public nn::Module {
   std::shared_ptr<nn::RMSNorm> norm_;
   std::shared_ptr<LmLinear> head_;  // null when tied
   Tensor cos_, sin_;                 // RoPE tables [max_position_embeddings, D]
+  double dropout_ = 0;
 };
 
 // Llama initialisation: every matrix ~ N(0, 0.02), o_proj/down_proj ~ N(0, 0.02 / sqrt(2 L)),
@@ -96,6 +103,7 @@ std::shared_ptr<LlamaLM> make_model(const LmConfig& cfg);
 void save_pretrained(const LlamaLM& model, const std::string& dir, const std::map<std::string, std::string>& meta = {});
 struct Loaded {
   std::shared_ptr<LlamaLM> model;
+  Tokenizer tokenizer;  // ember_tokenizer.json when the folder has one, else bytes
   std::map<std::string, std::string> metadata;  // model.safetensors "__metadata__"
   WeightFormat format = WeightFormat::f32;
 };

@@ -197,6 +197,7 @@ QuantizeReport quantize(const std::string& in_dir, const std::string& out_dir, W
     cfg["quantization_config"] = {{"quant_method", "ember_bf16"}, {"bits", 16}};
   const std::string text = cfg.dump(2) + "\n";
   data::write_file_atomic((fs::path(out_dir) / "config.json").string(), {text.begin(), text.end()});
+  src.tokenizer.save(out_dir);  // a BPE folder's tokenizer travels with it
   auto meta = src.metadata;
   meta["format"] = "pt";
   meta["ember.quantization"] = format == WeightFormat::int8 ? "int8 per-output-channel" : "bf16";

@@ -13,6 +13,7 @@
 #include "dist/ddp.h"
 #include "dist/init.h"
 #include "report/gnuplot.h"
+#include "tensor/generator.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/clip_grad.h"
 #include "nn/optim/scheduler.h"
@@ -34,9 +35,9 @@ uint64_t mix(uint64_t s, uint64_t k) {
   return z ^ (z >> 31);
 }
 
-// Micro-batch `index`: B windows of T+1 bytes at offsets mix(seed, index * B + b) mod (n - T); a
+// Micro-batch `index`: B windows of T+1 tokens at offsets mix(seed, index * B + b) mod (n - T); a
 // rank of a distributed run builds only its windows b in [first, first + count).
-std::pair<Tensor, Tensor> make_batch(const std::vector<uint8_t>& text, int64_t B, int64_t T, uint64_t seed,
+std::pair<Tensor, Tensor> make_batch(const Tokens& text, int64_t B, int64_t T, uint64_t seed,
                                      int64_t index, int64_t first = 0, int64_t count = -1) {
   const auto span = static_cast<uint64_t>(static_cast<int64_t>(text.size()) - T);
   if (count < 0) count = B;
@@ -107,11 +108,25 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   if (c.heads) mc.num_attention_heads = *c.heads;
   if (c.kv_heads) mc.num_key_value_heads = *c.kv_heads;
   if (c.ffn) mc.intermediate_size = *c.ffn;
-  mc.validate("train lm");
+  EMBER_CHECK(c.tokenizer == "bytes" || c.tokenizer == "bpe", "train lm: --tokenizer must be bytes or bpe, got '{}'",
+              c.tokenizer);
+  EMBER_CHECK(c.tokenizer == "bytes" || (c.vocab >= 257 && c.vocab <= 65536),
+              "train lm: --vocab must be in [257, 65536] for a BPE tokenizer, got {}", c.vocab);
+  EMBER_CHECK(c.dropout >= 0 && c.dropout < 1, "train lm: --dropout must be in [0, 1), got {}", c.dropout);
   if (c.threads > 0) set_num_threads(c.threads);
   const Corpus corpus = load_corpus(c.data_file);
-  EMBER_CHECK(static_cast<int64_t>(corpus.train.size()) > c.ctx + 1, "train lm: the training split ({} bytes) is "
-              "shorter than the context {}", corpus.train.size(), c.ctx);
+  // The tokenizer is learned on the training split alone (deterministic, so every rank and every
+  // --resume learns the same one).
+  const auto tok_t0 = std::chrono::steady_clock::now();
+  const std::string_view train_text(reinterpret_cast<const char*>(corpus.train.data()), corpus.train.size());
+  const Tokenizer tok = c.tokenizer == "bpe" ? Tokenizer::train_bpe(train_text, c.vocab) : Tokenizer();
+  const Tokens train_tokens = tok.encode(train_text);
+  const double tok_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tok_t0).count();
+  mc.vocab_size = tok.vocab_size();
+  mc.validate("train lm");
+  const double bytes_per_token = static_cast<double>(corpus.train.size()) / static_cast<double>(train_tokens.size());
+  EMBER_CHECK(static_cast<int64_t>(train_tokens.size()) > c.ctx + 1, "train lm: the training split ({} tokens) is "
+              "shorter than the context {}", train_tokens.size(), c.ctx);
   // --distributed: this process is one rank of `ember launch`; the ranks split each micro-batch.
   if (c.distributed && !comm) {
     const auto env = dist::env_from_environment();
@@ -126,10 +141,12 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   const fs::path out(c.out);
   if (main_rank) fs::create_directories(out);
   // What shapes the trajectory; --resume checks it.
-  const json run_cfg = {{"config", json::parse(config_to_json(mc))}, {"steps", c.steps}, {"batch", c.batch},
+  json run_cfg = {{"config", json::parse(config_to_json(mc))}, {"steps", c.steps}, {"batch", c.batch},
                         {"accum", c.accum}, {"lr", c.lr}, {"min_lr_ratio", c.min_lr_ratio}, {"warmup", c.warmup},
                         {"weight_decay", c.weight_decay}, {"grad_clip", c.grad_clip}, {"seed", c.seed},
                         {"data", corpus.source}, {"train_bytes", corpus.train.size()}};
+  if (!tok.is_bytes()) run_cfg["tokenizer"] = {{"type", tok.name()}, {"vocab", tok.vocab_size()}};
+  if (c.dropout > 0) run_cfg["dropout"] = c.dropout;
 
   std::shared_ptr<LlamaLM> model;
   {
@@ -139,6 +156,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     manual_seed(c.seed);
     model = make_model(mc);
   }
+  model->set_dropout(c.dropout);
   // Decay matrices only (norm gains stay free); betas (0.9, 0.95) as in the Llama recipe.
   std::vector<Tensor> decay, no_decay;
   for (auto& [name, p] : model->named_parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
@@ -183,6 +201,10 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
              mc.num_key_value_heads, mc.intermediate_size, mc.max_position_embeddings,
              mc.tie_word_embeddings ? "tied" : "untied", corpus.source, corpus.train.size(), corpus.val.size(),
              corpus.test.size(), c.steps, tokens_per_step, c.batch, c.accum, c.lr, c.warmup, get_num_threads());
+  if (main_rank && !tok.is_bytes())
+    fmt::print("tokenizer: BPE with {} tokens learned on the training split: {} tokens, {:.3f} bytes per token ({:.1f} s)\n",
+               tok.vocab_size(), train_tokens.size(), bytes_per_token, tok_seconds);
+  if (main_rank && c.dropout > 0) fmt::print("dropout {} on the embeddings and residual branches\n", c.dropout);
   if (comm && main_rank)
     fmt::print("distributed: {} ranks ({}), {} of each micro-batch's {} sequences per rank\n", world, comm->backend(),
                local_batch, c.batch);
@@ -197,6 +219,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     meta["lm.seconds"] = fmt::format("{:.17g}", seconds);
     opt.save(state.string(), meta);
     save_pretrained(*model, c.out, {{"ember.model", "lm"}, {"lm.step", std::to_string(step)}});
+    tok.save(c.out);
   };
 
   double loss_sum = 0;
@@ -214,8 +237,11 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     opt.zero_grad();
     double step_loss = 0;
     for (int64_t a = 0; a < c.accum; ++a) {
-      auto [in, tgt] = make_batch(corpus.train, c.batch, c.ctx, c.seed, step * c.accum + a, rank * local_batch,
+      auto [in, tgt] = make_batch(train_tokens, c.batch, c.ctx, c.seed, step * c.accum + a, rank * local_batch,
                                   local_batch);
+      // Dropout masks from (seed, micro-batch, rank), so --resume replays them.
+      Generator drop_gen(mix(c.seed ^ 0x64726f70u, static_cast<uint64_t>((step * c.accum + a) * world + rank)));
+      GeneratorScope drop_scope(drop_gen);
       Tensor logits = model->forward(in);
       Tensor loss = cross_entropy(logits.reshape({local_batch * c.ctx, mc.vocab_size}), tgt);
       std::optional<dist::DistributedDataParallel::NoSync> local;  // all but the last micro-batch
@@ -238,7 +264,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     t_last = now;
     const double run_tps = static_cast<double>(run_steps * tokens_per_step) / std::max(1e-9, progress.seconds());
     progress.update(step - start + 1, fmt::format("loss {:.4f} bpc {:.3f} | {:.0f} tok/s", step_loss,
-                                                  step_loss / std::log(2.0), run_tps));
+                                                  step_loss / std::log(2.0) / bytes_per_token, run_tps));
     if ((step + 1) % c.eval_every != 0 && step + 1 != c.steps) continue;
 
     progress.finish();
@@ -251,11 +277,11 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     p.step = step + 1;
     p.tokens = p.step * tokens_per_step;
     p.train_loss = loss_sum / static_cast<double>(loss_count);
-    p.train_bpc = p.train_loss / std::log(2.0);
+    p.train_bpc = p.train_loss / std::log(2.0) / bytes_per_token;  // per byte of the training split
     p.lr = opt.lr();
     p.seconds = seconds;
     p.tokens_per_second = run_tps;
-    p.val_bpc = evaluate(*model, corpus.val, c.eval_bytes).bpc;
+    p.val_bpc = evaluate(*model, tok, corpus.val, c.eval_bytes).bpc;
     result.history.push_back(p);
     loss_sum = 0;
     loss_count = 0;
@@ -263,11 +289,11 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
                c.steps, p.train_bpc, p.val_bpc, c.eval_bytes > 0 ? fmt::format(" (first {} bytes)", c.eval_bytes) : "",
                p.lr, p.tokens_per_second, format_duration(seconds));
     if (c.sample_tokens > 0) {
-      const std::vector<uint8_t> prompt = {'A', 'n', 'd', ' '};
+      Tokens prompt = tok.encode("And");
       GenerateResult g = generate(*model, prompt, {.tokens = c.sample_tokens, .sample = {.seed = c.seed}});
-      std::vector<uint8_t> all = prompt;
-      all.insert(all.end(), g.tokens.begin(), g.tokens.end());
-      fmt::print("  sample: {}\n", printable(all));
+      prompt.insert(prompt.end(), g.tokens.begin(), g.tokens.end());
+      const std::string all = tok.decode(prompt);
+      fmt::print("  sample: {}\n", printable({all.begin(), all.end()}));
     }
     save(p.step, seconds);
     write_metrics(out, result);
@@ -277,9 +303,9 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   progress.finish();
   result.seconds = seconds;
   if (c.final_test && main_rank) {
-    result.val_bpc = evaluate(*model, corpus.val).bpc;
-    result.test_bpc = evaluate(*model, corpus.test).bpc;
-    fmt::print("final: val bpc {:.4f}, test bpc {:.4f} (whole splits, sliding window {}), training time {}\n",
+    result.val_bpc = evaluate(*model, tok, corpus.val).bpc;
+    result.test_bpc = evaluate(*model, tok, corpus.test).bpc;
+    fmt::print("final: val bpc {:.4f}, test bpc {:.4f} (whole splits, sliding window {} tokens), training time {}\n",
                *result.val_bpc, *result.test_bpc, c.ctx, format_duration(result.seconds));
     write_metrics(out, result);
   }
