@@ -98,6 +98,7 @@ void add_eval_lm(CLI::App& eval) {
     std::string checkpoint, split = "test", data;
     int threads = 0;
     int64_t limit = 0, batch = 16;
+    lm::DynamicEvalOptions dynamic;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--checkpoint", a->checkpoint, "checkpoint folder (config.json + model.safetensors)")->required();
@@ -106,17 +107,33 @@ void add_eval_lm(CLI::App& eval) {
   cmd->add_option("--limit", a->limit, "score only the first N bytes of the split")->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch", a->batch, "windows per forward")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--dynamic-lr", a->dynamic.lr,
+                  "dynamic evaluation: after scoring each window, one SGD step of this lr on it (0: off; the "
+                  "weights on disk are not changed)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--dynamic-clip", a->dynamic.grad_clip, "dynamic evaluation: gradient-norm cap per step (0: off)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--dynamic-decay", a->dynamic.decay,
+                  "dynamic evaluation: pull the weights this fraction back toward the trained ones after each step")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->callback([a] {
     if (a->threads > 0) set_num_threads(a->threads);
     lm::Loaded m = lm::load_pretrained(a->checkpoint);
     const lm::Corpus corpus = lm::load_corpus(a->data);
     const auto& text = a->split == "val" ? corpus.val : a->split == "test" ? corpus.test : corpus.train;
     const auto t0 = std::chrono::steady_clock::now();
-    lm::EvalResult r = lm::evaluate(*m.model, m.tokenizer, text, a->limit, a->batch);
+    a->dynamic.limit = a->limit;
+    const bool dynamic = a->dynamic.lr > 0;
+    lm::EvalResult r = dynamic ? lm::evaluate_dynamic(*m.model, m.tokenizer, text, a->dynamic)
+                               : lm::evaluate(*m.model, m.tokenizer, text, a->limit, a->batch);
+    if (dynamic)
+      fmt::print("dynamic evaluation: SGD lr {} per window, gradient clip {}, decay {}\n", a->dynamic.lr,
+                 a->dynamic.grad_clip, a->dynamic.decay);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print("lm {}{}: {} bpc {:.4f}, perplexity per token {:.3f} ({} bytes, {} {} tokens, context {}, {:.1f} s)\n",
+    fmt::print("lm {}{}: {} bpc {:.4f}, perplexity per token {:.3f} ({} bytes{}, context {}, {:.1f} s)\n",
                a->checkpoint, m.format == lm::WeightFormat::f32 ? "" : fmt::format(" ({})", lm::weight_format_name(m.format)), a->split, r.bpc, r.perplexity, r.bytes,
-               r.tokens, m.tokenizer.name(), m.model->config().max_position_embeddings, s);
+               m.tokenizer.is_bytes() ? "" : fmt::format(" in {} bpe tokens", r.tokens),
+               m.model->config().max_position_embeddings, s);
   });
 }
 

@@ -168,3 +168,30 @@ TEST(LmTokenizer, BitsPerByteWithBpeTokensEqualDirectCrossEntropy) {
   EXPECT_TRUE(throws_with([&] { evaluate(*m, big, {s.begin(), s.end()}); },
                           {fmt::format("{} tokens", big.vocab_size()), "vocab_size is 320"}));
 }
+
+// Dynamic evaluation: lr 0 is the static evaluation; with a positive lr, a text that repeats itself
+// costs fewer bits (the model adapts to what it was charged for); the weights come back unchanged.
+TEST(LmDynamicEval, ZeroLrIsStaticAndAdaptationHelpsOnRepeatsAndWeightsAreRestored) {
+  const std::string base = verses();
+  Tokenizer t = Tokenizer::train_bpe(base, 300);
+  manual_seed(4);
+  auto m = make_model({.vocab_size = 300, .hidden_size = 32, .intermediate_size = 48, .num_hidden_layers = 1,
+                       .num_attention_heads = 2, .num_key_value_heads = 1, .max_position_embeddings = 32});
+  std::string s;
+  for (int i = 0; i < 12; ++i) s += "Behold, a sower went forth to sow; and some seeds fell by the way side.\n";
+  const std::vector<uint8_t> text(s.begin(), s.end());
+  const auto before = m->state_dict();
+  std::vector<std::vector<float>> saved;
+  for (const auto& [n, w] : before) saved.push_back(w.to_vector<float>());
+  const EvalResult st = evaluate(*m, t, text, 0, 4);
+  const EvalResult zero = evaluate_dynamic(*m, t, text, {.lr = 0});
+  EXPECT_EQ(zero.tokens, st.tokens);
+  EXPECT_NEAR(zero.bpc, st.bpc, 1e-5);
+  const EvalResult dyn = evaluate_dynamic(*m, t, text, {.lr = 0.05, .grad_clip = 1.0});
+  EXPECT_EQ(dyn.tokens, st.tokens);
+  EXPECT_LT(dyn.bpc, st.bpc - 0.5) << "static " << st.bpc << ", dynamic " << dyn.bpc;
+  const auto after = m->state_dict();
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].second.to_vector<float>(), saved[i]) << after[i].first;
+  EXPECT_TRUE(m->is_training());
+  EXPECT_TRUE(throws_with([&] { evaluate_dynamic(*m, t, text, {.lr = -1}); }, {"dynamic learning rate", ">= 0"}));
+}

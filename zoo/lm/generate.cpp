@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "autograd/grad_mode.h"
+#include "nn/optim/clip_grad.h"
 #include "zoo/lm/lm.h"
 
 namespace ember::zoo::lm {
@@ -24,6 +26,41 @@ Tensor tokens_of(const Tokens& v, size_t begin, size_t end) {
   return Tensor::from_vector(t, {1, static_cast<int64_t>(t.size())}, {.dtype = DType::i64});
 }
 
+// Windows (start, first scored offset) of T tokens over n: window s predicts tokens s+1..s+T; each
+// advances by T/2 and scores only what the previous one did not.
+std::vector<std::pair<int64_t, int64_t>> eval_windows(int64_t n, int64_t T) {
+  const int64_t stride = std::max<int64_t>(1, T / 2);
+  std::vector<std::pair<int64_t, int64_t>> windows;
+  int64_t scored = 0;  // tokens 1..scored are predicted
+  for (int64_t s = 0; scored < n - 1; s += stride) {
+    s = std::min(s, n - 1 - T);
+    windows.emplace_back(s, scored - s);  // offsets < scored - s were predicted before
+    scored = s + T;
+  }
+  return windows;
+}
+
+Tokens encode_checked(LlamaLM& model, const Tokenizer& tok, const std::vector<uint8_t>& text_bytes, int64_t limit,
+                      int64_t& nb) {
+  nb = limit > 0 ? std::min<int64_t>(limit, static_cast<int64_t>(text_bytes.size()))
+                 : static_cast<int64_t>(text_bytes.size());
+  Tokens text = tok.encode({reinterpret_cast<const char*>(text_bytes.data()), static_cast<size_t>(nb)});
+  EMBER_CHECK(text.size() >= 2, "eval lm: the text has {} tokens ({} bytes); at least 2 are needed", text.size(), nb);
+  EMBER_CHECK(model.config().vocab_size >= tok.vocab_size(),
+              "eval lm: the {} tokenizer has {} tokens but the model's vocab_size is {}", tok.name(),
+              tok.vocab_size(), model.config().vocab_size);
+  return text;
+}
+
+EvalResult eval_result(const Tokenizer& tok, const Tokens& text, int64_t nb, double nats) {
+  EvalResult r;
+  r.tokens = static_cast<int64_t>(text.size()) - 1;
+  r.bytes = nb - static_cast<int64_t>(tok.piece(text[0]).size());
+  r.bpc = nats / static_cast<double>(r.bytes) / std::log(2.0);
+  r.perplexity = std::exp(nats / static_cast<double>(r.tokens));
+  return r;
+}
+
 }  // namespace
 
 EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t limit, int64_t batch) {
@@ -32,24 +69,11 @@ EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t li
 
 EvalResult evaluate(LlamaLM& model, const Tokenizer& tok, const std::vector<uint8_t>& text_bytes, int64_t limit,
                     int64_t batch) {
-  const int64_t nb = limit > 0 ? std::min<int64_t>(limit, static_cast<int64_t>(text_bytes.size()))
-                               : static_cast<int64_t>(text_bytes.size());
-  const Tokens text = tok.encode({reinterpret_cast<const char*>(text_bytes.data()), static_cast<size_t>(nb)});
+  int64_t nb = 0;
+  const Tokens text = encode_checked(model, tok, text_bytes, limit, nb);
   const auto n = static_cast<int64_t>(text.size());
-  EMBER_CHECK(n >= 2, "eval lm: the text has {} tokens ({} bytes); at least 2 are needed", n, nb);
-  EMBER_CHECK(model.config().vocab_size >= tok.vocab_size(),
-              "eval lm: the {} tokenizer has {} tokens but the model's vocab_size is {}", tok.name(),
-              tok.vocab_size(), model.config().vocab_size);
-  const int64_t ctx = model.config().max_position_embeddings, T = std::min(ctx, n - 1);
-  const int64_t stride = std::max<int64_t>(1, T / 2);
-  // Windows (start, first scored offset): window s predicts bytes s+1..s+T.
-  std::vector<std::pair<int64_t, int64_t>> windows;
-  int64_t scored = 0;  // bytes 1..scored are predicted
-  for (int64_t s = 0; scored < n - 1; s += stride) {
-    s = std::min(s, n - 1 - T);
-    windows.emplace_back(s, scored - s);  // offsets < scored - s were predicted before
-    scored = s + T;
-  }
+  const int64_t T = std::min(model.config().max_position_embeddings, n - 1);
+  const auto windows = eval_windows(n, T);
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -73,12 +97,65 @@ EvalResult evaluate(LlamaLM& model, const Tokenizer& tok, const std::vector<uint
         nats += loss[static_cast<size_t>(b * T + t)];
   }
   model.train(was_training);
-  EvalResult r;
-  r.tokens = n - 1;
-  r.bytes = nb - static_cast<int64_t>(tok.piece(text[0]).size());
-  r.bpc = nats / static_cast<double>(r.bytes) / std::log(2.0);
-  r.perplexity = std::exp(nats / static_cast<double>(r.tokens));
-  return r;
+  return eval_result(tok, text, nb, nats);
+}
+
+EvalResult evaluate_dynamic(LlamaLM& model, const Tokenizer& tok, const std::vector<uint8_t>& text_bytes,
+                            const DynamicEvalOptions& opt) {
+  EMBER_CHECK(opt.lr >= 0 && std::isfinite(opt.lr), "eval lm: the dynamic learning rate must be >= 0, got {}", opt.lr);
+  EMBER_CHECK(opt.grad_clip >= 0 && opt.decay >= 0 && opt.decay <= 1,
+              "eval lm: dynamic grad_clip must be >= 0 and decay in [0, 1] (got {}, {})", opt.grad_clip, opt.decay);
+  for (const auto& [name, lin] : model.projections())
+    EMBER_CHECK(!lin->is_int8() && !lin->is_bf16(), "eval lm: dynamic evaluation needs f32 weights ({} is {})",
+                name, lin->is_int8() ? "int8" : "bf16");
+  int64_t nb = 0;
+  const Tokens text = encode_checked(model, tok, text_bytes, opt.limit, nb);
+  const auto n = static_cast<int64_t>(text.size());
+  const int64_t T = std::min(model.config().max_position_embeddings, n - 1);
+  const auto windows = eval_windows(n, T);
+  const bool was_training = model.is_training();
+  model.eval();  // no dropout; gradients stay on
+  std::vector<Tensor> params;
+  std::vector<Tensor> trained;  // copies of the weights, restored at the end
+  for (auto& [name, p] : model.named_parameters()) {
+    params.push_back(p);
+    trained.push_back(p.detach().clone());
+  }
+  double nats = 0;
+  std::vector<int64_t> in(static_cast<size_t>(T)), tgt(static_cast<size_t>(T));
+  for (const auto& [s, first] : windows) {
+    for (int64_t t = 0; t < T; ++t) {
+      in[static_cast<size_t>(t)] = text[static_cast<size_t>(s + t)];
+      tgt[static_cast<size_t>(t)] = text[static_cast<size_t>(s + t + 1)];
+    }
+    const bool step = opt.lr > 0;
+    std::optional<NoGradGuard> no_grad;
+    if (!step) no_grad.emplace();
+    for (auto& p : params) p.zero_grad();
+    Tensor logits = model.forward(Tensor::from_vector(in, {1, T}, {.dtype = DType::i64}));
+    Tensor loss = cross_entropy(logits.reshape({T, logits.size(-1)}), Tensor::from_vector(tgt, {T}, {.dtype = DType::i64}),
+                                {.reduction = Reduction::none});
+    const auto values = loss.detach().to_vector<float>();
+    for (int64_t t = first; t < T; ++t) nats += values[static_cast<size_t>(t)];
+    if (!step) continue;
+    loss.narrow(0, first, T - first).mean().backward();
+    if (opt.grad_clip > 0) nn::clip_grad_norm_(params, opt.grad_clip);
+    NoGradGuard g;
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (!params[i].grad().defined()) continue;
+      params[i].add_(params[i].grad(), -opt.lr);
+      if (opt.decay > 0) params[i].add_(trained[i] - params[i], opt.decay);
+    }
+  }
+  {
+    NoGradGuard g;
+    for (size_t i = 0; i < params.size(); ++i) {
+      params[i].copy_(trained[i]);
+      params[i].zero_grad();
+    }
+  }
+  model.train(was_training);
+  return eval_result(tok, text, nb, nats);
 }
 
 std::vector<double> sampling_probs(const float* logits, int64_t vocab, const SampleOptions& opt) {

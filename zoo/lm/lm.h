@@ -59,6 +59,20 @@ EvalResult evaluate(LlamaLM& model, const Tokenizer& tok, const std::vector<uint
 // Byte tokens.
 EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t limit = 0, int64_t batch = 16);
 
+// Dynamic evaluation (Krause et al., "Dynamic Evaluation of Neural Sequence Models", 2018): the
+// windows of evaluate(), one at a time in text order; each window's new tokens are scored first,
+// then the model takes one SGD step (gradient-norm clipped) on their loss, so it adapts to the text
+// it has already been charged for, as an adaptive compressor does. Every token is still predicted
+// once, before any update that saw it. The weights are restored at the end. lr = 0 equals evaluate().
+struct DynamicEvalOptions {
+  double lr = 0;          // SGD learning rate of the per-window step
+  double grad_clip = 1;   // global gradient norm cap per step (0: off)
+  double decay = 0;       // after each step, move the weights this fraction back toward the trained ones
+  int64_t limit = 0;      // > 0: only the first `limit` bytes
+};
+EvalResult evaluate_dynamic(LlamaLM& model, const Tokenizer& tok, const std::vector<uint8_t>& text,
+                            const DynamicEvalOptions& opt);
+
 // ---- sampling and generation ----
 struct SampleOptions {
   double temperature = 0.8;
