@@ -143,7 +143,7 @@ void add_generate(CLI::App& app) {
       "sample text from a language-model checkpoint (prefill + KV cache, streamed). When the sequence reaches the "
       "context length the window slides: generation continues from the last half context.");
   struct Args {
-    std::string checkpoint, prompt = "And ";
+    std::string checkpoint, prompt = "And";
     lm::GenerateOptions opt;
     int threads = 0;
     bool no_cache = false;

@@ -37,21 +37,31 @@ TEST(LmTune, TrialsReportEachRoundAndAPrunedTrialStops) {
   hpo::Study study(hpo::StudyOptions{.name = "lm", .pruner = std::make_shared<PruneSecond>()});
   for (int i = 0; i < 2; ++i)
     study.enqueue({{"lr", 3e-3}, {"warmup", 0.05}, {"width", std::string("128")}, {"depth", int64_t(2)},
-                   {"batch", std::string("8")}, {"ctx", std::string("64")}});
+                   {"batch", std::string("8")}, {"ctx", std::string("64")},
+                   {"vocab", std::string("256")}, {"dropout", 0.1}});
   study.optimize([&](hpo::Trial& tr) { return t->run(tr, {.max_resource = 2}).value; }, {.n_trials = 2, .log = false});
   const auto trials = study.trials();
   ASSERT_EQ(trials[0]->state, hpo::TrialState::kComplete) << trials[0]->message;
   ASSERT_EQ(trials[0]->intermediate.size(), 2u);
-  EXPECT_LT(*trials[0]->value, 7.0);  // an untrained byte model scores about 8 bits per character
+  EXPECT_LT(*trials[0]->value, 7.0);  // an untrained byte model scores about 8 bits per byte
   EXPECT_EQ(trials[1]->state, hpo::TrialState::kPruned);
   EXPECT_EQ(trials[1]->intermediate.size(), 1u);
   hpo::Study final_study(hpo::StudyOptions{.name = "final"});
   final_study.enqueue({{"lr", 3e-3}, {"warmup", 0.05}, {"width", std::string("128")}, {"depth", int64_t(2)},
-                       {"batch", std::string("8")}, {"ctx", std::string("64")}});
+                       {"batch", std::string("8")}, {"ctx", std::string("64")},
+                       {"vocab", std::string("256")}, {"dropout", 0.1}});
   hpo::Trial tr = final_study.ask();
   const auto r = t->run(tr, {.max_resource = 2, .measure_test = true});
   ASSERT_TRUE(r.test.has_value());
   EXPECT_DOUBLE_EQ(r.value, *trials[0]->value);  // the same configuration and seed: the same run
+  // BPE tokens (learned on the training split) cover ~3 bytes a step: fewer bits per byte for the
+  // same steps.
+  final_study.enqueue({{"lr", 3e-3}, {"warmup", 0.05}, {"width", std::string("128")}, {"depth", int64_t(2)},
+                       {"batch", std::string("8")}, {"ctx", std::string("64")},
+                       {"vocab", std::string("1024")}, {"dropout", 0.1}});
+  hpo::Trial bpe = final_study.ask();
+  const auto rb = t->run(bpe, {.max_resource = 2});
+  EXPECT_LT(rb.value, r.value) << "bytes " << r.value << ", bpe " << rb.value;
   fs::remove(file);
 }
 

@@ -2,6 +2,8 @@
 #include "zoo/lm/tune.h"
 
 #include <cmath>
+#include <map>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -33,7 +35,7 @@ class LmTrainable final : public hpo::Trainable {
   std::string metric() const override { return "val_bpc"; }
   hpo::Direction direction() const override { return hpo::Direction::kMinimize; }
   std::string describe() const override {
-    return fmt::format("byte-level Llama LM on {} ({} train / {} val bytes), {} steps per report", corpus_.source,
+    return fmt::format("Llama LM (byte or BPE tokens) on {} ({} train / {} val bytes), {} steps per report", corpus_.source,
                        corpus_.train.size(), corpus_.val.size(), cfg_.steps);
   }
   hpo::Space space() const override {
@@ -43,7 +45,9 @@ class LmTrainable final : public hpo::Trainable {
         .add_categorical("width", {"128", "192", "256"})
         .add_int("depth", 2, 4)
         .add_categorical("batch", {"8", "16", "32"})
-        .add_categorical("ctx", {"64", "128"});
+        .add_categorical("ctx", {"64", "128"})
+        .add_categorical("vocab", {"256", "1024"})  // 256: bytes; 1024: BPE learned on the training split
+        .add_float("dropout", 0.0, 0.3);
     return s;
   }
 
@@ -51,8 +55,10 @@ class LmTrainable final : public hpo::Trainable {
     const hpo::Space sp = space();
     const auto v = sp.suggest_all(trial);
     auto choice = [&](const char* n) { return std::stoll(sp.find(n)->dist.choices.at(size_t(v.at(n)))); };
-    const int64_t width = choice("width"), B = choice("batch"), T = choice("ctx");
+    const int64_t width = choice("width"), B = choice("batch"), T = choice("ctx"), vocab = choice("vocab");
+    const auto& [tok, train] = tokens_for(vocab);
     LmConfig mc;
+    mc.vocab_size = tok.vocab_size();
     mc.hidden_size = width;
     mc.intermediate_size = (width * 8 / 3 + 15) / 16 * 16;
     mc.num_hidden_layers = int64_t(v.at("depth"));
@@ -64,11 +70,14 @@ class LmTrainable final : public hpo::Trainable {
     Generator gen(cfg_.seed);
     GeneratorScope gen_scope(gen);
     auto model = std::make_shared<LlamaLM>(mc);
+    model->set_dropout(v.at("dropout"));
     nn::AdamW opt(model->parameters(), {.lr = v.at("lr"), .weight_decay = 0.1});
     const int64_t total = ctx.max_resource * cfg_.steps;
     const int64_t warm = std::min<int64_t>(int64_t(v.at("warmup") * double(total)), total - 1);
     nn::CosineWithWarmup sched(opt, {.warmup_steps = warm, .total_steps = total, .min_lr = 0.1 * v.at("lr")});
-    const auto span = uint64_t(corpus_.train.size()) - uint64_t(T);
+    EMBER_CHECK(train.size() > size_t(T) + 1, "tune lm: the training split has {} tokens, fewer than ctx {}",
+                train.size(), T);
+    const auto span = uint64_t(train.size()) - uint64_t(T);
     std::vector<int64_t> in(size_t(B * T)), tgt(size_t(B * T));
     hpo::RunResult r;
     for (int64_t round = 1; round <= ctx.max_resource; ++round) {
@@ -78,8 +87,8 @@ class LmTrainable final : public hpo::Trainable {
         for (int64_t b = 0; b < B; ++b) {
           const size_t o = size_t(rng.below(span));
           for (int64_t t = 0; t < T; ++t) {
-            in[size_t(b * T + t)] = corpus_.train[o + size_t(t)];
-            tgt[size_t(b * T + t)] = corpus_.train[o + size_t(t) + 1];
+            in[size_t(b * T + t)] = train[o + size_t(t)];
+            tgt[size_t(b * T + t)] = train[o + size_t(t) + 1];
           }
         }
         opt.zero_grad();
@@ -93,17 +102,32 @@ class LmTrainable final : public hpo::Trainable {
         opt.step();
         sched.step();
       }
-      r.value = evaluate(*model, corpus_.val, cfg_.val_bytes).bpc;
+      r.value = evaluate(*model, tok, corpus_.val, cfg_.val_bytes).bpc;
       r.resource = round;
       hpo::report_epoch(trial, ctx, round, r.value);
     }
-    if (ctx.measure_test) r.test = evaluate(*model, corpus_.test, cfg_.test_bytes).bpc;
+    if (ctx.measure_test) r.test = evaluate(*model, tok, corpus_.test, cfg_.test_bytes).bpc;
     return r;
   }
 
  private:
+  // The tokenizer of a vocabulary size and the training split in its tokens, built once (trials
+  // may run on several threads).
+  const std::pair<Tokenizer, Tokens>& tokens_for(int64_t vocab) {
+    std::lock_guard lock(mu_);
+    auto it = tokenized_.find(vocab);
+    if (it == tokenized_.end()) {
+      const std::string_view text(reinterpret_cast<const char*>(corpus_.train.data()), corpus_.train.size());
+      Tokenizer tok = vocab == 256 ? Tokenizer() : Tokenizer::train_bpe(text, vocab);
+      Tokens enc = tok.encode(text);
+      it = tokenized_.emplace(vocab, std::make_pair(std::move(tok), std::move(enc))).first;
+    }
+    return it->second;
+  }
   TuneConfig cfg_;
   Corpus corpus_;
+  std::mutex mu_;
+  std::map<int64_t, std::pair<Tokenizer, Tokens>> tokenized_;
 };
 
 }  // namespace

@@ -1,7 +1,7 @@
-// The byte-level Llama LM (zoo/lm) as an hpo::Trainable (`ember tune lm`): lr, warm-up, width,
-// depth, batch and context are tuned; a trial trains max_resource rounds of `steps` optimizer
+// The Llama LM (zoo/lm) as an hpo::Trainable (`ember tune lm`): lr, warm-up, width, depth, batch,
+// context, tokens (bytes, or a 1024-token BPE learned on the training split) and dropout are tuned; a trial trains max_resource rounds of `steps` optimizer
 // steps (AdamW, cosine with warm-up, clip 1.0) on random windows of the training split and reports
-// the validation bits per character after each round (the pruners' resource). The test split's
+// the validation bits per byte after each round (the pruners' resource). The test split's
 // bpc is measured once, for the best configuration.
 #pragma once
 
