@@ -380,22 +380,39 @@ TEST(LmQuantize, Bf16FolderLoadsAndMatchesRoundedF32Weights) {
   EXPECT_TRUE(throws_with([&] { load_pretrained((dir.path / "b16").string()); }, {"quant_method 'gptq'"}));
 }
 
-TEST(LmTrain, ResumeIsBitForBit) {
-  TempDir dir("train");
+namespace {
+
+// A small verse-like training text in dir/text.txt.
+fs::path write_verses(const TempDir& dir) {
   std::string text;
   for (int i = 0; i < 400; ++i) text += fmt::format("And the {} said unto {}, behold.\n", i % 13, i % 7);
   const fs::path data = dir.path / "text.txt";
   std::ofstream(data) << text;
+  return data;
+}
+
+// Trains c into `out` in two runs: stop after `first` steps, then --resume to the end.
+TrainResult train_in_two_runs(TrainConfig c, const fs::path& out, int64_t first) {
+  c.out = out.string();
+  c.stop_after = first;
+  train(c);
+  c.stop_after = 0;
+  c.resume = true;
+  return train(c);
+}
+
+}  // namespace
+
+TEST(LmTrain, ResumeIsBitForBit) {
+  TempDir dir("train");
+  const fs::path data = write_verses(dir);
   TrainConfig c{.preset = "tiny", .steps = 6, .batch = 2, .ctx = 16, .lr = 3e-3, .warmup = 1,
                 .data_file = data.string(), .out = (dir.path / "a").string(), .threads = 1, .eval_every = 3,
                 .eval_bytes = 64, .sample_tokens = 4, .final_test = false, .progress = false, .plots = false};
   TrainResult straight = train(c);
+  TrainResult resumed = train_in_two_runs(c, dir.path / "b", 3);
   c.out = (dir.path / "b").string();
-  c.stop_after = 3;
-  train(c);
-  c.stop_after = 0;
   c.resume = true;
-  TrainResult resumed = train(c);
   ASSERT_EQ(resumed.history.size(), 2u);
   EXPECT_EQ(resumed.history.back().val_bpc, straight.history.back().val_bpc);
   EXPECT_EQ(resumed.history.back().train_loss, straight.history.back().train_loss);
@@ -413,10 +430,7 @@ TEST(LmTrain, ResumeIsBitForBit) {
 // dropout masks bit for bit.
 TEST(LmTrain, BpeWithDropoutResumesBitForBit) {
   TempDir dir("bpe");
-  std::string text;
-  for (int i = 0; i < 400; ++i) text += fmt::format("And the {} said unto {}, behold.\n", i % 13, i % 7);
-  const fs::path data = dir.path / "text.txt";
-  std::ofstream(data) << text;
+  const fs::path data = write_verses(dir);
   TrainConfig c{.preset = "tiny", .tokenizer = "bpe", .vocab = 280, .dropout = 0.2, .steps = 6, .batch = 2,
                 .ctx = 16, .lr = 3e-3, .warmup = 1, .data_file = data.string(), .out = (dir.path / "a").string(),
                 .threads = 1, .eval_every = 3, .eval_bytes = 256, .sample_tokens = 4, .final_test = true,
@@ -431,12 +445,7 @@ TEST(LmTrain, BpeWithDropoutResumesBitForBit) {
   quantize_int8((dir.path / "a").string(), (dir.path / "q").string());
   EXPECT_EQ(load_pretrained((dir.path / "q").string()).tokenizer.merges(), a.tokenizer.merges());
 
-  c.out = (dir.path / "b").string();
-  c.stop_after = 3;
-  train(c);
-  c.stop_after = 0;
-  c.resume = true;
-  TrainResult resumed = train(c);
+  TrainResult resumed = train_in_two_runs(c, dir.path / "b", 3);
   ASSERT_EQ(resumed.history.size(), 2u);
   EXPECT_EQ(resumed.history.back().train_loss, straight.history.back().train_loss);
   EXPECT_EQ(resumed.history.back().val_bpc, straight.history.back().val_bpc);
