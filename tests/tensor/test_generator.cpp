@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "tensor/generator.h"
+#include "tensor/parallel.h"
 #include "tensor/tensor.h"
 
 namespace ember {
@@ -37,6 +38,38 @@ TEST(Philox, GeneratorHandsOutDisjointRanges) {
   g.manual_seed(6);
   EXPECT_EQ(g.take(1), 0u);
   EXPECT_EQ(g.seed(), 6u);
+}
+
+// CPU fills are element-wise functions of (seed, offset, index): element i of a uniform f32 fill
+// is the (i % 4)-th word of counter block offset + i / 4, whatever the thread split (the fill
+// computes each block once and shares it between its elements).
+TEST(Philox, CpuFillsFollowTheCounterLayoutAtAnySplit) {
+  const int saved_threads = get_num_threads();
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{(1 << 17) + 3}}) {
+      Generator g(42);
+      g.take(5);  // a non-zero offset
+      const auto u = Tensor::rand({n}, {}, &g).to_vector<float>();
+      const auto d = Tensor::rand({n}, {.dtype = DType::f64}, &g).to_vector<double>();
+      const auto k = Tensor::randint(0, 1000, {n}, {.dtype = DType::i64}, &g).to_vector<int64_t>();
+      Generator h(42);
+      h.take(5);
+      const uint64_t ou = h.take((uint64_t(n) + 3) / 4 * 2), od = h.take((uint64_t(n) + 1) / 2 * 2),
+                     ok = h.take((uint64_t(n) + 1) / 2 * 2);
+      for (int64_t i = 0; i < n; i += (n > 100 ? 997 : 1)) {
+        const auto i64 = uint64_t(i);
+        ASSERT_EQ(u[size_t(i)], uint_to_unit_float(philox4x32(42, ou + i64 / 4)[i64 % 4])) << n << " " << i;
+        const auto rd = philox4x32(42, od + i64 / 2);
+        ASSERT_EQ(d[size_t(i)], uints_to_unit_double(rd[2 * (i64 % 2)], rd[2 * (i64 % 2) + 1])) << i;
+        const auto rk = philox4x32(42, ok + i64 / 2);
+        ASSERT_EQ(k[size_t(i)], int64_t(((uint64_t(rk[2 * (i64 % 2)]) << 32) | rk[2 * (i64 % 2) + 1]) % 1000)) << i;
+      }
+      // The last element (a partial block) too.
+      ASSERT_EQ(u.back(), uint_to_unit_float(philox4x32(42, ou + uint64_t(n - 1) / 4)[uint64_t(n - 1) % 4]));
+    }
+  }
+  set_num_threads(saved_threads);
 }
 
 }  // namespace

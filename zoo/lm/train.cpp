@@ -295,6 +295,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
       const std::string all = tok.decode(prompt);
       fmt::print("  sample: {}\n", printable({all.begin(), all.end()}));
     }
+    std::fflush(stdout);  // a log file sees each evaluation as it happens
     save(p.step, seconds);
     write_metrics(out, result);
     if (c.plots) plot_curves(out, result.history);
