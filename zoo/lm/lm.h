@@ -145,7 +145,8 @@ struct TrainResult {
 };
 // With a communicator (or config.distributed, which joins the `ember launch` job), rank r of W
 // takes windows [rB/W, (r+1)B/W) of every micro-batch of B windows, so W ranks follow the
-// single-process trajectory; rank 0 alone evaluates, prints and writes the run folder.
+// single-process trajectory (with dropout, each rank draws its own masks, so the trajectory is an
+// equally likely one, not the same); rank 0 alone evaluates, prints and writes the run folder.
 TrainResult train(const TrainConfig& config, dist::CommunicatorPtr comm = nullptr);
 
 }  // namespace ember::zoo::lm

@@ -142,9 +142,9 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   if (main_rank) fs::create_directories(out);
   // What shapes the trajectory; --resume checks it.
   json run_cfg = {{"config", json::parse(config_to_json(mc))}, {"steps", c.steps}, {"batch", c.batch},
-                        {"accum", c.accum}, {"lr", c.lr}, {"min_lr_ratio", c.min_lr_ratio}, {"warmup", c.warmup},
-                        {"weight_decay", c.weight_decay}, {"grad_clip", c.grad_clip}, {"seed", c.seed},
-                        {"data", corpus.source}, {"train_bytes", corpus.train.size()}};
+                  {"accum", c.accum}, {"lr", c.lr}, {"min_lr_ratio", c.min_lr_ratio}, {"warmup", c.warmup},
+                  {"weight_decay", c.weight_decay}, {"grad_clip", c.grad_clip}, {"seed", c.seed},
+                  {"data", corpus.source}, {"train_bytes", corpus.train.size()}};
   if (!tok.is_bytes()) run_cfg["tokenizer"] = {{"type", tok.name()}, {"vocab", tok.vocab_size()}};
   if (c.dropout > 0) run_cfg["dropout"] = c.dropout;
 
