@@ -44,7 +44,7 @@ Tokens encode_checked(LlamaLM& model, const Tokenizer& tok, const std::vector<ui
                       int64_t& nb) {
   nb = limit > 0 ? std::min<int64_t>(limit, static_cast<int64_t>(text_bytes.size()))
                  : static_cast<int64_t>(text_bytes.size());
-  Tokens text = tok.encode({reinterpret_cast<const char*>(text_bytes.data()), static_cast<size_t>(nb)});
+  Tokens text = tok.encode(as_text(text_bytes, nb));
   EMBER_CHECK(text.size() >= 2, "eval lm: the text has {} tokens ({} bytes); at least 2 are needed", text.size(), nb);
   EMBER_CHECK(model.config().vocab_size >= tok.vocab_size(),
               "eval lm: the {} tokenizer has {} tokens but the model's vocab_size is {}", tok.name(),
@@ -120,7 +120,11 @@ EvalResult evaluate_dynamic(LlamaLM& model, const Tokenizer& tok, const std::vec
   for (auto& [name, p] : model.named_parameters()) {
     params.push_back(p);
     trained.push_back(p.detach().clone());
+    p.zero_grad();  // each step sees only its own window's gradient
   }
+  const bool step = opt.lr > 0;
+  std::optional<NoGradGuard> no_grad;  // lr 0: scoring only
+  if (!step) no_grad.emplace();
   double nats = 0;
   std::vector<int64_t> in(static_cast<size_t>(T)), tgt(static_cast<size_t>(T));
   for (const auto& [s, first] : windows) {
@@ -128,10 +132,6 @@ EvalResult evaluate_dynamic(LlamaLM& model, const Tokenizer& tok, const std::vec
       in[static_cast<size_t>(t)] = text[static_cast<size_t>(s + t)];
       tgt[static_cast<size_t>(t)] = text[static_cast<size_t>(s + t + 1)];
     }
-    const bool step = opt.lr > 0;
-    std::optional<NoGradGuard> no_grad;
-    if (!step) no_grad.emplace();
-    for (auto& p : params) p.zero_grad();
     Tensor logits = model.forward(Tensor::from_vector(in, {1, T}, {.dtype = DType::i64}));
     Tensor loss = cross_entropy(logits.reshape({T, logits.size(-1)}), Tensor::from_vector(tgt, {T}, {.dtype = DType::i64}),
                                 {.reduction = Reduction::none});
@@ -145,14 +145,12 @@ EvalResult evaluate_dynamic(LlamaLM& model, const Tokenizer& tok, const std::vec
       if (!params[i].grad().defined()) continue;
       params[i].add_(params[i].grad(), -opt.lr);
       if (opt.decay > 0) params[i].add_(trained[i] - params[i], opt.decay);
+      params[i].zero_grad();
     }
   }
   {
     NoGradGuard g;
-    for (size_t i = 0; i < params.size(); ++i) {
-      params[i].copy_(trained[i]);
-      params[i].zero_grad();
-    }
+    for (size_t i = 0; i < params.size(); ++i) params[i].copy_(trained[i]);
   }
   model.train(was_training);
   return eval_result(tok, text, nb, nats);

@@ -119,11 +119,9 @@ struct LlamaLM::Layer : nn::Module {
       vh = cache->v[layer].narrow(2, 0, start + T);
     }
     Tensor a = scaled_dot_product_attention(qh, kh, vh, /*causal=*/true);
-    Tensor attn_out = (*o)(a.transpose(1, 2).reshape({B, T, C}));
-    Tensor y = x + (p > 0 ? ember::dropout(attn_out, p, true) : attn_out);
+    Tensor y = x + ember::dropout((*o)(a.transpose(1, 2).reshape({B, T, C})), p, p > 0);
     hn = rms_norm(y, n2->weight, n2->eps);
-    Tensor mlp_out = (*down)(silu((*gate)(hn)) * (*up)(hn));
-    return y + (p > 0 ? ember::dropout(mlp_out, p, true) : mlp_out);
+    return y + ember::dropout((*down)(silu((*gate)(hn)) * (*up)(hn)), p, p > 0);
   }
 };
 
@@ -158,8 +156,7 @@ std::vector<std::pair<std::string, std::shared_ptr<LmLinear>>> LlamaLM::projecti
 
 Tensor LlamaLM::run(const Tensor& tokens, const Tensor& cos, const Tensor& sin, KvCache* cache) {
   const double p = is_training() && GradMode::is_enabled() ? dropout_ : 0.0;
-  Tensor x = embedding(embed_->weight, tokens);
-  if (p > 0) x = ember::dropout(x, p, true);
+  Tensor x = ember::dropout(embedding(embed_->weight, tokens), p, p > 0);
   for (size_t l = 0; l < layers_.size(); ++l) x = layers_[l]->forward3(x, cos, sin, cache, l, p);
   x = rms_norm(x, norm_->weight, norm_->eps);
   if (head_) return (*head_)(x);

@@ -97,6 +97,7 @@ void Tokenizer::build_tables() {
 Tokenizer Tokenizer::train_bpe(std::string_view text, int64_t vocab_size) {
   EMBER_CHECK(vocab_size >= 256 && vocab_size <= (int64_t{1} << 20),
               "tokenizer: the BPE vocabulary must be in [256, 1048576] (256 = bytes), got {}", vocab_size);
+  if (vocab_size == 256) return {};
   // Distinct chunks with their counts: merges never cross a chunk, so a chunk type is a "word".
   std::unordered_map<std::string_view, int64_t> counts;
   for (std::string_view c : split_chunks(text)) ++counts[c];

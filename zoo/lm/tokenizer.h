@@ -35,7 +35,8 @@ class Tokenizer {
   static constexpr const char* kFile = "ember_tokenizer.json";
 
   Tokenizer() { build_tables(); }  // bytes
-  // Learns merges on `text` until the vocabulary has `vocab_size` tokens (>= 256; 256: bytes).
+  // Learns merges on `text` until the vocabulary has `vocab_size` tokens (>= 256; 256: bytes, no
+  // learning).
   static Tokenizer train_bpe(std::string_view text, int64_t vocab_size);
   // From merges (left, right) in order; each id must be below 256 + its own index.
   static Tokenizer from_merges(const std::vector<std::pair<Token, Token>>& merges);
@@ -63,6 +64,11 @@ class Tokenizer {
   std::vector<std::string> pieces_;                 // id -> bytes
   std::unordered_map<uint64_t, Token> merge_of_;    // (left << 32 | right) -> merged id (= rank + 256)
 };
+
+// A byte buffer (a corpus split) as the text the tokenizer reads; the first `n` bytes when n >= 0.
+inline std::string_view as_text(const std::vector<uint8_t>& bytes, int64_t n = -1) {
+  return {reinterpret_cast<const char*>(bytes.data()), n < 0 ? bytes.size() : static_cast<size_t>(n)};
+}
 
 // Cuts text into the chunks described above (exposed for tests).
 std::vector<std::string_view> split_chunks(std::string_view text);

@@ -118,9 +118,8 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   // The tokenizer is learned on the training split alone (deterministic, so every rank and every
   // --resume learns the same one).
   const auto tok_t0 = std::chrono::steady_clock::now();
-  const std::string_view train_text(reinterpret_cast<const char*>(corpus.train.data()), corpus.train.size());
-  const Tokenizer tok = c.tokenizer == "bpe" ? Tokenizer::train_bpe(train_text, c.vocab) : Tokenizer();
-  const Tokens train_tokens = tok.encode(train_text);
+  const Tokenizer tok = c.tokenizer == "bpe" ? Tokenizer::train_bpe(as_text(corpus.train), c.vocab) : Tokenizer();
+  const Tokens train_tokens = tok.encode(as_text(corpus.train));
   const double tok_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tok_t0).count();
   mc.vocab_size = tok.vocab_size();
   mc.validate("train lm");

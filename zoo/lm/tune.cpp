@@ -117,9 +117,8 @@ class LmTrainable final : public hpo::Trainable {
     std::lock_guard lock(mu_);
     auto it = tokenized_.find(vocab);
     if (it == tokenized_.end()) {
-      const std::string_view text(reinterpret_cast<const char*>(corpus_.train.data()), corpus_.train.size());
-      Tokenizer tok = vocab == 256 ? Tokenizer() : Tokenizer::train_bpe(text, vocab);
-      Tokens enc = tok.encode(text);
+      Tokenizer tok = Tokenizer::train_bpe(as_text(corpus_.train), vocab);  // 256: bytes
+      Tokens enc = tok.encode(as_text(corpus_.train));
       it = tokenized_.emplace(vocab, std::make_pair(std::move(tok), std::move(enc))).first;
     }
     return it->second;
