@@ -27,13 +27,15 @@ void rate(benchmark::State& st, const char* name, double per_iter) {
   st.counters[name] = benchmark::Counter(per_iter * double(st.iterations()), benchmark::Counter::kIsRate);
 }
 
-// Args: N, C, H, W, M (3x3, pad 1), Winograd (1: the CPU's Winograd lowering where it applies, 0:
-// im2col + GEMM). Shapes: W2 conv2, W6 residual conv, W3's four levels.
+// Args: N, C, H, W, M (3x3, pad 1), Winograd (0: im2col + GEMM; 2 or 4: the CPU's Winograd
+// lowering forced to F(2x2,3x3) or F(4x4,3x3) where it applies; 1: its own choice of tile).
+// Shapes: W2 conv2, W6 residual conv, W3's four levels.
 void BM_conv2d_fwd_bwd(benchmark::State& st) {
   set_num_threads(1);
   const int64_t n = st.range(0), c = st.range(1), h = st.range(2), w = st.range(3), m = st.range(4);
   const bool prev = cpu::conv_winograd_enabled();
   cpu::set_conv_winograd(st.range(5) != 0);
+  cpu::set_conv_winograd_tile(st.range(5) >= 2 ? int(st.range(5)) : 0);
   Generator g(1);
   Tensor x = leaf({n, c, h, w}, g), wt = leaf({m, c, 3, 3}, g);
   for (auto _ : st) {
@@ -43,15 +45,16 @@ void BM_conv2d_fwd_bwd(benchmark::State& st) {
     wt.zero_grad();
   }
   cpu::set_conv_winograd(prev);
+  cpu::set_conv_winograd_tile(0);
   rate(st, "FLOP/s", 3 * 2.0 * double(n * m * h * w * c * 9));
 }
 BENCHMARK(BM_conv2d_fwd_bwd)
-    ->ArgsProduct({{64}, {32}, {14}, {14}, {64}, {0, 1}})
-    ->ArgsProduct({{256}, {64}, {6}, {7}, {64}, {0, 1}})
-    ->ArgsProduct({{16}, {32}, {64}, {64}, {32}, {0, 1}})
-    ->ArgsProduct({{16}, {64}, {32}, {32}, {64}, {0, 1}})
-    ->ArgsProduct({{16}, {128}, {16}, {16}, {128}, {0, 1}})
-    ->ArgsProduct({{16}, {256}, {8}, {8}, {256}, {0, 1}})
+    ->ArgsProduct({{64}, {32}, {14}, {14}, {64}, {0, 2, 4}})
+    ->ArgsProduct({{256}, {64}, {6}, {7}, {64}, {0, 2, 4}})
+    ->ArgsProduct({{16}, {32}, {64}, {64}, {32}, {0, 2, 4}})
+    ->ArgsProduct({{16}, {64}, {32}, {32}, {64}, {0, 2, 4}})
+    ->ArgsProduct({{16}, {128}, {16}, {16}, {128}, {0, 2, 4}})
+    ->ArgsProduct({{16}, {256}, {8}, {8}, {256}, {0, 2, 4}})
     ->ArgNames({"N", "C", "H", "W", "M", "winograd"})
     ->Unit(benchmark::kMillisecond);
 
@@ -157,7 +160,7 @@ void BM_unary(benchmark::State& st) {
   rate(st, "bytes/s", 8.0 * double(n));
   st.SetLabel(std::string(names[st.range(0)]) + (avx2 ? " avx2" : " scalar"));
 }
-BENCHMARK(BM_unary)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {0, 1}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_unary)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {0, 2, 4}})->Unit(benchmark::kMicrosecond);
 
 // Memory roofline for the bandwidth counters below: copy (b = a) and triad (a = b + s c) with
 // 16 MiB per array (the size BM_elementwise uses; part of it stays in the L3) and 64 MiB (DRAM).
@@ -216,7 +219,7 @@ void BM_max_pool(benchmark::State& st) {
   st.SetLabel(std::string(cpu::isa_name(cpu::active_isa())) + (bwd ? " bwd" : " fwd"));
   cpu::set_isa(prev);
 }
-BENCHMARK(BM_max_pool)->ArgsProduct({{32}, {28}, {0, 1, 2}, {0, 1}})->ArgsProduct({{64}, {14}, {0, 1, 2}, {0, 1}})
+BENCHMARK(BM_max_pool)->ArgsProduct({{32}, {28}, {0, 1, 2}, {0, 2, 4}})->ArgsProduct({{64}, {14}, {0, 1, 2}, {0, 2, 4}})
     ->ArgNames({"C", "H", "isa", "bwd"})->Unit(benchmark::kMicrosecond);
 
 // Backend cross-entropy, forward + backward, on W1's [128, 10], W4's [2048, 256] and LLM-style
@@ -269,7 +272,7 @@ void BM_norm_rows(benchmark::State& st) {
   st.SetLabel(std::string(rms ? "rms_norm " : "layer_norm ") + std::string(cpu::isa_name(cpu::active_isa())));
   cpu::set_isa(prev);
 }
-BENCHMARK(BM_norm_rows)->ArgsProduct({{2048}, {256}, {0, 1}, {0, 1}})->ArgsProduct({{8192}, {512}, {0, 1}, {0, 1}})
+BENCHMARK(BM_norm_rows)->ArgsProduct({{2048}, {256}, {0, 1}, {0, 2, 4}})->ArgsProduct({{8192}, {512}, {0, 1}, {0, 2, 4}})
     ->ArgNames({"N", "D", "rms", "isa"})->Unit(benchmark::kMicrosecond);
 
 // Backend im2col and col2im (3x3, pad 1, stride 1) into the contiguous [N, C*9, L] layout. Args:
@@ -295,8 +298,8 @@ void BM_im2col(benchmark::State& st) {
   rate(st, "bytes/s", (col2im ? 44.0 : 40.0) * double(n * c * h * h));
   st.SetLabel(col2im ? "col2im" : "im2col");
 }
-BENCHMARK(BM_im2col)->ArgsProduct({{37}, {1}, {28}, {0, 1}})->ArgsProduct({{4}, {32}, {14}, {0, 1}})
-    ->ArgsProduct({{16}, {64}, {32}, {0, 1}})->ArgNames({"N", "C", "H", "op"})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_im2col)->ArgsProduct({{37}, {1}, {28}, {0, 2, 4}})->ArgsProduct({{4}, {32}, {14}, {0, 2, 4}})
+    ->ArgsProduct({{16}, {64}, {32}, {0, 2, 4}})->ArgNames({"N", "C", "H", "op"})->Unit(benchmark::kMicrosecond);
 
 // Backend elementwise and reduction kernels over 4M f32 (16 MiB per tensor, past the LLC), as
 // GB/s to hold against BM_bandwidth. Arg: which kernel. Bytes: each operand read or written once.

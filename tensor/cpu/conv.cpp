@@ -4,9 +4,10 @@
 //  * winograd (f32 3x3, stride 1, pad 1, groups 1, >= 16 channels each side, planes of 4x4 or more
 //    (a 3-wide plane would waste 7 of every 16 outputs of the 2x2 tiles), AVX2+; forward and
 //    the input gradient, which is the same convolution with the weights flipped and transposed):
-//    a chunk of images is moved to NHWC, run through winograd.h's F(2x2,3x3) (2.25x fewer
-//    multiplies than the GEMM) and moved back. The weight gradient uses the same transforms read
-//    backwards (F(3x3,2x2): 16 products over the tiles, no im2col). set_conv_winograd(false) /
+//    a chunk of images is moved to NHWC, run through winograd.h's F(4x4,3x3) (4x fewer multiplies
+//    than the GEMM; planes of 8x8 and more) or F(2x2,3x3) (2.25x; smaller planes) and moved back.
+//    The weight gradient uses the same transforms read backwards (F(3x3,4x4) / F(3x3,2x2): 36 or
+//    16 products over the tiles, no im2col). set_conv_winograd(false) /
 //    EMBER_CONV_WINOGRAD=0 keep these convolutions on the wide lowering.
 //  * wide (groups == 1, not a large 1x1): a chunk of nb images is one GEMM whose N is nb*L, with
 //    col in a "wide" layout [K, nb*L] (im2col.cpp accepts this strided view of [nb, K, L]) and the
@@ -133,10 +134,11 @@ bool use_winograd(const Tensor& x, const Conv2dGeom& g, int64_t m) {
          g.c >= 16 && m >= 16 && g.h >= 4 && g.w >= 4;
 }
 
-// Images per Winograd chunk: the chunk's transformed input (16 floats per 2x2 tile and channel)
-// stays within ~1 MiB, at least one image, and the batch gives at least 8 chunks.
-int64_t winograd_chunk(const Conv2dGeom& g, int64_t m) {
-  const int64_t per_image = 16 * ((g.h + 1) / 2) * ((g.w + 1) / 2) * std::max(g.c, m);
+// Images per Winograd chunk: the chunk's transformed input ((tile + 2)^2 floats per tile and
+// channel) stays within ~1 MiB, at least one image, and the batch gives at least 8 chunks.
+int64_t winograd_chunk(const Conv2dGeom& g, int64_t m, int tile) {
+  const int64_t per_image =
+      winograd_positions(tile) * ((g.h + tile - 1) / tile) * ((g.w + tile - 1) / tile) * std::max(g.c, m);
   return std::clamp<int64_t>(kWideColBudget / std::max<int64_t>(1, per_image), 1, std::max<int64_t>((g.n + 7) / 8, 1));
 }
 
@@ -169,10 +171,10 @@ void from_nhwc(const float* src, int64_t nb, int64_t c, int64_t hw, float* dst, 
 }
 
 // out [N, m, H, W] (=|+=) conv3x3(in [N, cin, H, W] with any strides) for weights already in
-// Winograd form (u, from winograd_transform_weights for cout m, cin).
-void winograd_images(const Tensor& in, int64_t cin, const float* u, int64_t m, const Conv2dGeom& g, const Tensor& out,
-                     bool accumulate) {
-  const int64_t hw = g.h * g.w, chunk = winograd_chunk(g, m), chunks = (g.n + chunk - 1) / chunk;
+// Winograd form (u, from winograd_transform_weights for cout m, cin and this tile size).
+void winograd_images(const Tensor& in, int64_t cin, const float* u, int64_t m, int tile, const Conv2dGeom& g,
+                     const Tensor& out, bool accumulate) {
+  const int64_t hw = g.h * g.w, chunk = winograd_chunk(g, m, tile), chunks = (g.n + chunk - 1) / chunk;
   const float* src = in.data<float>();
   float* dst = out.data<float>();
   parallel_tasks(chunks, [&](int64_t ci) {
@@ -183,16 +185,18 @@ void winograd_images(const Tensor& in, int64_t cin, const float* u, int64_t m, c
     to_nhwc(src + n0 * in.stride(0), nb, cin, g.h, g.w, in.stride(0), in.stride(1), in.stride(2), in.stride(3),
             xh.data());
     conv_winograd({.n = nb, .h = g.h, .w = g.w, .cin = cin, .cout = m, .k = 3, .x = xh.data(), .x_pad = 0,
-                   .packed_w = u, .y = yh.data(), .y_pad = 0});
+                   .packed_w = u, .y = yh.data(), .y_pad = 0},
+                  tile);
     from_nhwc(yh.data(), nb, m, hw, dst + n0 * m * hw, accumulate);
   });
 }
 
 void forward_winograd(const Tensor& x, const Tensor& w, const Conv2dGeom& g, const Tensor& y, bool accumulate) {
   const int64_t m = w.size(0);
-  Tensor u = Tensor::empty({winograd_weights_size(m, g.c)}, w.options());
-  winograd_transform_weights(w.data<float>(), m, g.c, u.data<float>());
-  winograd_images(x, g.c, u.data<float>(), m, g, y, accumulate);
+  const int tile = conv_winograd_tile(g.h, g.w, g.c, m);
+  Tensor u = Tensor::empty({winograd_weights_size(m, g.c, tile)}, w.options());
+  winograd_transform_weights(w.data<float>(), m, g.c, tile, u.data<float>());
+  winograd_images(x, g.c, u.data<float>(), m, tile, g, y, accumulate);
 }
 
 // grad_x += conv3x3(grad_y, w') with w'[c][o][i][j] = w[o][c][2-i][2-j] (pad 1 keeps the size).
@@ -204,25 +208,33 @@ void backward_data_winograd(const Tensor& gy, const Tensor& w, const Conv2dGeom&
   for (int64_t o = 0; o < m; ++o)
     for (int64_t ch = 0; ch < c; ++ch)
       for (int64_t k = 0; k < 9; ++k) wd[(ch * m + o) * 9 + k] = ws[(o * c + ch) * 9 + (8 - k)];
-  Tensor u = Tensor::empty({winograd_weights_size(c, m)}, w.options());
-  winograd_transform_weights(wd, c, m, u.data<float>());
+  const int tile = conv_winograd_tile(g.h, g.w, m, c);
+  Tensor u = Tensor::empty({winograd_weights_size(c, m, tile)}, w.options());
+  winograd_transform_weights(wd, c, m, tile, u.data<float>());
   Conv2dGeom gt = g;
   gt.c = m;
-  winograd_images(gy, m, u.data<float>(), c, gt, gx, true);
+  winograd_images(gy, m, u.data<float>(), c, tile, gt, gx, true);
 }
 
 
-// gw [m][c][3][3] = the weight gradient by Winograd (winograd.h: F(3x3,2x2)). Each chunk of images
-// goes to NHWC (x and grad_y), through the two transforms, and into the 16 products
-// M[e] [m, c] += W[e]^T [m, tiles] @ V[e] [tiles, c] (winograd_weight_product). Chunks are summed
+// gw [m][c][3][3] = the weight gradient by Winograd (winograd.h: F(3x3,4x4) or F(3x3,2x2)). Each
+// chunk of images goes to NHWC (x and grad_y), through the two transforms, and into the 36 (16)
+// products M[e] [m, c] += W[e]^T [m, tiles] @ V[e] [tiles, c] (winograd_weight_product). Chunks are summed
 // in kWeightGradParts fixed groups as in backward_weight_wide, so the result does not depend on
 // the thread count; then gw = G^T M G.
 void backward_weight_winograd(Backend& be, const Tensor& gy, const Tensor& x, const Conv2dGeom& g, const Tensor& gw) {
   const int64_t m = gw.size(0), c = g.c, hw = g.h * g.w;
   if (g.n == 0) return be.fill(gw, 0);
-  const int64_t chunk = winograd_chunk(g, m), chunks = (g.n + chunk - 1) / chunk;
-  const int64_t parts = std::min(chunks, kWeightGradParts), th = (g.h + 1) / 2, tw = (g.w + 1) / 2;
-  const int64_t part_size = 16 * m * c;  // one partial M
+  const int tile = conv_winograd_tile(g.h, g.w, c, m);
+  const int64_t positions = winograd_positions(tile);
+  const int64_t th = (g.h + tile - 1) / tile, tw = (g.w + tile - 1) / tile;
+  // The products reduce over a chunk's tiles and read-modify-write M (positions x m x c floats)
+  // once per chunk, so a chunk gets at least 96 tiles where the batch has them (small planes have
+  // few tiles per image: 4 on an 8x8 plane with F(4x4), where 8-tile chunks made M's traffic cost
+  // more than the arithmetic).
+  const int64_t chunk = std::min(g.n, std::max(winograd_chunk(g, m, tile), (96 + th * tw - 1) / (th * tw)));
+  const int64_t chunks = (g.n + chunk - 1) / chunk, parts = std::min(chunks, kWeightGradParts);
+  const int64_t part_size = positions * m * c;  // one partial M
   Tensor acc = Tensor::empty({parts, part_size}, gw.options());
   const float* xs = x.data<float>();
   const float* gs = gy.data<float>();
@@ -234,16 +246,16 @@ void backward_weight_winograd(Backend& be, const Tensor& gy, const Tensor& x, co
       const int64_t n0 = ci * chunk, nb = std::min(chunk, g.n - n0), tiles = nb * th * tw;
       if (xh.size() < size_t(nb * hw * c)) xh.resize(size_t(nb * hw * c));
       if (gh.size() < size_t(nb * hw * m)) gh.resize(size_t(nb * hw * m));
-      if (v.size() < size_t(16 * tiles * c)) v.resize(size_t(16 * tiles * c));
-      if (wt.size() < size_t(16 * tiles * m)) wt.resize(size_t(16 * tiles * m));
+      if (v.size() < size_t(positions * tiles * c)) v.resize(size_t(positions * tiles * c));
+      if (wt.size() < size_t(positions * tiles * m)) wt.resize(size_t(positions * tiles * m));
       to_nhwc(xs + n0 * x.stride(0), nb, c, g.h, g.w, x.stride(0), x.stride(1), x.stride(2), x.stride(3), xh.data());
       to_nhwc(gs + n0 * gy.stride(0), nb, m, g.h, g.w, gy.stride(0), gy.stride(1), gy.stride(2), gy.stride(3),
               gh.data());
       const DirectConv a{.n = nb, .h = g.h, .w = g.w, .cin = c, .cout = m, .k = 3, .x = xh.data(), .x_pad = 0};
-      const WinogradPlan p{&a, th, tw, 0, tiles, m, v.data(), wt.data(), zeros.data()};
+      const WinogradPlan p{&a, tile, th, tw, 0, tiles, m, v.data(), wt.data(), zeros.data()};
       winograd_input(p, 0, tiles);
       winograd_grad_output(p, gh.data(), 0, tiles);
-      winograd_weight_product(wt.data(), v.data(), tiles, m, c, acc.data<float>() + part * part_size,
+      winograd_weight_product(wt.data(), v.data(), positions, tiles, m, c, acc.data<float>() + part * part_size,
                               ci > chunks * part / parts);
     }
   });
@@ -251,7 +263,7 @@ void backward_weight_winograd(Backend& be, const Tensor& gy, const Tensor& x, co
   const Tensor m0 = partial(0);
   for (int64_t p = 1; p < parts; ++p) be.binary(BinaryOp::add, m0, partial(p), m0);
   Tensor out = gw.is_contiguous() ? gw : Tensor::empty(gw.shape(), gw.options());
-  winograd_weight_grad_finish(m0.data<float>(), m, c, out.data<float>());
+  winograd_weight_grad_finish(m0.data<float>(), m, c, tile, out.data<float>());
   if (!out.is_same(gw)) be.copy(out, gw);
 }
 

@@ -1,5 +1,6 @@
-// Winograd F(2x2,3x3) convolution (winograd.h): the weight transform, the scalar path, and the
-// three-phase driver (input transform over tiles, 16 products, output transform over tiles).
+// Winograd F(2x2,3x3) and F(4x4,3x3) convolution (winograd.h): the weight transforms, the scalar
+// path, the tile-size rule and the three-phase driver (input transform over tiles, 16 or 36
+// products, output transform over tiles).
 #include "tensor/cpu/winograd.h"
 
 #include <algorithm>
@@ -18,9 +19,128 @@
 namespace ember::cpu {
 
 namespace {
-// F(2x2,3x3)'s weight transform G (4x3): U = G g G^T forward, dW = G^T M G for the weight gradient.
-constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+// The weight transforms G (alpha x 3) as 1-D forms along one axis, in double: U = G g G^T forward
+// (apply: 3 -> alpha values), dW = G^T M G for the weight gradient (apply_t: alpha -> 3). Factored
+// like the input transforms (a dense G g G^T with runtime-indexed coefficients cost more than the
+// convolution itself at 256 channels).
+template <int Tile>
+struct GForms;
 
+// F(2x2,3x3): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+template <>
+struct GForms<2> {
+  static void apply(const double* g, double* r) {
+    const double s = 0.5 * (g[0] + g[2]), h = 0.5 * g[1];
+    r[0] = g[0];
+    r[1] = s + h;
+    r[2] = s - h;
+    r[3] = g[2];
+  }
+  static void apply_t(const double* m, double* r) {
+    const double s = 0.5 * (m[1] + m[2]);
+    r[0] = m[0] + s;
+    r[1] = 0.5 * (m[1] - m[2]);
+    r[2] = s + m[3];
+  }
+};
+
+// F(4x4,3x3), points 0, 1, -1, 2, -2, infinity (B^T and A^T in winograd_impl.h):
+// G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1].
+template <>
+struct GForms<4> {
+  static constexpr double k4 = 1.0 / 4, k6 = 1.0 / 6, k12 = 1.0 / 12, k24 = 1.0 / 24;
+  static void apply(const double* g, double* r) {
+    const double s = g[0] + g[2], a = k24 * g[0] + k6 * g[2], b = k12 * g[1];
+    r[0] = k4 * g[0];
+    r[1] = -k6 * (s + g[1]);
+    r[2] = -k6 * (s - g[1]);
+    r[3] = a + b;
+    r[4] = a - b;
+    r[5] = g[2];
+  }
+  static void apply_t(const double* m, double* r) {
+    const double s12 = m[1] + m[2], s34 = m[3] + m[4];
+    r[0] = k4 * m[0] - k6 * s12 + k24 * s34;
+    r[1] = k6 * (m[2] - m[1]) + k12 * (m[3] - m[4]);
+    r[2] = k6 * (s34 - s12) + m[5];
+  }
+};
+
+// The transformed weights (u) and the weight gradient's products (m) keep their transform
+// positions a power-of-two distance apart at 2^k channels (256 x 256: 256 KiB), so the alpha^2
+// values of one (o, c) pair share a cache set: touched together they thrash L1 and L2 (the
+// transform ran at ~400 cycles a pair). Both loops below go through a small local block instead
+// and touch the big arrays one position at a time.
+constexpr int64_t kFormChunk = 8;  // input channels per local block
+
+// u (the products' layout) = G g G^T for output-channel blocks [kb0, kb1), zero past cout.
+template <int Tile>
+void transform_weights(const float* w, int64_t kb0, int64_t kb1, int64_t cout, int64_t cin, int64_t blocks,
+                       float* u) {
+  constexpr int A = Tile + 2;
+  constexpr int64_t L = kDirectConvBlock;
+  float local[A * A][kFormChunk][L];
+  for (int64_t kb = kb0; kb < kb1; ++kb)
+    for (int64_t c0 = 0; c0 < cin; c0 += kFormChunk) {
+      const int64_t nc = std::min(kFormChunk, cin - c0);
+      for (int64_t l = 0; l < L; ++l) {
+        const int64_t o = kb * L + l;
+        for (int64_t cc = 0; cc < nc; ++cc) {
+          if (o >= cout) {
+            for (int e = 0; e < A * A; ++e) local[e][cc][l] = 0.0f;
+            continue;
+          }
+          const float* g = w + (o * cin + c0 + cc) * 9;
+          double gg[A][3];  // G g, a column at a time
+          for (int j = 0; j < 3; ++j) {
+            const double col[3] = {g[j], g[3 + j], g[6 + j]};
+            double r[A];
+            GForms<Tile>::apply(col, r);
+            for (int i = 0; i < A; ++i) gg[i][j] = r[i];
+          }
+          for (int i = 0; i < A; ++i) {  // (G g) G^T, a row at a time
+            double r[A];
+            GForms<Tile>::apply(gg[i], r);
+            for (int j = 0; j < A; ++j) local[i * A + j][cc][l] = static_cast<float>(r[j]);
+          }
+        }
+      }
+      for (int e = 0; e < A * A; ++e)
+        std::copy(&local[e][0][0], &local[e][0][0] + nc * L, u + ((e * blocks + kb) * cin + c0) * L);
+    }
+}
+
+// gw = G^T m G for output channels [o0, o1); m [positions][cout][cin].
+template <int Tile>
+void weight_grad_finish(const float* m, int64_t o0, int64_t o1, int64_t cout, int64_t cin, float* gw) {
+  constexpr int A = Tile + 2;
+  const int64_t es = cout * cin;
+  float local[A * A][kFormChunk];
+  for (int64_t o = o0; o < o1; ++o)
+    for (int64_t c0 = 0; c0 < cin; c0 += kFormChunk) {
+      const int64_t nc = std::min(kFormChunk, cin - c0);
+      for (int e = 0; e < A * A; ++e) std::copy(m + e * es + o * cin + c0, m + e * es + o * cin + c0 + nc, local[e]);
+      for (int64_t cc = 0; cc < nc; ++cc) {
+        double gm[3][A];  // G^T M, a column at a time
+        for (int j = 0; j < A; ++j) {
+          double col[A], r[3];
+          for (int i = 0; i < A; ++i) col[i] = local[i * A + j][cc];
+          GForms<Tile>::apply_t(col, r);
+          for (int i = 0; i < 3; ++i) gm[i][j] = r[i];
+        }
+        float* g = gw + (o * cin + c0 + cc) * 9;
+        for (int i = 0; i < 3; ++i) {  // (G^T M) G, a row at a time
+          double r[3];
+          GForms<Tile>::apply_t(gm[i], r);
+          for (int j = 0; j < 3; ++j) g[i * 3 + j] = static_cast<float>(r[j]);
+        }
+      }
+    }
+}
+
+}  // namespace
+
+namespace {
 std::atomic<bool>& winograd_switch() {
   static std::atomic<bool> on{[] {
     const char* env = std::getenv("EMBER_CONV_WINOGRAD");
@@ -28,54 +148,80 @@ std::atomic<bool>& winograd_switch() {
   }()};
   return on;
 }
+std::atomic<int>& tile_override() {
+  static std::atomic<int> tile{[] {
+    const char* env = std::getenv("EMBER_CONV_WINOGRAD_TILE");
+    const std::string_view v = env ? env : "";
+    return v == "2" ? 2 : v == "4" ? 4 : 0;
+  }()};
+  return tile;
+}
 }  // namespace
 
 bool conv_winograd_enabled() { return winograd_switch().load(std::memory_order_relaxed); }
 void set_conv_winograd(bool on) { winograd_switch().store(on, std::memory_order_relaxed); }
 
-int64_t winograd_weights_size(int64_t cout, int64_t cin) {
-  return 16 * (cout + kDirectConvBlock - 1) / kDirectConvBlock * kDirectConvBlock * cin;
+void set_conv_winograd_tile(int tile) {
+  EMBER_CHECK(tile == 0 || tile == 2 || tile == 4, "set_conv_winograd_tile: tile must be 0 (automatic), 2 or 4, got {}",
+              tile);
+  tile_override().store(tile, std::memory_order_relaxed);
 }
 
-void winograd_transform_weights(const float* w, int64_t cout, int64_t cin, float* u) {
+// F(4x4) does 1.78x fewer multiplies than F(2x2) on planes whose sides are multiples of 4, fewer
+// where its 4x4 tiles overhang the plane (14x14: 1.36x; a 6x7 board: 1.33x), and its transforms
+// cost more per output. Measured (bench_kernels, forward + both gradients, 1 thread, AVX2 Zen):
+// F(4x4) took 0.59x F(2x2)'s time at 64x64x32, 0.71x at 32x32x64, 0.73x at 16x16x128, 0.87x at
+// 8x8x256, 0.96x on 6x7x64 boards and 1.14x at 14x14 32->64. So F(4x4) where it saves at least
+// 1.5x of the multiplies (the channel counts did not change the winner on these shapes).
+int conv_winograd_tile(int64_t h, int64_t w, int64_t cin, int64_t cout) {
+  if (const int forced = tile_override().load(std::memory_order_relaxed)) return forced;
+  (void)cin;
+  (void)cout;
+  const int64_t f2 = 16 * ((h + 1) / 2) * ((w + 1) / 2), f4 = 36 * ((h + 3) / 4) * ((w + 3) / 4);
+  return 2 * f2 >= 3 * f4 ? 4 : 2;
+}
+
+int winograd_positions(int tile) {
+  EMBER_CHECK(tile == 2 || tile == 4, "winograd: tile size must be 2 or 4, got {}", tile);
+  return (tile + 2) * (tile + 2);
+}
+
+int64_t winograd_weights_size(int64_t cout, int64_t cin, int tile) {
+  return winograd_positions(tile) * ((cout + kDirectConvBlock - 1) / kDirectConvBlock * kDirectConvBlock) * cin;
+}
+
+void winograd_transform_weights(const float* w, int64_t cout, int64_t cin, int tile, float* u) {
   const int64_t blocks = (cout + kDirectConvBlock - 1) / kDirectConvBlock;
-  std::fill(u, u + winograd_weights_size(cout, cin), 0.0f);
-  // Output channels split across threads (each writes its own entries).
-  parallel_for(cout, std::max<int64_t>(1, 4096 / std::max<int64_t>(cin, 1)), [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o)
-      for (int64_t c = 0; c < cin; ++c) {
-        const float* g = w + (o * cin + c) * 9;
-        double gg[4][3];  // G g
-        for (int i = 0; i < 4; ++i)
-          for (int j = 0; j < 3; ++j)
-            gg[i][j] = G[i][0] * g[0 * 3 + j] + G[i][1] * g[1 * 3 + j] + G[i][2] * g[2 * 3 + j];
-        for (int i = 0; i < 4; ++i)
-          for (int j = 0; j < 4; ++j) {  // (G g) G^T
-            const double val = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
-            const int64_t e = i * 4 + j, kb = o / kDirectConvBlock, l = o % kDirectConvBlock;
-            u[((e * blocks + kb) * cin + c) * kDirectConvBlock + l] = static_cast<float>(val);
-          }
-      }
+  winograd_positions(tile);  // checks the size
+  // Output-channel blocks split across threads (each writes its own entries).
+  parallel_for(blocks, std::max<int64_t>(1, 256 / std::max<int64_t>(cin, 1)), [&](int64_t kb0, int64_t kb1) {
+    if (tile == 4) return transform_weights<4>(w, kb0, kb1, cout, cin, blocks, u);
+    transform_weights<2>(w, kb0, kb1, cout, cin, blocks, u);
   });
 }
 
-void winograd_input_scalar(const WinogradPlan& p, int64_t t0, int64_t t1) { scalar::input_transform(p, t0, t1); }
-void winograd_output_scalar(const WinogradPlan& p, int64_t t0, int64_t t1) { scalar::output_transform(p, t0, t1); }
+void winograd_input_scalar(const WinogradPlan& p, int64_t t0, int64_t t1) {
+  scalar::input_phase<scalar::ScalarVec>(p, t0, t1);
+}
+void winograd_output_scalar(const WinogradPlan& p, int64_t t0, int64_t t1) {
+  scalar::output_phase<scalar::ScalarVec>(p, t0, t1);
+}
 
 void winograd_input(const WinogradPlan& p, int64_t t0, int64_t t1) {
   if (active_isa() != Isa::scalar) return winograd_input_avx2(p, t0, t1);
-  scalar::input_transform(p, t0, t1);
+  winograd_input_scalar(p, t0, t1);
 }
 
 void winograd_grad_output(const WinogradPlan& p, const float* dy, int64_t t0, int64_t t1) {
   if (active_isa() != Isa::scalar) return winograd_grad_output_avx2(p, dy, t0, t1);
-  scalar::grad_output_transform(p, dy, t0, t1);
+  scalar::grad_output_phase<scalar::ScalarVec>(p, dy, t0, t1);
 }
 
-void winograd_weight_product(const float* w, const float* v, int64_t tiles, int64_t cout, int64_t cin, float* m,
-                             bool accumulate) {
-  if (active_isa() != Isa::scalar) return winograd_weight_product_avx2(w, v, tiles, cout, cin, m, accumulate);
-  for (int64_t e = 0; e < 16; ++e)
+void winograd_weight_product(const float* w, const float* v, int64_t positions, int64_t tiles, int64_t cout,
+                             int64_t cin, float* m, bool accumulate) {
+  if (active_isa() != Isa::scalar)
+    return winograd_weight_product_avx2(w, v, positions, tiles, cout, cin, m, accumulate);
+  for (int64_t e = 0; e < positions; ++e)
     for (int64_t k = 0; k < cout; ++k)
       for (int64_t c = 0; c < cin; ++c) {
         float acc = 0.0f;
@@ -85,23 +231,11 @@ void winograd_weight_product(const float* w, const float* v, int64_t tiles, int6
       }
 }
 
-void winograd_weight_grad_finish(const float* m, int64_t cout, int64_t cin, float* gw) {
-  const int64_t es = cout * cin;
+void winograd_weight_grad_finish(const float* m, int64_t cout, int64_t cin, int tile, float* gw) {
+  winograd_positions(tile);  // checks the size
   parallel_for(cout, std::max<int64_t>(1, 4096 / std::max<int64_t>(cin, 1)), [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o)
-      for (int64_t c = 0; c < cin; ++c) {
-        const float* mm = m + o * cin + c;
-        double gm[3][4];  // G^T M
-        for (int i = 0; i < 3; ++i)
-          for (int j = 0; j < 4; ++j)
-            gm[i][j] = G[0][i] * mm[(0 * 4 + j) * es] + G[1][i] * mm[(1 * 4 + j) * es] +
-                       G[2][i] * mm[(2 * 4 + j) * es] + G[3][i] * mm[(3 * 4 + j) * es];
-        float* g = gw + (o * cin + c) * 9;
-        for (int i = 0; i < 3; ++i)
-          for (int j = 0; j < 3; ++j)  // (G^T M) G
-            g[i * 3 + j] =
-                static_cast<float>(gm[i][0] * G[0][j] + gm[i][1] * G[1][j] + gm[i][2] * G[2][j] + gm[i][3] * G[3][j]);
-      }
+    if (tile == 4) return weight_grad_finish<4>(m, o0, o1, cout, cin, gw);
+    weight_grad_finish<2>(m, o0, o1, cout, cin, gw);
   });
 }
 
@@ -119,37 +253,40 @@ void winograd_product_scalar(const WinogradPlan& p, int64_t e0, int64_t e1) {
       }
 }
 
-void conv_winograd(const DirectConv& a) {
+void conv_winograd(const DirectConv& a, int tile) {
   EMBER_CHECK(a.k == 3, "conv_winograd: only 3x3 kernels (got k {})", a.k);
+  const int64_t positions = winograd_positions(tile);
   EMBER_CHECK(a.n >= 1 && a.h >= 1 && a.w >= 1 && a.cin >= 1 && a.cout >= 1 && a.x_pad >= 0 && a.y_pad >= 0,
               "conv_winograd: bad sizes (n {}, h {}, w {}, cin {}, cout {}, x_pad {}, y_pad {})", a.n, a.h, a.w,
               a.cin, a.cout, a.x_pad, a.y_pad);
   EMBER_CHECK(a.x && a.packed_w && a.y, "conv_winograd: x, transformed weights and y must be given");
-  const int64_t th = (a.h + 1) / 2, tw = (a.w + 1) / 2, tiles = a.n * th * tw;
+  const int64_t th = (a.h + tile - 1) / tile, tw = (a.w + tile - 1) / tile, tiles = a.n * th * tw;
   const int64_t coutp = (a.cout + kDirectConvBlock - 1) / kDirectConvBlock * kDirectConvBlock;
   const bool avx2 = active_isa() != Isa::scalar;
   auto in = avx2 ? winograd_input_avx2 : winograd_input_scalar;
   auto prod = avx2 ? winograd_product_avx2 : winograd_product_scalar;
   auto out = avx2 ? winograd_output_avx2 : winograd_output_scalar;
-  // Tiles go in blocks whose transformed input and products (16 x block x (cin + coutp) floats)
-  // stay within ~384 KiB of cache, but at least 48 tiles, so each block's products use every
-  // weight 48 times per read. A block is one task: its three phases run on one thread.
-  const int64_t block =
-      std::min(tiles, std::max<int64_t>(48, (int64_t{96} << 10) / (16 * (a.cin + coutp)) / 6 * 6));
+  // Tiles go in blocks whose transformed input and products (positions x block x (cin + coutp)
+  // floats) stay within ~384 KiB of cache, but at least 48 tiles for F(2x2) (24 for F(4x4), whose
+  // tiles are 2.25x larger), so each block's products use every weight that often per read. A
+  // block is one task: its three phases run on one thread.
+  const int64_t min_block = tile == 4 ? 24 : 48;
+  const int64_t block = std::min(
+      tiles, std::max<int64_t>(min_block, (int64_t{96} << 10) / (positions * (a.cin + coutp)) / 6 * 6));
   const int64_t blocks = (tiles + block - 1) / block;
   auto run_block = [&](int64_t b) {
     const int64_t t0 = b * block, n = std::min(block, tiles - t0);
     thread_local std::vector<float> v, m, zeros;  // this thread's scratch, reused
     if (zeros.size() < size_t(a.cin)) zeros.assign(size_t(a.cin), 0.0f);
-    if (v.size() < size_t(16 * n * a.cin)) v.resize(size_t(16 * n * a.cin));
-    if (m.size() < size_t(16 * n * coutp)) m.resize(size_t(16 * n * coutp));
-    const WinogradPlan p{&a, th, tw, t0, n, coutp, v.data(), m.data(), zeros.data()};
+    if (v.size() < size_t(positions * n * a.cin)) v.resize(size_t(positions * n * a.cin));
+    if (m.size() < size_t(positions * n * coutp)) m.resize(size_t(positions * n * coutp));
+    const WinogradPlan p{&a, tile, th, tw, t0, n, coutp, v.data(), m.data(), zeros.data()};
     in(p, t0, t0 + n);
-    prod(p, 0, 16);
+    prod(p, 0, positions);
     out(p, t0, t0 + n);
   };
   // Threads only for large convolutions (as conv_direct).
-  const double flops = 2.0 * 16 * double(tiles) * double(a.cin) * double(coutp);
+  const double flops = 2.0 * double(positions) * double(tiles) * double(a.cin) * double(coutp);
   if (blocks == 1 || get_num_threads() == 1 || flops < 8e6 || in_parallel_region()) {
     for (int64_t b = 0; b < blocks; ++b) run_block(b);
     return;

@@ -1,6 +1,8 @@
-// The Winograd F(2x2,3x3) transforms (winograd.h), written as plain loops over channels that the
-// compiler vectorizes; included by winograd.cpp (baseline ISA) and winograd_avx2.cpp (AVX2 flags)
-// inside a namespace of their own, so each copy is built for its ISA.
+// The Winograd transforms (winograd.h) for both tile sizes, written once over a vector type: Vec
+// is ScalarVec (one float) or a SIMD wrapper with the same four members (winograd_avx2.cpp's
+// Avx2Vec, 8 floats in a ymm register; GCC's vector extensions give +, - and scalar * on __m256).
+// Included by winograd.cpp (baseline ISA) and winograd_avx2.cpp (AVX2 flags) inside a namespace
+// of their own, so each copy is built for its ISA.
 #pragma once
 
 #include "tensor/cpu/winograd.h"
@@ -8,124 +10,271 @@
 namespace ember::cpu {
 namespace WINOGRAD_NS {
 
-// Where tile t's values live (shared by the portable loops and the AVX2 kernels).
-// d[i*4+j]: row (i, j) of the 4x4 input patch, p.zeros outside the image.
-inline void patch_rows(const WinogradPlan& p, int64_t t, const float* d[16]) {
+struct ScalarVec {
+  using V = float;
+  static constexpr int kWidth = 1;
+  static V load(const float* p) { return *p; }
+  static void store(float* p, V v) { *p = v; }
+  static V splat(float v) { return v; }
+  static V relu(V v) { return v > 0.0f ? v : 0.0f; }
+};
+
+// The 1-D transforms along one axis; the 2-D ones apply them to the columns, then the rows.
+// F(2x2,3x3), points 0, 1, -1, infinity:
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], A^T = [1 1 1 0; 0 1 -1 -1].
+// F(4x4,3x3), points 0, 1, -1, 2, -2, infinity (Lavin & Gray 2016):
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]; G in winograd.cpp.
+// input: r = B^T d (alpha values); output: r = A^T m (M values); grad: r = A d (M -> alpha values,
+// the weight gradient's transform of dy).
+template <int M>
+struct Transforms;
+
+template <>
+struct Transforms<2> {
+  template <class V>
+  static void input(const V* d, V* r) {
+    r[0] = d[0] - d[2];
+    r[1] = d[1] + d[2];
+    r[2] = d[2] - d[1];
+    r[3] = d[1] - d[3];
+  }
+  template <class V>
+  static void output(const V* m, V* r) {
+    r[0] = m[0] + m[1] + m[2];
+    r[1] = m[1] - m[2] - m[3];
+  }
+  template <class V>
+  static void grad(const V* d, V* r) {
+    r[0] = d[0];
+    r[1] = d[0] + d[1];
+    r[2] = d[0] - d[1];
+    r[3] = -d[1];
+  }
+};
+
+template <>
+struct Transforms<4> {
+  template <class V>
+  static void input(const V* d, V* r) {
+    const V a = d[4] - 4.0f * d[2], b = d[3] - 4.0f * d[1];  // shared by rows 1 and 2
+    const V c = d[4] - d[2], e = 2.0f * (d[3] - d[1]);       // shared by rows 3 and 4
+    r[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    r[1] = a + b;
+    r[2] = a - b;
+    r[3] = c + e;
+    r[4] = c - e;
+    r[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+  }
+  template <class V>
+  static void output(const V* m, V* r) {
+    const V s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
+    r[0] = m[0] + s12 + s34;
+    r[1] = d12 + 2.0f * d34;
+    r[2] = s12 + 4.0f * s34;
+    r[3] = d12 + 8.0f * d34 + m[5];
+  }
+  template <class V>
+  static void grad(const V* d, V* r) {
+    const V e1 = d[0] + d[2], o1 = d[1] + d[3], e2 = d[0] + 4.0f * d[2], o2 = 2.0f * d[1] + 8.0f * d[3];
+    r[0] = d[0];
+    r[1] = e1 + o1;
+    r[2] = e1 - o1;
+    r[3] = e2 + o2;
+    r[4] = e2 - o2;
+    r[5] = d[3];
+  }
+};
+
+// Tile t's place: image, tile row and column.
+struct TilePos {
+  int64_t img, ty, tx;
+};
+inline TilePos tile_pos(const WinogradPlan& p, int64_t t) {
+  return {t / (p.th * p.tw), t / p.tw % p.th, t % p.tw};
+}
+
+// d[i*alpha+j]: row (i, j) of the alpha x alpha input patch of tile t, p.zeros outside the image.
+template <int M>
+void patch_rows(const WinogradPlan& p, int64_t t, const float** d) {
+  constexpr int A = M + 2;
   const DirectConv& a = *p.a;
   const int64_t xw = a.w + 2 * a.x_pad, xh = a.h + 2 * a.x_pad;
-  const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      const int64_t r = 2 * ty - 1 + i, q = 2 * tx - 1 + j;  // unpadded input coordinates
-      d[i * 4 + j] = r >= 0 && r < a.h && q >= 0 && q < a.w
-                         ? a.x + ((img * xh + r + a.x_pad) * xw + q + a.x_pad) * a.cin
+  const TilePos tp = tile_pos(p, t);
+  for (int i = 0; i < A; ++i)
+    for (int j = 0; j < A; ++j) {
+      const int64_t r = M * tp.ty - 1 + i, q = M * tp.tx - 1 + j;  // unpadded input coordinates
+      d[i * A + j] = r >= 0 && r < a.h && q >= 0 && q < a.w
+                         ? a.x + ((tp.img * xh + r + a.x_pad) * xw + q + a.x_pad) * a.cin
                          : p.zeros;
     }
 }
-// at[i*2+j]: offset in y of output pixel (i, j) of the tile, -1 past the image.
-inline void output_offsets(const WinogradPlan& p, int64_t t, int64_t at[4]) {
+// at[i*M+j]: offset in y of output pixel (i, j) of tile t, -1 past the image.
+template <int M>
+void output_offsets(const WinogradPlan& p, int64_t t, int64_t* at) {
   const DirectConv& a = *p.a;
   const int64_t yw = a.w + 2 * a.y_pad, yh = a.h + 2 * a.y_pad;
-  const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
-  for (int i = 0; i < 2; ++i)
-    for (int j = 0; j < 2; ++j) {
-      const int64_t r = 2 * ty + i, q = 2 * tx + j;
-      at[i * 2 + j] = r < a.h && q < a.w ? ((img * yh + r + a.y_pad) * yw + q + a.y_pad) * a.cout : -1;
+  const TilePos tp = tile_pos(p, t);
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < M; ++j) {
+      const int64_t r = M * tp.ty + i, q = M * tp.tx + j;
+      at[i * M + j] = r < a.h && q < a.w ? ((tp.img * yh + r + a.y_pad) * yw + q + a.y_pad) * a.cout : -1;
     }
 }
-// d[i*2+j]: row (i, j) of the tile's 2x2 block of dy (dense NHWC [n][h][w][cout]), p.zeros past
+// d[i*M+j]: row (i, j) of tile t's M x M block of dy (dense NHWC [n][h][w][cout]), p.zeros past
 // the image.
-inline void grad_rows(const WinogradPlan& p, const float* dy, int64_t t, const float* d[4]) {
+template <int M>
+void grad_rows(const WinogradPlan& p, const float* dy, int64_t t, const float** d) {
   const DirectConv& a = *p.a;
-  const int64_t img = t / (p.th * p.tw), ty = t / p.tw % p.th, tx = t % p.tw;
-  for (int i = 0; i < 2; ++i)
-    for (int j = 0; j < 2; ++j) {
-      const int64_t r = 2 * ty + i, q = 2 * tx + j;
-      d[i * 2 + j] = r < a.h && q < a.w ? dy + ((img * a.h + r) * a.w + q) * a.cout : p.zeros;
+  const TilePos tp = tile_pos(p, t);
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < M; ++j) {
+      const int64_t r = M * tp.ty + i, q = M * tp.tx + j;
+      d[i * M + j] = r < a.h && q < a.w ? dy + ((tp.img * a.h + r) * a.w + q) * a.cout : p.zeros;
     }
 }
 
-// V[e][t][c] = (B^T d B)[e] for the 4x4 patch d of tile t (zero outside the image), channels >= c0.
-inline void input_transform(const WinogradPlan& p, int64_t t0, int64_t t1, int64_t c0 = 0) {
-  const DirectConv& a = *p.a;
-  const int64_t C = a.cin;
-  for (int64_t t = t0; t < t1; ++t) {
-    const float* d[16];
-    patch_rows(p, t, d);
-    float* __restrict v = p.v + (t - p.tbase) * C;
-    const int64_t es = p.tiles * C;  // stride between transform positions
-    for (int64_t c = c0; c < C; ++c) {
-      float tm[16];
-      for (int j = 0; j < 4; ++j) {  // B^T d (rows)
-        tm[0 * 4 + j] = d[0 * 4 + j][c] - d[2 * 4 + j][c];
-        tm[1 * 4 + j] = d[1 * 4 + j][c] + d[2 * 4 + j][c];
-        tm[2 * 4 + j] = d[2 * 4 + j][c] - d[1 * 4 + j][c];
-        tm[3 * 4 + j] = d[1 * 4 + j][c] - d[3 * 4 + j][c];
-      }
-      for (int i = 0; i < 4; ++i) {  // (B^T d) B (columns)
-        v[(i * 4 + 0) * es + c] = tm[i * 4 + 0] - tm[i * 4 + 2];
-        v[(i * 4 + 1) * es + c] = tm[i * 4 + 1] + tm[i * 4 + 2];
-        v[(i * 4 + 2) * es + c] = tm[i * 4 + 2] - tm[i * 4 + 1];
-        v[(i * 4 + 3) * es + c] = tm[i * 4 + 1] - tm[i * 4 + 3];
-      }
+// v[e * es + c] = (B^T d B)[e] for channels [c, c + width) of one patch.
+template <int M, class Vec>
+void input_tile(const float* const* d, int64_t c, float* v, int64_t es) {
+  constexpr int A = M + 2;
+  using V = typename Vec::V;
+  V tm[A][A];
+#pragma GCC unroll 6
+  for (int j = 0; j < A; ++j) {  // B^T d, a column at a time
+    V col[A], r[A];
+#pragma GCC unroll 6
+    for (int i = 0; i < A; ++i) col[i] = Vec::load(d[i * A + j] + c);
+    Transforms<M>::input(col, r);
+#pragma GCC unroll 6
+    for (int i = 0; i < A; ++i) tm[i][j] = r[i];
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < A; ++i) {  // (B^T d) B, a row at a time
+    V r[A];
+    Transforms<M>::input(tm[i], r);
+#pragma GCC unroll 6
+    for (int j = 0; j < A; ++j) Vec::store(v + (i * A + j) * es + c, r[j]);
+  }
+}
+
+// y = act(A^T m A + bias + residual) for output channels [k, k + width) of one tile.
+template <int M, class Vec>
+void output_tile(const DirectConv& a, const float* m, int64_t es, const int64_t* at, int64_t k) {
+  constexpr int A = M + 2;
+  using V = typename Vec::V;
+  V s[M][A];
+#pragma GCC unroll 6
+  for (int j = 0; j < A; ++j) {  // A^T m, a column at a time
+    V col[A], r[M];
+#pragma GCC unroll 6
+    for (int i = 0; i < A; ++i) col[i] = Vec::load(m + (i * A + j) * es + k);
+    Transforms<M>::output(col, r);
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) s[i][j] = r[i];
+  }
+  const V b = a.bias ? Vec::load(a.bias + k) : Vec::splat(0.0f);
+#pragma GCC unroll 4
+  for (int i = 0; i < M; ++i) {  // (A^T m) A, a row at a time
+    V r[M];
+    Transforms<M>::output(s[i], r);
+#pragma GCC unroll 4
+    for (int j = 0; j < M; ++j) {
+      const int64_t o = at[i * M + j];
+      if (o < 0) continue;
+      V y = r[j] + b;
+      if (a.residual) y = y + Vec::load(a.residual + o + k);
+      if (a.relu) y = Vec::relu(y);
+      Vec::store(a.y + o + k, y);
     }
   }
 }
 
-// y = act(A^T M A + bias + residual) for the tile's 2x2 outputs inside the image, channels >= k0.
-inline void output_transform(const WinogradPlan& p, int64_t t0, int64_t t1, int64_t k0 = 0) {
+// m[e * es + k] = (A dy A^T)[e] for channels [k, k + width) of one tile of dy.
+template <int M, class Vec>
+void grad_tile(const float* const* d, int64_t k, float* m, int64_t es) {
+  constexpr int A = M + 2;
+  using V = typename Vec::V;
+  V r[A][M];
+#pragma GCC unroll 4
+  for (int j = 0; j < M; ++j) {  // A dy, a column at a time
+    V col[M], out[A];
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) col[i] = Vec::load(d[i * M + j] + k);
+    Transforms<M>::grad(col, out);
+#pragma GCC unroll 6
+    for (int i = 0; i < A; ++i) r[i][j] = out[i];
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < A; ++i) {  // (A dy) A^T, a row at a time
+    V out[A];
+    Transforms<M>::grad(r[i], out);
+#pragma GCC unroll 6
+    for (int j = 0; j < A; ++j) Vec::store(m + (i * A + j) * es + k, out[j]);
+  }
+}
+
+// The three phases over tiles [t0, t1): channels in steps of Vec's width, the tail one at a time.
+// V[e][t][c] = (B^T d B)[e] for the patch d of tile t (zero outside the image).
+template <int M, class Vec>
+void input_transform(const WinogradPlan& p, int64_t t0, int64_t t1) {
+  constexpr int A = M + 2;
+  const int64_t C = p.a->cin, es = p.tiles * C;  // es: stride between transform positions
+  for (int64_t t = t0; t < t1; ++t) {
+    const float* d[A * A];
+    patch_rows<M>(p, t, d);
+    float* v = p.v + (t - p.tbase) * C;
+    int64_t c = 0;
+    for (; c + Vec::kWidth <= C; c += Vec::kWidth) input_tile<M, Vec>(d, c, v, es);
+    for (; c < C; ++c) input_tile<M, ScalarVec>(d, c, v, es);
+  }
+}
+
+// y = act(A^T M A + bias + residual) for the tile's outputs inside the image.
+template <int M, class Vec>
+void output_transform(const WinogradPlan& p, int64_t t0, int64_t t1) {
   const DirectConv& a = *p.a;
   const int64_t K = a.cout, es = p.tiles * p.coutp;
   for (int64_t t = t0; t < t1; ++t) {
-    const float* __restrict m = p.m + (t - p.tbase) * p.coutp;
-    int64_t at[4];  // output offsets of the tile's four pixels, -1 outside the image
-    output_offsets(p, t, at);
-    for (int64_t k = k0; k < K; ++k) {
-      float s[8];
-      for (int j = 0; j < 4; ++j) {  // A^T M
-        s[0 * 4 + j] = m[(0 * 4 + j) * es + k] + m[(1 * 4 + j) * es + k] + m[(2 * 4 + j) * es + k];
-        s[1 * 4 + j] = m[(1 * 4 + j) * es + k] - m[(2 * 4 + j) * es + k] - m[(3 * 4 + j) * es + k];
-      }
-      const float b = a.bias ? a.bias[k] : 0.0f;
-      const float y[4] = {s[0] + s[1] + s[2] + b, s[1] - s[2] - s[3] + b, s[4] + s[5] + s[6] + b,
-                          s[5] - s[6] - s[7] + b};
-      for (int q = 0; q < 4; ++q) {
-        if (at[q] < 0) continue;
-        float v = y[q] + (a.residual ? a.residual[at[q] + k] : 0.0f);
-        a.y[at[q] + k] = a.relu ? (v > 0.0f ? v : 0.0f) : v;
-      }
-    }
+    const float* m = p.m + (t - p.tbase) * p.coutp;
+    int64_t at[M * M];
+    output_offsets<M>(p, t, at);
+    int64_t k = 0;
+    for (; k + Vec::kWidth <= K; k += Vec::kWidth) output_tile<M, Vec>(a, m, es, at, k);
+    for (; k < K; ++k) output_tile<M, ScalarVec>(a, m, es, at, k);
   }
 }
 
-// Weight gradient: W[e][t][k] = (A dy A^T)[e] for the 2x2 tile t of dy [n][h][w][cout] (dense
-// NHWC; zero past the image's edge), channels >= k0, into p.m with row stride p.coutp. With A^T =
-// [[1,1,1,0],[0,1,-1,-1]], A (d0, d1) = (d0, d0 + d1, d0 - d1, -d1) along each axis.
-inline void grad_output_transform(const WinogradPlan& p, const float* dy, int64_t t0, int64_t t1, int64_t k0 = 0) {
-  const DirectConv& a = *p.a;
-  const int64_t K = a.cout, es = p.tiles * p.coutp;
+// Weight gradient: W[e][t][k] = (A dy A^T)[e] for tile t of dy [n][h][w][cout] (dense NHWC; zero
+// past the image's edge), into p.m with row stride p.coutp.
+template <int M, class Vec>
+void grad_output_transform(const WinogradPlan& p, const float* dy, int64_t t0, int64_t t1) {
+  const int64_t K = p.a->cout, es = p.tiles * p.coutp;
   for (int64_t t = t0; t < t1; ++t) {
-    const float* d[4];
-    grad_rows(p, dy, t, d);
-    float* __restrict m = p.m + (t - p.tbase) * p.coutp;
-    for (int64_t k = k0; k < K; ++k) {
-      float r[8];  // A dy along rows: r[i][j] for i < 4, j < 2
-      for (int j = 0; j < 2; ++j) {
-        const float d0 = d[j][k], d1 = d[2 + j][k];
-        r[0 * 2 + j] = d0;
-        r[1 * 2 + j] = d0 + d1;
-        r[2 * 2 + j] = d0 - d1;
-        r[3 * 2 + j] = -d1;
-      }
-      for (int i = 0; i < 4; ++i) {  // (A dy) A^T along columns
-        const float c0 = r[i * 2], c1 = r[i * 2 + 1];
-        m[(i * 4 + 0) * es + k] = c0;
-        m[(i * 4 + 1) * es + k] = c0 + c1;
-        m[(i * 4 + 2) * es + k] = c0 - c1;
-        m[(i * 4 + 3) * es + k] = -c1;
-      }
-    }
+    const float* d[M * M];
+    grad_rows<M>(p, dy, t, d);
+    float* m = p.m + (t - p.tbase) * p.coutp;
+    int64_t k = 0;
+    for (; k + Vec::kWidth <= K; k += Vec::kWidth) grad_tile<M, Vec>(d, k, m, es);
+    for (; k < K; ++k) grad_tile<M, ScalarVec>(d, k, m, es);
   }
+}
+
+// The entry points per ISA: dispatch on the plan's tile size.
+template <class Vec>
+void input_phase(const WinogradPlan& p, int64_t t0, int64_t t1) {
+  if (p.tile == 4) return input_transform<4, Vec>(p, t0, t1);
+  input_transform<2, Vec>(p, t0, t1);
+}
+template <class Vec>
+void output_phase(const WinogradPlan& p, int64_t t0, int64_t t1) {
+  if (p.tile == 4) return output_transform<4, Vec>(p, t0, t1);
+  output_transform<2, Vec>(p, t0, t1);
+}
+template <class Vec>
+void grad_output_phase(const WinogradPlan& p, const float* dy, int64_t t0, int64_t t1) {
+  if (p.tile == 4) return grad_output_transform<4, Vec>(p, dy, t0, t1);
+  grad_output_transform<2, Vec>(p, dy, t0, t1);
 }
 
 }  // namespace WINOGRAD_NS

@@ -140,11 +140,18 @@ TEST(CpuConv, PlaneTransposeMatchesPlainLoop) {
   }
 }
 
-// Switches the Winograd lowering for the scope's lifetime.
+// Switches the Winograd lowering (and forces its tile size: 0 keeps the automatic rule) for the
+// scope's lifetime.
 class WinogradScope {
  public:
-  explicit WinogradScope(bool on) : prev_(cpu::conv_winograd_enabled()) { cpu::set_conv_winograd(on); }
-  ~WinogradScope() { cpu::set_conv_winograd(prev_); }
+  explicit WinogradScope(bool on, int tile = 0) : prev_(cpu::conv_winograd_enabled()) {
+    cpu::set_conv_winograd(on);
+    cpu::set_conv_winograd_tile(tile);
+  }
+  ~WinogradScope() {
+    cpu::set_conv_winograd(prev_);
+    cpu::set_conv_winograd_tile(0);
+  }
   WinogradScope(const WinogradScope&) = delete;
   WinogradScope& operator=(const WinogradScope&) = delete;
 
@@ -158,13 +165,16 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
 }
 
 // conv2d_fwd (= and +=), conv2d_bwd_data (+=) and conv2d_bwd_weight (=) of a 3x3 stride-1 pad-1
-// conv with the Winograd lowering on: f32 results against the same calls in f64 (which take the
-// GEMM lowering), bounded by 2e-6 * K (K products of N(0,1) values: C*9, M*9, or N*H*W). With the lowering on, the AVX2+ paths must give
-// results that differ from the GEMM lowering in some bits (so the Winograd path really ran); the
-// scalar path keeps the GEMM lowering and must be bit-identical.
-void winograd_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, bool transposed_input, cpu::Isa isa) {
+// conv with the Winograd lowering on, its tile size forced to `tile` (F(2x2) or F(4x4)): f32
+// results against the same calls in f64 (which take the GEMM lowering), bounded by 2e-6 * K for
+// F(2x2) and 1e-5 * K for F(4x4) (K products of N(0,1) values: C*9, M*9, or N*H*W). With the
+// lowering on, the AVX2+ paths must give results that differ from the GEMM lowering in some bits
+// (so the Winograd path really ran); the scalar path keeps the GEMM lowering and must be
+// bit-identical.
+void winograd_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, bool transposed_input, cpu::Isa isa,
+                   int tile) {
   SCOPED_TRACE(testing::Message() << "n " << n << " c " << c << " " << h << "x" << w << " m " << m
-                                  << (transposed_input ? " (strided x)" : ""));
+                                  << (transposed_input ? " (strided x)" : "") << " F(" << tile << "x" << tile << ")");
   const Conv2dGeom g{.n = n, .c = c, .h = h, .w = w, .kh = 3, .kw = 3, .ph = 1, .pw = 1};
   Generator gen(7);
   Tensor x = transposed_input ? Tensor::randn({n, c, w, h}, {}, &gen).transpose(2, 3)
@@ -189,16 +199,17 @@ void winograd_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, bool t
   {
     test::IsaScope scope(isa);
     {
-      WinogradScope on(true);
+      WinogradScope on(true, tile);
       wino = run(DType::f32);
     }
     WinogradScope off(false);
     gemm = run(DType::f32);
   }
-  EXPECT_TRUE(all_close(wino.y, ref.y, 1e-5, 2e-6 * double(c * 9)));
-  EXPECT_TRUE(all_close(wino.yacc, ref.yacc, 1e-5, 2e-6 * double(c * 9)));
-  EXPECT_TRUE(all_close(wino.gx, ref.gx, 1e-5, 2e-6 * double(m * 9)));
-  EXPECT_TRUE(all_close(wino.gw, ref.gw, 1e-5, 2e-6 * double(n * h * w)));
+  const double per_term = tile == 4 ? 1e-5 : 2e-6;
+  EXPECT_TRUE(all_close(wino.y, ref.y, 1e-5, per_term * double(c * 9)));
+  EXPECT_TRUE(all_close(wino.yacc, ref.yacc, 1e-5, per_term * double(c * 9)));
+  EXPECT_TRUE(all_close(wino.gx, ref.gx, 1e-5, per_term * double(m * 9)));
+  EXPECT_TRUE(all_close(wino.gw, ref.gw, 1e-5, per_term * double(n * h * w)));
   const bool winograd_ran = isa != cpu::Isa::scalar && c >= 16 && m >= 16 && h >= 4 && w >= 4;
   EXPECT_EQ(!bitwise_equal(wino.y, gemm.y), winograd_ran);
   EXPECT_EQ(!bitwise_equal(wino.gx, gemm.gx), winograd_ran);
@@ -206,18 +217,39 @@ void winograd_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, bool t
 }
 
 TEST(CpuConv, WinogradLoweringMatchesF64Convolution) {
-  for (cpu::Isa isa : test::cpu_isas()) {
-    SCOPED_TRACE(std::string(cpu::isa_name(isa)));
-    for (bool tr : {false, true}) {
-      winograd_case(3, 16, 7, 9, 17, tr, isa);   // odd planes (partial 2x2 tiles), partial channel block
-      winograd_case(2, 17, 5, 4, 16, tr, isa);   // the narrowest planes it takes
-      winograd_case(2, 17, 5, 3, 16, tr, isa);   // too narrow: the GEMM lowering
-      winograd_case(20, 32, 6, 7, 16, tr, isa);  // W6 boards: several images per chunk, several chunks
-      winograd_case(2, 24, 16, 16, 40, tr, isa);
+  for (cpu::Isa isa : test::cpu_isas())
+    for (int tile : {2, 4}) {
+      SCOPED_TRACE(std::string(cpu::isa_name(isa)));
+      for (bool tr : {false, true}) {
+        winograd_case(3, 16, 7, 9, 17, tr, isa, tile);   // odd planes (partial tiles), partial channel block
+        winograd_case(2, 17, 5, 4, 16, tr, isa, tile);   // the narrowest planes it takes
+        winograd_case(2, 17, 5, 3, 16, tr, isa, tile);   // too narrow: the GEMM lowering
+        winograd_case(20, 32, 6, 7, 16, tr, isa, tile);  // W6 boards: several images per chunk, several chunks
+        winograd_case(2, 24, 16, 16, 40, tr, isa, tile);
+      }
+      // W3's first level (one image per chunk; slow at -O0)
+      if (!EMBER_ASAN) winograd_case(2, 16, 64, 64, 32, false, isa, tile);
+      winograd_case(2, 8, 9, 9, 32, false, isa, tile);  // too few input channels: the GEMM lowering
     }
-    if (!EMBER_ASAN) winograd_case(2, 16, 64, 64, 32, false, isa);  // W3's first level (one image per chunk; slow at -O0)
-    winograd_case(2, 8, 9, 9, 32, false, isa);     // too few input channels: the GEMM lowering
+}
+
+TEST(CpuConv, WinogradTileRuleAndOverride) {
+  EXPECT_EQ(cpu::conv_winograd_tile(64, 64, 32, 32), 4);  // 1.78x fewer multiplies
+  EXPECT_EQ(cpu::conv_winograd_tile(8, 8, 256, 256), 4);
+  EXPECT_EQ(cpu::conv_winograd_tile(7, 7, 64, 64), 4);     // 4x4 tiles over 8x8 vs 2x2 tiles over 8x8
+  EXPECT_EQ(cpu::conv_winograd_tile(14, 14, 32, 64), 2);   // 1.36x: the overhang eats the gain
+  EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 64, 64), 2);     // 1.33x
+  EXPECT_EQ(cpu::conv_winograd_tile(5, 5, 64, 64), 2);     // no gain
+  {
+    WinogradScope on(true, 2);
+    EXPECT_EQ(cpu::conv_winograd_tile(64, 64, 32, 32), 2);
   }
+  {
+    WinogradScope on(true, 4);
+    EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 64, 64), 4);
+  }
+  EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 64, 64), 2);
+  EXPECT_THROW(cpu::set_conv_winograd_tile(3), Error);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
-// Winograd F(2x2,3x3) (tensor/cpu/winograd.h) on every ISA path against a direct double-precision
-// 3x3 convolution: odd plane sizes (partial 2x2 tiles), partial output-channel blocks, bias /
-// residual / ReLU, a garbage input border (patches must read zeros outside the image), sentinels
-// around the output. The error is bounded relative to sum |w| |x| (+ |bias| + |residual|) of each
-// output: 1e-5 (a few hundred float ulps; measured about 1e-7, printed).
+// Winograd F(2x2,3x3) and F(4x4,3x3) (tensor/cpu/winograd.h) on every ISA path against a direct
+// double-precision 3x3 convolution: odd plane sizes (partial tiles), partial output-channel blocks,
+// bias / residual / ReLU, a garbage input border (patches must read zeros outside the image),
+// sentinels around the output. The error is bounded relative to sum |w| |x| (+ |bias| +
+// |residual|) of each output: 1e-5 for F(2x2) (measured about 1e-7), 2e-5 for F(4x4) (measured
+// about 1e-6; both printed).
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -22,9 +23,10 @@ struct Case {
   bool bias, residual, relu;
 };
 
-double check_case(const Case& t, Isa isa) {
-  SCOPED_TRACE(testing::Message() << "isa " << isa_name(isa) << " n" << t.n << " " << t.h << "x" << t.w << " cin "
-                                  << t.cin << " cout " << t.cout);
+double check_case(const Case& t, Isa isa, int tile) {
+  SCOPED_TRACE(testing::Message() << "isa " << isa_name(isa) << " F(" << tile << "x" << tile << ") n" << t.n << " "
+                                  << t.h << "x" << t.w << " cin " << t.cin << " cout " << t.cout);
+  const double bound = tile == 4 ? 2e-5 : 1e-5;
   std::mt19937 rng(unsigned(t.h * 1000 + t.w * 31 + t.cout));
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   const int64_t xh = t.h + 2 * t.x_pad, xw = t.w + 2 * t.x_pad, yh = t.h + 2 * t.y_pad, yw = t.w + 2 * t.y_pad;
@@ -40,8 +42,8 @@ double check_case(const Case& t, Isa isa) {
         if (!inside(r - t.x_pad, q - t.x_pad, t.h, t.w))
           for (int64_t c = 0; c < t.cin; ++c) x[size_t(((i * xh + r) * xw + q) * t.cin + c)] = 1e3f;
 
-  std::vector<float> uw(size_t(winograd_weights_size(t.cout, t.cin)));
-  winograd_transform_weights(w.data(), t.cout, t.cin, uw.data());
+  std::vector<float> uw(size_t(winograd_weights_size(t.cout, t.cin, tile)));
+  winograd_transform_weights(w.data(), t.cout, t.cin, tile, uw.data());
   const int64_t guard = 24, ysize = t.n * yh * yw * t.cout;
   std::vector<float> ybuf(size_t(ysize + 2 * guard), kSentinel);
   float* y = ybuf.data() + guard;
@@ -49,7 +51,8 @@ double check_case(const Case& t, Isa isa) {
     test::IsaScope scope(isa);
     conv_winograd({.n = t.n, .h = t.h, .w = t.w, .cin = t.cin, .cout = t.cout, .k = 3, .x = x.data(),
                    .x_pad = t.x_pad, .packed_w = uw.data(), .bias = t.bias ? bias.data() : nullptr,
-                   .residual = t.residual ? res.data() : nullptr, .relu = t.relu, .y = y, .y_pad = t.y_pad});
+                   .residual = t.residual ? res.data() : nullptr, .relu = t.relu, .y = y, .y_pad = t.y_pad},
+                  tile);
   }
   for (int64_t g = 0; g < guard; ++g) {
     EXPECT_EQ(ybuf[size_t(g)], kSentinel);
@@ -83,7 +86,7 @@ double check_case(const Case& t, Isa isa) {
           if (t.relu) s = std::max(s, 0.0);
           const double err = std::fabs(y[at] - s) / std::max(mag, 1e-30);
           worst = std::max(worst, err);
-          if (err > 1e-5) {
+          if (err > bound) {
             ADD_FAILURE() << "img " << i << " o " << o << " at " << oh << "," << ow << " got " << y[at] << " want " << s;
             return worst;
           }
@@ -97,23 +100,31 @@ TEST(CpuWinograd, MatchesTheDirectConvolutionWithinTheBoundOnEveryIsaPath) {
       {2, 5, 3, 7, 19, 1, 0, true, false, false},  // odd everything, a partial channel block
       {1, 1, 1, 3, 5, 2, 2, false, true, true},    // one pixel: every tap but the centre is outside
       {3, 8, 9, 16, 33, 1, 1, false, false, true}, // three blocks, the last with one channel
+      {2, 13, 10, 20, 24, 1, 0, true, true, false}, // partial 4x4 tiles in both directions, wider channels
   };
-  double worst = 0;
-  for (Isa isa : test::cpu_isas())
-    for (const Case& c : cases) worst = std::max(worst, check_case(c, isa));
-  std::printf("worst error relative to sum |w||x|: %.3g\n", worst);
+  for (int tile : {2, 4}) {
+    double worst = 0;
+    for (Isa isa : test::cpu_isas())
+      for (const Case& c : cases) worst = std::max(worst, check_case(c, isa, tile));
+    std::printf("F(%dx%d,3x3): worst error relative to sum |w||x|: %.3g\n", tile, tile, worst);
+  }
 }
 
 TEST(CpuWinograd, ThreadedLargeConvolutionGivesTheSameBound) {
   const int saved = get_num_threads();
   set_num_threads(2);
-  check_case({6, 6, 7, 64, 64, 1, 1, true, true, true}, best_isa() >= Isa::avx2 ? Isa::avx2 : Isa::scalar);
+  for (int tile : {2, 4})
+    check_case({6, 6, 7, 64, 64, 1, 1, true, true, true}, best_isa() >= Isa::avx2 ? Isa::avx2 : Isa::scalar, tile);
   set_num_threads(saved);
 }
 
 TEST(CpuWinograd, RejectsNon3x3) {
   float dummy[16] = {};
-  EXPECT_THROW(conv_winograd({.k = 5, .x = dummy, .x_pad = 2, .packed_w = dummy, .y = dummy}), Error);
+  EXPECT_THROW(conv_winograd({.k = 5, .x = dummy, .x_pad = 2, .packed_w = dummy, .y = dummy}, 2), Error);
+  EXPECT_THROW(conv_winograd({.n = 1, .h = 4, .w = 4, .cin = 1, .cout = 1, .k = 3, .x = dummy, .packed_w = dummy,
+                              .y = dummy},
+                             3),
+               Error);
 }
 
 }  // namespace

@@ -22,8 +22,8 @@ BoardInference::BoardInference(GameKind game, int64_t channels, const FoldedNet&
     c.packed.resize(size_t(cpu::packed_conv_weights_size(c.cout, c.cin, c.k)));
     cpu::pack_conv_weights(wv.data(), c.cout, c.cin, c.k, c.packed.data());
     if (c.k == 3) {
-      c.winograd.resize(size_t(cpu::winograd_weights_size(c.cout, c.cin)));
-      cpu::winograd_transform_weights(wv.data(), c.cout, c.cin, c.winograd.data());
+      c.winograd.resize(size_t(cpu::winograd_weights_size(c.cout, c.cin, kWinogradTile)));
+      cpu::winograd_transform_weights(wv.data(), c.cout, c.cin, kWinogradTile, c.winograd.data());
     }
     convs_.push_back(std::move(c));
   }
@@ -58,7 +58,7 @@ void BoardInference::conv(const Conv& c, int64_t n, const float* x, int64_t x_pa
   const cpu::DirectConv a{.n = n, .h = g_.rows, .w = g_.cols, .cin = c.cin, .cout = c.cout, .k = c.k, .x = x,
                           .x_pad = x_pad, .packed_w = wino ? c.winograd.data() : c.packed.data(),
                           .bias = c.bias.data(), .residual = residual, .relu = relu, .y = y, .y_pad = y_pad};
-  if (wino) cpu::conv_winograd(a);
+  if (wino) cpu::conv_winograd(a, kWinogradTile);
   else cpu::conv_direct(a);
 }
 

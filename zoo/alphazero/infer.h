@@ -35,6 +35,7 @@ class BoardInference {
   // One algorithm for every batch size keeps batched and single evaluations bit-identical.
   enum class Algo { automatic, direct, winograd };
   static constexpr int64_t kWinogradMinBatch = 1;  // Winograd won at batch 1 and 16 (AVX2)
+  static constexpr int kWinogradTile = 2;  // F(2x2,3x3) on the board
   BoardInference(GameKind game, int64_t channels, const FoldedNet& net);
   void set_algo(Algo algo) { algo_ = algo; }
   // planes [n, 3, rows, cols] -> logits [n, actions], values [n]; one caller at a time.
