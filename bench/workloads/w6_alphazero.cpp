@@ -52,7 +52,8 @@ void run_w6_infer() {
     std::vector<float> logits(b * 7), values(b);
     using Algo = az::BoardInference::Algo;
     const std::pair<const char*, Algo> variants[] = {
-        {"", Algo::automatic}, {" (direct)", Algo::direct}, {" (wino)", Algo::winograd}, {" (ops)", Algo::automatic}};
+        {"", Algo::automatic}, {" (direct)", Algo::direct}, {" (wino)", Algo::winograd}, {" (wino4)", Algo::winograd4},
+        {" (ops)", Algo::automatic}};
     for (const auto& [suffix, algo] : variants) {
       const bool ops = std::string(suffix) == " (ops)";
       infer.engine().set_algo(algo);

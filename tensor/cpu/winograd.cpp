@@ -169,16 +169,17 @@ void set_conv_winograd_tile(int tile) {
 
 // F(4x4) does 1.78x fewer multiplies than F(2x2) on planes whose sides are multiples of 4, fewer
 // where its 4x4 tiles overhang the plane (14x14: 1.36x; a 6x7 board: 1.33x), and its transforms
-// cost more per output. Measured (bench_kernels, forward + both gradients, 1 thread, AVX2 Zen):
-// F(4x4) took 0.59x F(2x2)'s time at 64x64x32, 0.71x at 32x32x64, 0.73x at 16x16x128, 0.87x at
-// 8x8x256, 0.96x on 6x7x64 boards and 1.14x at 14x14 32->64. So F(4x4) where it saves at least
-// 1.5x of the multiplies (the channel counts did not change the winner on these shapes).
+// cost more per output, which matters less as the channel counts (the products' size) grow.
+// Measured (bench_kernels, forward + both gradients, 1 thread, AVX2 Zen 2), F(4x4)'s time over
+// F(2x2)'s: 0.59x at 64x64 32->32, 0.71x at 32x32x64, 0.73x at 16x16x128, 0.87x at 8x8x256, 0.96x
+// on 6x7 boards with 64 channels (the W6 training step: 0.94x), but 1.08x (3 of 4 runs slower) at
+// 14x14 32->64. So F(4x4) where it saves at least 1.5x of the multiplies, or 1.3x with 64+
+// channels on both sides.
 int conv_winograd_tile(int64_t h, int64_t w, int64_t cin, int64_t cout) {
   if (const int forced = tile_override().load(std::memory_order_relaxed)) return forced;
-  (void)cin;
-  (void)cout;
   const int64_t f2 = 16 * ((h + 1) / 2) * ((w + 1) / 2), f4 = 36 * ((h + 3) / 4) * ((w + 3) / 4);
-  return 2 * f2 >= 3 * f4 ? 4 : 2;
+  if (2 * f2 >= 3 * f4) return 4;
+  return 10 * f2 >= 13 * f4 && std::min(cin, cout) >= 64 ? 4 : 2;
 }
 
 int winograd_positions(int tile) {

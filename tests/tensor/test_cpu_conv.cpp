@@ -237,8 +237,10 @@ TEST(CpuConv, WinogradTileRuleAndOverride) {
   EXPECT_EQ(cpu::conv_winograd_tile(64, 64, 32, 32), 4);  // 1.78x fewer multiplies
   EXPECT_EQ(cpu::conv_winograd_tile(8, 8, 256, 256), 4);
   EXPECT_EQ(cpu::conv_winograd_tile(7, 7, 64, 64), 4);     // 4x4 tiles over 8x8 vs 2x2 tiles over 8x8
-  EXPECT_EQ(cpu::conv_winograd_tile(14, 14, 32, 64), 2);   // 1.36x: the overhang eats the gain
-  EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 64, 64), 2);     // 1.33x
+  EXPECT_EQ(cpu::conv_winograd_tile(14, 14, 32, 64), 2);   // 1.36x: the overhang and transforms eat the gain
+  EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 64, 64), 4);     // 1.33x with 64 channels: products dominate
+  EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 32, 64), 2);
+  EXPECT_EQ(cpu::conv_winograd_tile(10, 10, 256, 256), 2);  // 1.23x
   EXPECT_EQ(cpu::conv_winograd_tile(5, 5, 64, 64), 2);     // no gain
   {
     WinogradScope on(true, 2);
@@ -246,9 +248,9 @@ TEST(CpuConv, WinogradTileRuleAndOverride) {
   }
   {
     WinogradScope on(true, 4);
-    EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 64, 64), 4);
+    EXPECT_EQ(cpu::conv_winograd_tile(5, 5, 64, 64), 4);
   }
-  EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 64, 64), 2);
+  EXPECT_EQ(cpu::conv_winograd_tile(5, 5, 64, 64), 2);
   EXPECT_THROW(cpu::set_conv_winograd_tile(3), Error);
 }
 

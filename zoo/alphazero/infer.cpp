@@ -17,13 +17,15 @@ BoardInference::BoardInference(GameKind game, int64_t channels, const FoldedNet&
   for (const auto& [w, b] : net.convs) {
     EMBER_CHECK(w.dim() == 4 && w.size(2) == w.size(3) && b.numel() == w.size(0),
                 "BoardInference: bad folded convolution {} / bias {}", shape_str(w.shape()), shape_str(b.shape()));
-    Conv c{w.size(1), w.size(0), w.size(2), {}, b.to_vector<float>(), {}};
+    Conv c{w.size(1), w.size(0), w.size(2), {}, b.to_vector<float>(), {}, {}};
     const std::vector<float> wv = w.contiguous().to_vector<float>();
     c.packed.resize(size_t(cpu::packed_conv_weights_size(c.cout, c.cin, c.k)));
     cpu::pack_conv_weights(wv.data(), c.cout, c.cin, c.k, c.packed.data());
     if (c.k == 3) {
-      c.winograd.resize(size_t(cpu::winograd_weights_size(c.cout, c.cin, kWinogradTile)));
-      cpu::winograd_transform_weights(wv.data(), c.cout, c.cin, kWinogradTile, c.winograd.data());
+      c.winograd.resize(size_t(cpu::winograd_weights_size(c.cout, c.cin, 2)));
+      cpu::winograd_transform_weights(wv.data(), c.cout, c.cin, 2, c.winograd.data());
+      c.winograd4.resize(size_t(cpu::winograd_weights_size(c.cout, c.cin, 4)));
+      cpu::winograd_transform_weights(wv.data(), c.cout, c.cin, 4, c.winograd4.data());
     }
     convs_.push_back(std::move(c));
   }
@@ -54,11 +56,14 @@ void BoardInference::grow(int64_t n) {
 
 void BoardInference::conv(const Conv& c, int64_t n, const float* x, int64_t x_pad, float* y, int64_t y_pad,
                           const float* residual, bool relu) const {
-  const bool wino = c.k == 3 && (algo_ == Algo::winograd || (algo_ == Algo::automatic && n >= kWinogradMinBatch));
+  const bool wino = c.k == 3 && (algo_ == Algo::winograd || algo_ == Algo::winograd4 ||
+                                 (algo_ == Algo::automatic && n >= kWinogradMinBatch));
+  const int tile = algo_ == Algo::winograd4 ? 4 : algo_ == Algo::winograd ? 2 : kWinogradTile;
+  const float* wino_w = tile == 4 ? c.winograd4.data() : c.winograd.data();
   const cpu::DirectConv a{.n = n, .h = g_.rows, .w = g_.cols, .cin = c.cin, .cout = c.cout, .k = c.k, .x = x,
-                          .x_pad = x_pad, .packed_w = wino ? c.winograd.data() : c.packed.data(),
+                          .x_pad = x_pad, .packed_w = wino ? wino_w : c.packed.data(),
                           .bias = c.bias.data(), .residual = residual, .relu = relu, .y = y, .y_pad = y_pad};
-  if (wino) cpu::conv_winograd(a, kWinogradTile);
+  if (wino) cpu::conv_winograd(a, tile);
   else cpu::conv_direct(a);
 }
 

@@ -30,12 +30,13 @@ struct FoldedNet {
 
 class BoardInference {
  public:
-  // How the 3x3 convolutions run: the direct kernel, Winograd F(2x2,3x3) (tensor/cpu/winograd.h),
-  // or automatic: Winograd from kWinogradMinBatch positions per call (measured, docs/performance.md).
-  // One algorithm for every batch size keeps batched and single evaluations bit-identical.
-  enum class Algo { automatic, direct, winograd };
+  // How the 3x3 convolutions run: the direct kernel, Winograd F(2x2,3x3) or F(4x4,3x3)
+  // (tensor/cpu/winograd.h), or automatic: Winograd with kWinogradTile from kWinogradMinBatch
+  // positions per call (measured, docs/performance.md). One algorithm for every batch size keeps
+  // batched and single evaluations bit-identical.
+  enum class Algo { automatic, direct, winograd, winograd4 };
   static constexpr int64_t kWinogradMinBatch = 1;  // Winograd won at batch 1 and 16 (AVX2)
-  static constexpr int kWinogradTile = 2;  // F(2x2,3x3) on the board
+  static constexpr int kWinogradTile = 2;          // F(2x2,3x3) on the board
   BoardInference(GameKind game, int64_t channels, const FoldedNet& net);
   void set_algo(Algo algo) { algo_ = algo; }
   // planes [n, 3, rows, cols] -> logits [n, actions], values [n]; one caller at a time.
@@ -44,7 +45,7 @@ class BoardInference {
  private:
   struct Conv {
     int64_t cin, cout, k;
-    std::vector<float> packed, bias, winograd;  // winograd: 3x3 only
+    std::vector<float> packed, bias, winograd, winograd4;  // winograd (F(2x2)), winograd4 (F(4x4)): 3x3 only
   };
   void grow(int64_t n);
   void conv(const Conv& c, int64_t n, const float* x, int64_t x_pad, float* y, int64_t y_pad, const float* residual,
