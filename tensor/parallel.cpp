@@ -122,8 +122,11 @@ class Pool {
     const auto own_end = Clock::now();
     for (int spins = 0; job.done.load(std::memory_order_acquire) < tasks; ++spins) wait_step(spins);
     job_.store(nullptr);
-    const auto wait = Clock::now() - own_end;
+    // A worker descheduled after it finished its last task, or after it saw the job but before it
+    // claimed a task, holds the caller here just like one descheduled inside a task: both count
+    // in the wait that judges the job.
     for (int spins = 0; inside_.load() > 0; ++spins) wait_step(spins);
+    const auto wait = Clock::now() - own_end;
     judge(own_end - start, wait, job.by_workers.load(std::memory_order_relaxed) > 0);
     if (job.error) std::rethrow_exception(job.error);
     return true;
