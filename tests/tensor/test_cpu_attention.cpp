@@ -2,6 +2,7 @@
 // without a mask) against the composite path (the same call with an all-ones mask, which composes
 // matmul/where/softmax): outputs and q/k/v gradients, causal and full, grouped-query heads,
 // T != S (causal aligned to the end), sizes past the kernel's query/key blocks (16/64), Dv != D,
+// head dims past the AVX2 product's 16-column blocks,
 // f32 on the AVX2 and scalar builds and f64; plus gradcheck of the fused path in f64.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -50,8 +51,11 @@ void compare(const Dims& m, bool causal, DType dt, cpu::Isa isa) {
   EXPECT_TRUE(test::all_close(f.gv, c.gv, tol, tol)) << "grad v " << what;
 }
 
+// The last two have head dims of 16 and more, so every small product (not only the scores) runs
+// the AVX2 build's 6 x 16 register tile as well as its masked column tail (d 24, dv 40).
 const Dims kDims[] = {{1, 1, 1, 1, 1, 1, 1},    {2, 4, 2, 5, 5, 3, 3},   {1, 8, 2, 3, 7, 4, 5},
-                      {1, 2, 2, 37, 37, 8, 8},  {1, 2, 1, 40, 70, 5, 7}, {2, 3, 3, 16, 17, 9, 4}};
+                      {1, 2, 2, 37, 37, 8, 8},  {1, 2, 1, 40, 70, 5, 7}, {2, 3, 3, 16, 17, 9, 4},
+                      {1, 4, 2, 70, 70, 32, 32}, {2, 2, 1, 33, 45, 24, 40}};
 
 TEST(CpuAttention, FusedMatchesCompositeOnEveryPath) {
   std::vector<cpu::Isa> isas = {cpu::Isa::scalar};
