@@ -1,7 +1,6 @@
 // f32 fused attention compiled for AVX2+FMA: the kernel of attention_kernel.h with its small
 // products on a register-blocked AVX2 routine and the softmax exponentials on vec_math_avx2.h.
 #include "tensor/cpu/attention_kernel.h"
-#include "tensor/cpu/tile_avx2.h"
 #include "tensor/cpu/vec_math_avx2.h"
 
 namespace ember::cpu {
@@ -44,56 +43,77 @@ struct OpsAvx2 {
     return sum;
   }
 
-  // A column tail of C (=|+=) A B: 4 rows x up to 16 columns with masked loads and stores (masked
-  // stores are slow on AMD cores, so only the tail takes this path).
-  static void tail_block(int64_t i, int rows, int64_t e, int64_t k, const float* a, int64_t ars, int64_t acs,
-                         const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, __m256i m0, __m256i m1) {
-    __m256 acc[4][2];
-    for (int r = 0; r < 4; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    for (int64_t p = 0; p < k; ++p) {
-      const float* bp = b + p * ldb + e;
-      const __m256 b0 = _mm256_maskload_ps(bp, m0), b1 = _mm256_maskload_ps(bp + 8, m1);
-      for (int r = 0; r < rows; ++r) {
-        const __m256 av = _mm256_set1_ps(a[(i + r) * ars + p * acs]);
-        acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-        acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+  // C[i..i+R, e..e+16) (=|+=) A B for a compile-time row count R <= 6: 2R ymm accumulators; one
+  // broadcast of A per row and two loads of B per 2R FMAs. kMasked: a column tail (masked loads
+  // and stores, which are slow on AMD cores, so only the tail takes them). The row count must be a
+  // template argument: with a run-time row loop GCC 12 kept the accumulator array on the stack and
+  // loaded and stored every accumulator on each step (the kernel ran at ~18 GFLOP/s).
+  template <int R, bool kMasked>
+  static void block(int64_t i, int64_t e, int64_t k, const float* a, int64_t ars, int64_t acs, const float* b,
+                    int64_t ldb, float* c, int64_t ldc, bool accumulate, __m256i m0, __m256i m1) {
+    auto load = [&](const float* p, __m256i mk) { return kMasked ? _mm256_maskload_ps(p, mk) : _mm256_loadu_ps(p); };
+    __m256 lo[R], hi[R];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+    const float* ar = a + i * ars;
+    const float* bp = b + e;
+    for (int64_t p = 0; p < k; ++p, bp += ldb) {
+      const __m256 b0 = load(bp, m0), b1 = load(bp + 8, m1);
+#pragma GCC unroll 6
+      for (int r = 0; r < R; ++r) {
+        const __m256 av = _mm256_broadcast_ss(ar + r * ars + p * acs);
+        lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
+        hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
       }
     }
-    for (int r = 0; r < rows; ++r) {
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
       float* cp = c + (i + r) * ldc + e;
       if (accumulate) {
-        acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_maskload_ps(cp, m0));
-        acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_maskload_ps(cp + 8, m1));
+        lo[r] = _mm256_add_ps(lo[r], load(cp, m0));
+        hi[r] = _mm256_add_ps(hi[r], load(cp + 8, m1));
       }
-      _mm256_maskstore_ps(cp, m0, acc[r][0]);
-      _mm256_maskstore_ps(cp + 8, m1, acc[r][1]);
+      if constexpr (kMasked) {
+        _mm256_maskstore_ps(cp, m0, lo[r]);
+        _mm256_maskstore_ps(cp + 8, m1, hi[r]);
+      } else {
+        _mm256_storeu_ps(cp, lo[r]);
+        _mm256_storeu_ps(cp + 8, hi[r]);
+      }
     }
   }
 
-  // C (=|+=) A B as SmallGemmPortable::mm. Full 16-column blocks: the 6 x 16 register tile of
-  // tile_avx2.h (12 named ymm accumulators; an array of accumulators, as this routine had, made
-  // GCC 12 load and store every accumulator on each step: the kernel ran at ~18 GFLOP/s).
+  template <bool kMasked>
+  static void rows_block(int rows, int64_t i, int64_t e, int64_t k, const float* a, int64_t ars, int64_t acs,
+                         const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, __m256i m0, __m256i m1) {
+    switch (rows) {
+      case 1: return block<1, kMasked>(i, e, k, a, ars, acs, b, ldb, c, ldc, accumulate, m0, m1);
+      case 2: return block<2, kMasked>(i, e, k, a, ars, acs, b, ldb, c, ldc, accumulate, m0, m1);
+      case 3: return block<3, kMasked>(i, e, k, a, ars, acs, b, ldb, c, ldc, accumulate, m0, m1);
+      case 4: return block<4, kMasked>(i, e, k, a, ars, acs, b, ldb, c, ldc, accumulate, m0, m1);
+      case 5: return block<5, kMasked>(i, e, k, a, ars, acs, b, ldb, c, ldc, accumulate, m0, m1);
+      default: return block<6, kMasked>(i, e, k, a, ars, acs, b, ldb, c, ldc, accumulate, m0, m1);
+    }
+  }
+
+  // C (=|+=) A B as SmallGemmPortable::mm, in blocks of 6 rows x 16 columns (decode's single
+  // query row runs a 1-row block, not a 6-row one).
   static void mm(int64_t m, int64_t n, int64_t k, const float* a, int64_t ars, int64_t acs, const float* b,
                  int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+    const __m256i all = _mm256_set1_epi32(-1);
     const int64_t n16 = n / 16 * 16;
     for (int64_t e = 0; e < n16; e += 16)
-      for (int64_t i = 0; i < m; i += 6) {
-        const int rows = int(std::min<int64_t>(6, m - i));
-        const float* r[6];  // rows of A (the last repeated past m)
-        for (int q = 0; q < 6; ++q) r[q] = a + (i + std::min(q, rows - 1)) * ars;
-        Tile6x16 acc;
-        const float* bp = b + e;
-        for (int64_t p = 0; p < k; ++p, bp += ldb) acc.step(r, p * acs, _mm256_loadu_ps(bp), _mm256_loadu_ps(bp + 8));
-        acc.store(c + i * ldc + e, ldc, rows, accumulate);
-      }
+      for (int64_t i = 0; i < m; i += 6)
+        rows_block<false>(int(std::min<int64_t>(6, m - i)), i, e, k, a, ars, acs, b, ldb, c, ldc, accumulate, all,
+                          all);
     if (n16 == n) return;
     const int64_t cols = n - n16;
     alignas(32) int32_t mk[16];
     for (int t = 0; t < 16; ++t) mk[t] = t < cols ? -1 : 0;
     const __m256i m0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(mk));
     const __m256i m1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(mk + 8));
-    for (int64_t i = 0; i < m; i += 4)
-      tail_block(i, int(std::min<int64_t>(4, m - i)), n16, k, a, ars, acs, b, ldb, c, ldc, accumulate, m0, m1);
+    for (int64_t i = 0; i < m; i += 6)
+      rows_block<true>(int(std::min<int64_t>(6, m - i)), i, n16, k, a, ars, acs, b, ldb, c, ldc, accumulate, m0, m1);
   }
 };
 
