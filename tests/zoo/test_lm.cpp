@@ -234,6 +234,19 @@ TEST(LmSample, TopKTopPMasksAndTemperature) {
   p = sampling_probs(logits.data(), 4, {.temperature = 0.5});  // squares, renormalised
   EXPECT_NEAR(p[0], 0.25 / (0.25 + 0.09 + 0.0225 + 0.0025), 1e-6);
   EXPECT_TRUE(throws_with([&] { sampling_probs(logits.data(), 4, {.temperature = 0}); }, {"temperature"}));
+  // Ties go to the lower token; top_k at or past the vocabulary cuts nothing.
+  const std::vector<float> tied = {1.0f, 2.0f, 2.0f, 0.0f};
+  p = sampling_probs(tied.data(), 4, {.temperature = 1.0, .top_k = 1});
+  EXPECT_EQ(p[1], 1.0);
+  EXPECT_EQ(p[2], 0.0);
+  p = sampling_probs(tied.data(), 4, {.temperature = 1.0, .top_k = 2});
+  EXPECT_NEAR(p[1], 0.5, 1e-12);
+  EXPECT_NEAR(p[2], 0.5, 1e-12);
+  EXPECT_EQ(p[0], 0.0);
+  const auto all = sampling_probs(tied.data(), 4, {.temperature = 1.0});
+  EXPECT_EQ(sampling_probs(tied.data(), 4, {.temperature = 1.0, .top_k = 4}), all);
+  EXPECT_EQ(sampling_probs(tied.data(), 4, {.temperature = 1.0, .top_k = 9}), all);
+  EXPECT_GT(all[3], 0.0);
 }
 
 TEST(LmSample, SeededDrawsAreReproducibleAndFollowTheDistribution) {

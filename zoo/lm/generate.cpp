@@ -165,12 +165,18 @@ std::vector<double> sampling_probs(const float* logits, int64_t vocab, const Sam
   double z = 0;
   for (int64_t i = 0; i < vocab; ++i) z += p[static_cast<size_t>(i)] = std::exp((logits[i] - mx) / opt.temperature);
   for (double& v : p) v /= z;
-  // Tokens by decreasing probability (ties: lower token first), then keep a prefix of that order.
+  const bool cut_k = opt.top_k > 0 && opt.top_k < vocab;
+  if (!cut_k && opt.top_p >= 1) return p;  // nothing to cut (the default): no ordering needed
+  // Tokens by decreasing probability (ties: lower token first), then keep a prefix of that order;
+  // only the first top_k need ordering (a partial sort: a full sort per token was 9% of decode).
   std::vector<int64_t> order(static_cast<size_t>(vocab));
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return p[size_t(a)] > p[size_t(b)]; });
-  size_t keep = order.size();
-  if (opt.top_k > 0) keep = std::min(keep, static_cast<size_t>(opt.top_k));
+  size_t keep = cut_k ? static_cast<size_t>(opt.top_k) : order.size();
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(),
+                    [&](int64_t a, int64_t b) {
+                      const double pa = p[size_t(a)], pb = p[size_t(b)];
+                      return pa > pb || (pa == pb && a < b);
+                    });
   if (opt.top_p < 1) {
     double mass = 0;
     for (size_t i = 0; i < keep; ++i) {
