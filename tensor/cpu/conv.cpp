@@ -232,7 +232,13 @@ void backward_weight_winograd(Backend& be, const Tensor& gy, const Tensor& x, co
   // once per chunk, so a chunk gets at least 96 tiles where the batch has them (small planes have
   // few tiles per image: 4 on an 8x8 plane with F(4x4), where 8-tile chunks made M's traffic cost
   // more than the arithmetic).
-  const int64_t chunk = std::min(g.n, std::max(winograd_chunk(g, m, tile), (96 + th * tw - 1) / (th * tw)));
+  int64_t chunk = std::min(g.n, std::max(winograd_chunk(g, m, tile), (96 + th * tw - 1) / (th * tw)));
+  // More chunks than parts: round their count up to a multiple of the parts, so the parts (one
+  // task each) hold equal numbers of chunks (W6: 10 chunks gave parts of 2, 3, 2 and 3).
+  if (const int64_t c0 = (g.n + chunk - 1) / chunk; c0 > kWeightGradParts) {
+    const int64_t want = (c0 + kWeightGradParts - 1) / kWeightGradParts * kWeightGradParts;
+    chunk = (g.n + want - 1) / want;
+  }
   const int64_t chunks = (g.n + chunk - 1) / chunk, parts = std::min(chunks, kWeightGradParts);
   const int64_t part_size = positions * m * c;  // one partial M
   Tensor acc = Tensor::empty({parts, part_size}, gw.options());

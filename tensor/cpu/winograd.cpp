@@ -195,7 +195,7 @@ void winograd_transform_weights(const float* w, int64_t cout, int64_t cin, int t
   const int64_t blocks = (cout + kDirectConvBlock - 1) / kDirectConvBlock;
   winograd_positions(tile);  // checks the size
   // Output-channel blocks split across threads (each writes its own entries).
-  parallel_for(blocks, std::max<int64_t>(1, 256 / std::max<int64_t>(cin, 1)), [&](int64_t kb0, int64_t kb1) {
+  parallel_for(blocks, std::max<int64_t>(1, 64 / std::max<int64_t>(cin, 1)), [&](int64_t kb0, int64_t kb1) {
     if (tile == 4) return transform_weights<4>(w, kb0, kb1, cout, cin, blocks, u);
     transform_weights<2>(w, kb0, kb1, cout, cin, blocks, u);
   });
