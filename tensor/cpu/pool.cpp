@@ -28,6 +28,14 @@ bool max_pool2x2_bwd_plane_f32_avx512(const float* g, const int64_t* idx, int64_
                                       int64_t ow, float* gi);
 bool max_pool2x2_bwd_plane_f32_avx2(const float* g, const int64_t* idx, int64_t h, int64_t w, int64_t oh,
                                     int64_t ow, float* gi);
+// pool_avx2.cpp: stride-1 pools (any window and padding) over a run of outputs of one row whose
+// windows lie inside the plane horizontally; the edge columns take the generic loops.
+void max_pool_s1_row_f32_avx2(const float* in, int64_t w, int64_t h0, int64_t h1, int64_t c0, int64_t kw,
+                              int64_t n, float* out, int64_t* idx);
+void avg_pool_s1_row_f32_avx2(const float* in, int64_t w, int64_t h0, int64_t h1, int64_t c0, int64_t kw,
+                              int64_t n, float divisor, float* out);
+void avg_pool_s1_bwd_row_f32_avx2(const float* v, int64_t ow, int64_t r0, int64_t r1, int64_t c0, int64_t kw,
+                                  int64_t n, float* gi);
 
 namespace {
 
@@ -58,6 +66,18 @@ bool use_pool2x2(const Planes& s) { return active_isa() != Isa::scalar && s.h * 
 bool is_2x2_stride2(const Pool2dGeom& g) {
   return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
 }
+// Stride-1 windows (the DARTS search's 3x3 pools with padding 1) on AVX2+: output columns
+// [lo, hi) have windows inside the plane horizontally and run 8 at a time.
+bool use_pool_s1(const Planes& s, const Pool2dGeom& g) {
+  return active_isa() != Isa::scalar && g.sh == 1 && g.sw == 1 && s.h * s.w < (int64_t{1} << 31);
+}
+struct ColRange {
+  int64_t lo, hi;
+};
+ColRange inner_cols(const Planes& s, const Pool2dGeom& g) {
+  const int64_t lo = std::min(g.pw, s.ow), hi = std::min(s.ow, s.w + g.pw - g.kw + 1);
+  return {lo, std::max(lo, hi)};
+}
 
 // ---- max pool: out = max over the window clipped to the image (padding never wins);
 // NaN propagates (PyTorch: `val > max || isnan(val)`, so the last NaN); the first max wins ties.
@@ -69,6 +89,8 @@ void max_pool_fwd(const Tensor& x, const Pool2dGeom& g, const Tensor& out, const
   int64_t* ip = indices.data<int64_t>();
   const bool fast = std::is_same_v<T, float> && use_pool2x2(s) && is_2x2_stride2(g);
   const bool wide = active_isa() == Isa::avx512 && s.ow > 8;
+  const bool s1 = std::is_same_v<T, float> && use_pool_s1(s, g);
+  const ColRange inner = s1 ? inner_cols(s, g) : ColRange{0, 0};
   for_planes(s, [&](int64_t p) {
     const T* in = xp + p * s.h * s.w;
     if constexpr (std::is_same_v<T, float>) {
@@ -79,7 +101,7 @@ void max_pool_fwd(const Tensor& x, const Pool2dGeom& g, const Tensor& out, const
     }
     for (int64_t oh = 0; oh < s.oh; ++oh) {
       const int64_t h0 = std::max<int64_t>(oh * g.sh - g.ph, 0), h1 = std::min(oh * g.sh - g.ph + g.kh, s.h);
-      for (int64_t ow = 0; ow < s.ow; ++ow) {
+      auto one = [&](int64_t ow) {
         const int64_t w0 = std::max<int64_t>(ow * g.sw - g.pw, 0), w1 = std::min(ow * g.sw - g.pw + g.kw, s.w);
         T best = -std::numeric_limits<T>::infinity();
         int64_t arg = h0 * s.w + w0;
@@ -92,7 +114,17 @@ void max_pool_fwd(const Tensor& x, const Pool2dGeom& g, const Tensor& out, const
           }
         op[(p * s.oh + oh) * s.ow + ow] = best;
         ip[(p * s.oh + oh) * s.ow + ow] = arg;
+      };
+      if constexpr (std::is_same_v<T, float>) {
+        if (inner.hi > inner.lo) {
+          for (int64_t ow = 0; ow < inner.lo; ++ow) one(ow);
+          const int64_t at = (p * s.oh + oh) * s.ow + inner.lo;
+          max_pool_s1_row_f32_avx2(in, s.w, h0, h1, inner.lo - g.pw, g.kw, inner.hi - inner.lo, op + at, ip + at);
+          for (int64_t ow = inner.hi; ow < s.ow; ++ow) one(ow);
+          continue;
+        }
       }
+      for (int64_t ow = 0; ow < s.ow; ++ow) one(ow);
     }
   });
 }
@@ -146,16 +178,29 @@ void avg_pool_fwd(const Tensor& x, const Pool2dGeom& g, const Tensor& out) {
   const Planes s = planes_of(x, out, "avg_pool2d_fwd");
   const T* xp = x.data<T>();
   T* op = out.data<T>();
+  const ColRange inner = std::is_same_v<T, float> && use_pool_s1(s, g) ? inner_cols(s, g) : ColRange{0, 0};
   for_planes(s, [&](int64_t p) {
     const T* in = xp + p * s.h * s.w;
-    for (int64_t oh = 0; oh < s.oh; ++oh)
-      for (int64_t ow = 0; ow < s.ow; ++ow) {
+    for (int64_t oh = 0; oh < s.oh; ++oh) {
+      auto one = [&](int64_t ow) {
         const AvgWindow a = avg_window(g, s.h, s.w, oh, ow);
         T acc = 0;
         for (int64_t ih = a.h0; ih < a.h1; ++ih)
           for (int64_t iw = a.w0; iw < a.w1; ++iw) acc += in[ih * s.w + iw];
         op[(p * s.oh + oh) * s.ow + ow] = acc / static_cast<T>(a.divisor);
+      };
+      if constexpr (std::is_same_v<T, float>) {
+        if (inner.hi > inner.lo) {  // inner columns share the row's window rows and divisor
+          for (int64_t ow = 0; ow < inner.lo; ++ow) one(ow);
+          const AvgWindow a = avg_window(g, s.h, s.w, oh, inner.lo);
+          avg_pool_s1_row_f32_avx2(in, s.w, a.h0, a.h1, inner.lo - g.pw, g.kw, inner.hi - inner.lo,
+                                   static_cast<float>(a.divisor), op + (p * s.oh + oh) * s.ow + inner.lo);
+          for (int64_t ow = inner.hi; ow < s.ow; ++ow) one(ow);
+          continue;
+        }
       }
+      for (int64_t ow = 0; ow < s.ow; ++ow) one(ow);
+    }
   });
 }
 
@@ -165,8 +210,41 @@ void avg_pool_bwd(const Tensor& grad_out, const Pool2dGeom& g, const Tensor& gra
   const Planes s = planes_of(grad_in, grad_out, "avg_pool2d_bwd");
   const T* gp = grad_out.data<T>();
   T* gi = grad_in.data<T>();
+  // Stride 1 on AVX2+: gathered per input pixel instead of scattered per output. Input pixel
+  // (ih, iw) is in the windows of outputs [ih + ph - kh + 1, ih + ph] x [iw + pw - kw + 1, iw + pw]
+  // (clipped to the output); summing their v = grad / divisor in output order from 0 is the
+  // scatter's sum in the scatter's order, bit for bit. Inner input columns see whole output runs.
+  const bool s1 = std::is_same_v<T, float> && use_pool_s1(s, g);
   for_planes(s, [&](int64_t p) {
     T* plane = gi + p * s.h * s.w;
+    if constexpr (std::is_same_v<T, float>) {
+      if (s1) {
+        thread_local std::vector<float> vbuf;  // v for this plane, reused
+        vbuf.resize(size_t(s.oh * s.ow));
+        for (int64_t oh = 0; oh < s.oh; ++oh)
+          for (int64_t ow = 0; ow < s.ow; ++ow)
+            vbuf[size_t(oh * s.ow + ow)] =
+                gp[(p * s.oh + oh) * s.ow + ow] / static_cast<float>(avg_window(g, s.h, s.w, oh, ow).divisor);
+        const int64_t lo = std::clamp<int64_t>(g.kw - 1 - g.pw, 0, s.w),
+                      hi = std::clamp<int64_t>(s.ow - g.pw, lo, s.w);  // inner input columns [lo, hi)
+        for (int64_t ih = 0; ih < s.h; ++ih) {
+          const int64_t r0 = std::max<int64_t>(ih + g.ph - g.kh + 1, 0), r1 = std::min(ih + g.ph + 1, s.oh);
+          auto one = [&](int64_t iw) {
+            const int64_t q0 = std::max<int64_t>(iw + g.pw - g.kw + 1, 0), q1 = std::min(iw + g.pw + 1, s.ow);
+            float acc = 0;
+            for (int64_t r = r0; r < r1; ++r)
+              for (int64_t q = q0; q < q1; ++q) acc += vbuf[size_t(r * s.ow + q)];
+            plane[ih * s.w + iw] = acc;
+          };
+          for (int64_t iw = 0; iw < lo; ++iw) one(iw);
+          if (hi > lo)
+            avg_pool_s1_bwd_row_f32_avx2(vbuf.data(), s.ow, r0, std::max(r0, r1), lo + g.pw - g.kw + 1, g.kw,
+                                         hi - lo, plane + ih * s.w + lo);
+          for (int64_t iw = hi; iw < s.w; ++iw) one(iw);
+        }
+        return;
+      }
+    }
     std::fill(plane, plane + s.h * s.w, T(0));
     for (int64_t oh = 0; oh < s.oh; ++oh)
       for (int64_t ow = 0; ow < s.ow; ++ow) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 namespace ember::cpu {
 namespace {
@@ -107,6 +108,83 @@ bool max_pool2x2_bwd_plane_f32_avx2(const float* g, const int64_t* idx, int64_t 
   }
   if (h > 2 * oh) std::memset(gi + 2 * oh * w, 0, sizeof(float) * size_t(w));  // odd H: the last row
   return true;
+}
+
+}  // namespace ember::cpu
+
+// ---- Stride-1 pools (DARTS' 3x3 max/avg pools with padding 1, any window): a run of n outputs of
+// one output row whose windows span input columns [c0 + j, c0 + j + kw) (all inside the plane) and
+// input rows [h0, h1), 8 outputs per step. The window is scanned in the generic loop's order (rows,
+// then columns) with its rule, so values and indices match it bit for bit.
+namespace ember::cpu {
+
+void max_pool_s1_row_f32_avx2(const float* in, int64_t w, int64_t h0, int64_t h1, int64_t c0, int64_t kw,
+                              int64_t n, float* out, int64_t* idx) {
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t j = 0; j < n; j += 8) {
+    const int64_t rem = n - j < 8 ? n - j : 8;
+    const __m256i m = first_lanes(rem);
+    __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    __m256i arg = _mm256_add_epi32(_mm256_set1_epi32(int(h0 * w + c0 + j)), iota);
+    for (int64_t ih = h0; ih < h1; ++ih)
+      for (int64_t kx = 0; kx < kw; ++kx) {
+        const int64_t at = ih * w + c0 + j + kx;
+        const __m256 v = rem == 8 ? _mm256_loadu_ps(in + at) : _mm256_maskload_ps(in + at, m);
+        const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        best = _mm256_blendv_ps(best, v, take);
+        const __m256i here = _mm256_add_epi32(_mm256_set1_epi32(int(at)), iota);
+        arg = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(arg), _mm256_castsi256_ps(here), take));
+      }
+    long long* ip = reinterpret_cast<long long*>(idx + j);
+    const __m256i a0 = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(arg));
+    const __m256i a1 = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(arg, 1));
+    if (rem == 8) {
+      _mm256_storeu_ps(out + j, best);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(ip), a0);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(ip + 4), a1);
+    } else {
+      _mm256_maskstore_ps(out + j, m, best);
+      _mm256_maskstore_epi64(ip, half_mask64(m, 0), a0);
+      _mm256_maskstore_epi64(ip + 4, half_mask64(m, 1), a1);
+    }
+  }
+}
+
+// The average over the same windows: out = (sum in the scan order) / divisor.
+void avg_pool_s1_row_f32_avx2(const float* in, int64_t w, int64_t h0, int64_t h1, int64_t c0, int64_t kw,
+                              int64_t n, float divisor, float* out) {
+  const __m256 div = _mm256_set1_ps(divisor);
+  for (int64_t j = 0; j < n; j += 8) {
+    const int64_t rem = n - j < 8 ? n - j : 8;
+    const __m256i m = first_lanes(rem);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t ih = h0; ih < h1; ++ih)
+      for (int64_t kx = 0; kx < kw; ++kx) {
+        const float* p = in + ih * w + c0 + j + kx;
+        acc = _mm256_add_ps(acc, rem == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m));
+      }
+    if (rem == 8) _mm256_storeu_ps(out + j, _mm256_div_ps(acc, div));
+    else _mm256_maskstore_ps(out + j, m, _mm256_div_ps(acc, div));
+  }
+}
+
+// The stride-1 average pool's input gradient gathered: gi[j] = sum over output rows [r0, r1) and
+// output columns [c0 + j, c0 + j + kw) of v (the output gradient already divided by each output's
+// divisor; row stride ow), in output order, starting from 0: the generic scatter's sum, in its order.
+void avg_pool_s1_bwd_row_f32_avx2(const float* v, int64_t ow, int64_t r0, int64_t r1, int64_t c0, int64_t kw,
+                                  int64_t n, float* gi) {
+  for (int64_t j = 0; j < n; j += 8) {
+    const int64_t rem = n - j < 8 ? n - j : 8;
+    const __m256i m = first_lanes(rem);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t kx = 0; kx < kw; ++kx) {
+        const float* p = v + r * ow + c0 + j + kx;
+        acc = _mm256_add_ps(acc, rem == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m));
+      }
+    if (rem == 8) _mm256_storeu_ps(gi + j, acc);
+    else _mm256_maskstore_ps(gi + j, m, acc);
+  }
 }
 
 }  // namespace ember::cpu
