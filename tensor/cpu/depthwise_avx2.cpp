@@ -60,19 +60,26 @@ void dw_fwd_plane_f32_avx2(const DwPlane& p, const float* w, float* out, bool ac
 void dw_wgrad_plane_f32_avx2(const DwPlane& p, const float* gy, float* acc) {
   for (int64_t i = 0; i < p.kh; ++i)
     for (int64_t j = 0; j < p.kw; ++j) {
-      __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+      // Four named accumulators (an array indexed by a rotating counter stayed in memory: a load
+      // and a store around every FMA).
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
       for (int64_t r = 0; r < p.oh; ++r) {
         const float* src = p.pad + (r * p.sh + i * p.dh) * p.wp + j * p.dw;
         const float* g = gy + r * p.ow;
-        int64_t o = 0, v = 0;
-        for (; o + 8 <= p.ow; o += 8, v = (v + 1) & 3)
-          a[v] = _mm256_fmadd_ps(_mm256_loadu_ps(g + o), _mm256_loadu_ps(src + o), a[v]);
+        int64_t o = 0;
+        for (; o + 32 <= p.ow; o += 32) {
+          a0 = _mm256_fmadd_ps(_mm256_loadu_ps(g + o), _mm256_loadu_ps(src + o), a0);
+          a1 = _mm256_fmadd_ps(_mm256_loadu_ps(g + o + 8), _mm256_loadu_ps(src + o + 8), a1);
+          a2 = _mm256_fmadd_ps(_mm256_loadu_ps(g + o + 16), _mm256_loadu_ps(src + o + 16), a2);
+          a3 = _mm256_fmadd_ps(_mm256_loadu_ps(g + o + 24), _mm256_loadu_ps(src + o + 24), a3);
+        }
+        for (; o + 8 <= p.ow; o += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(g + o), _mm256_loadu_ps(src + o), a0);
         if (o < p.ow) {
           const __m256i m = first_lanes(p.ow - o);
-          a[v] = _mm256_fmadd_ps(_mm256_maskload_ps(g + o, m), _mm256_maskload_ps(src + o, m), a[v]);
+          a1 = _mm256_fmadd_ps(_mm256_maskload_ps(g + o, m), _mm256_maskload_ps(src + o, m), a1);
         }
       }
-      const __m256 s = _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
+      const __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
       __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
       q = _mm_add_ps(q, _mm_movehl_ps(q, q));
       q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
