@@ -5,7 +5,8 @@
 //    (a 3-wide plane would waste 7 of every 16 outputs of the 2x2 tiles), AVX2+; forward and
 //    the input gradient, which is the same convolution with the weights flipped and transposed):
 //    a chunk of images is moved to NHWC, run through winograd.h's F(4x4,3x3) (4x fewer multiplies
-//    than the GEMM; planes of 8x8 and more) or F(2x2,3x3) (2.25x; smaller planes) and moved back.
+//    than the GEMM where its 4x4 tiles fit the plane; conv_winograd_tile's measured rule) or
+//    F(2x2,3x3) (2.25x) and moved back.
 //    The weight gradient uses the same transforms read backwards (F(3x3,4x4) / F(3x3,2x2): 36 or
 //    16 products over the tiles, no im2col). set_conv_winograd(false) /
 //    EMBER_CONV_WINOGRAD=0 keep these convolutions on the wide lowering.

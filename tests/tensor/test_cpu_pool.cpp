@@ -30,8 +30,9 @@ Tensor tie_heavy(const Shape& s, uint64_t seed) {
     if (i % 43 == 11) v[i] = inf;
     if (i % 53 == 3) v[i + 1 < v.size() ? i + 1 : i] = std::numeric_limits<float>::quiet_NaN();  // two NaNs in a row
   }
-  // a window made only of -inf: the index stays at the window's first pixel
-  for (int64_t k = 0; k < 2; ++k) v[size_t(k)] = v[size_t(s[3] + k)] = -inf;
+  // a window made only of -inf: the index stays at the window's first pixel (planes of 2x2 and up)
+  if (s[2] >= 2 && s[3] >= 2)
+    for (int64_t k = 0; k < 2; ++k) v[size_t(k)] = v[size_t(s[3] + k)] = -inf;
   return Tensor::from_vector(v, s);
 }
 
