@@ -138,9 +138,6 @@ void weight_grad_finish(const float* m, int64_t o0, int64_t o1, int64_t cout, in
     }
 }
 
-}  // namespace
-
-namespace {
 std::atomic<bool>& winograd_switch() {
   static std::atomic<bool> on{[] {
     const char* env = std::getenv("EMBER_CONV_WINOGRAD");
