@@ -34,8 +34,6 @@ void max_pool_s1_row_f32_avx2(const float* in, int64_t w, int64_t h0, int64_t h1
                               int64_t n, float* out, int64_t* idx);
 void avg_pool_s1_row_f32_avx2(const float* in, int64_t w, int64_t h0, int64_t h1, int64_t c0, int64_t kw,
                               int64_t n, float divisor, float* out);
-void avg_pool_s1_bwd_row_f32_avx2(const float* v, int64_t ow, int64_t r0, int64_t r1, int64_t c0, int64_t kw,
-                                  int64_t n, float* gi);
 
 namespace {
 
@@ -238,8 +236,8 @@ void avg_pool_bwd(const Tensor& grad_out, const Pool2dGeom& g, const Tensor& gra
           };
           for (int64_t iw = 0; iw < lo; ++iw) one(iw);
           if (hi > lo)
-            avg_pool_s1_bwd_row_f32_avx2(vbuf.data(), s.ow, r0, std::max(r0, r1), lo + g.pw - g.kw + 1, g.kw,
-                                         hi - lo, plane + ih * s.w + lo);
+            avg_pool_s1_row_f32_avx2(vbuf.data(), s.ow, r0, std::max(r0, r1), lo + g.pw - g.kw + 1, g.kw, hi - lo,
+                                     1.0f, plane + ih * s.w + lo);  // a sum: / 1 is exact
           for (int64_t iw = hi; iw < s.w; ++iw) one(iw);
         }
         return;

@@ -150,7 +150,8 @@ void max_pool_s1_row_f32_avx2(const float* in, int64_t w, int64_t h0, int64_t h1
   }
 }
 
-// The average over the same windows: out = (sum in the scan order) / divisor.
+// The average over the same windows: out = (sum in the scan order) / divisor. With divisor 1 (an
+// exact division) it is also the average pool's gathered input gradient (pool.cpp).
 void avg_pool_s1_row_f32_avx2(const float* in, int64_t w, int64_t h0, int64_t h1, int64_t c0, int64_t kw,
                               int64_t n, float divisor, float* out) {
   const __m256 div = _mm256_set1_ps(divisor);
@@ -165,25 +166,6 @@ void avg_pool_s1_row_f32_avx2(const float* in, int64_t w, int64_t h0, int64_t h1
       }
     if (rem == 8) _mm256_storeu_ps(out + j, _mm256_div_ps(acc, div));
     else _mm256_maskstore_ps(out + j, m, _mm256_div_ps(acc, div));
-  }
-}
-
-// The stride-1 average pool's input gradient gathered: gi[j] = sum over output rows [r0, r1) and
-// output columns [c0 + j, c0 + j + kw) of v (the output gradient already divided by each output's
-// divisor; row stride ow), in output order, starting from 0: the generic scatter's sum, in its order.
-void avg_pool_s1_bwd_row_f32_avx2(const float* v, int64_t ow, int64_t r0, int64_t r1, int64_t c0, int64_t kw,
-                                  int64_t n, float* gi) {
-  for (int64_t j = 0; j < n; j += 8) {
-    const int64_t rem = n - j < 8 ? n - j : 8;
-    const __m256i m = first_lanes(rem);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t kx = 0; kx < kw; ++kx) {
-        const float* p = v + r * ow + c0 + j + kx;
-        acc = _mm256_add_ps(acc, rem == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m));
-      }
-    if (rem == 8) _mm256_storeu_ps(gi + j, acc);
-    else _mm256_maskstore_ps(gi + j, m, acc);
   }
 }
 

@@ -134,28 +134,38 @@ void grad_rows(const WinogradPlan& p, const float* dy, int64_t t, const float** 
     }
 }
 
+// A 2-D transform by a 1-D one: f (N -> P values, a Transforms member) is applied to the N
+// columns of the N x N block load(i, j), then to the P rows of the P x N result; store(i, j, value)
+// receives the P x P outcome. The loops are fully unrolled, so a ymm block stays in registers.
+template <int N, int P, class V, class F, class Load, class Store>
+void separable(F f, Load load, Store store) {
+  V t[P][N];
+#pragma GCC unroll 6
+  for (int j = 0; j < N; ++j) {  // columns
+    V col[N], r[P];
+#pragma GCC unroll 6
+    for (int i = 0; i < N; ++i) col[i] = load(i, j);
+    f(col, r);
+#pragma GCC unroll 6
+    for (int i = 0; i < P; ++i) t[i][j] = r[i];
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i) {  // rows
+    V r[P];
+    f(t[i], r);
+#pragma GCC unroll 6
+    for (int j = 0; j < P; ++j) store(i, j, r[j]);
+  }
+}
+
 // v[e * es + c] = (B^T d B)[e] for channels [c, c + width) of one patch.
 template <int M, class Vec>
 void input_tile(const float* const* d, int64_t c, float* v, int64_t es) {
   constexpr int A = M + 2;
   using V = typename Vec::V;
-  V tm[A][A];
-#pragma GCC unroll 6
-  for (int j = 0; j < A; ++j) {  // B^T d, a column at a time
-    V col[A], r[A];
-#pragma GCC unroll 6
-    for (int i = 0; i < A; ++i) col[i] = Vec::load(d[i * A + j] + c);
-    Transforms<M>::input(col, r);
-#pragma GCC unroll 6
-    for (int i = 0; i < A; ++i) tm[i][j] = r[i];
-  }
-#pragma GCC unroll 6
-  for (int i = 0; i < A; ++i) {  // (B^T d) B, a row at a time
-    V r[A];
-    Transforms<M>::input(tm[i], r);
-#pragma GCC unroll 6
-    for (int j = 0; j < A; ++j) Vec::store(v + (i * A + j) * es + c, r[j]);
-  }
+  separable<A, A, V>([](const V* x, V* r) { Transforms<M>::input(x, r); },
+                     [&](int i, int j) { return Vec::load(d[i * A + j] + c); },
+                     [&](int i, int j, V r) { Vec::store(v + (i * A + j) * es + c, r); });
 }
 
 // y = act(A^T m A + bias + residual) for output channels [k, k + width) of one tile.
@@ -163,31 +173,17 @@ template <int M, class Vec>
 void output_tile(const DirectConv& a, const float* m, int64_t es, const int64_t* at, int64_t k) {
   constexpr int A = M + 2;
   using V = typename Vec::V;
-  V s[M][A];
-#pragma GCC unroll 6
-  for (int j = 0; j < A; ++j) {  // A^T m, a column at a time
-    V col[A], r[M];
-#pragma GCC unroll 6
-    for (int i = 0; i < A; ++i) col[i] = Vec::load(m + (i * A + j) * es + k);
-    Transforms<M>::output(col, r);
-#pragma GCC unroll 4
-    for (int i = 0; i < M; ++i) s[i][j] = r[i];
-  }
   const V b = a.bias ? Vec::load(a.bias + k) : Vec::splat(0.0f);
-#pragma GCC unroll 4
-  for (int i = 0; i < M; ++i) {  // (A^T m) A, a row at a time
-    V r[M];
-    Transforms<M>::output(s[i], r);
-#pragma GCC unroll 4
-    for (int j = 0; j < M; ++j) {
-      const int64_t o = at[i * M + j];
-      if (o < 0) continue;
-      V y = r[j] + b;
-      if (a.residual) y = y + Vec::load(a.residual + o + k);
-      if (a.relu) y = Vec::relu(y);
-      Vec::store(a.y + o + k, y);
-    }
-  }
+  separable<A, M, V>([](const V* x, V* r) { Transforms<M>::output(x, r); },
+                     [&](int i, int j) { return Vec::load(m + (i * A + j) * es + k); },
+                     [&](int i, int j, V r) {
+                       const int64_t o = at[i * M + j];
+                       if (o < 0) return;
+                       V y = r + b;
+                       if (a.residual) y = y + Vec::load(a.residual + o + k);
+                       if (a.relu) y = Vec::relu(y);
+                       Vec::store(a.y + o + k, y);
+                     });
 }
 
 // m[e * es + k] = (A dy A^T)[e] for channels [k, k + width) of one tile of dy.
@@ -195,23 +191,9 @@ template <int M, class Vec>
 void grad_tile(const float* const* d, int64_t k, float* m, int64_t es) {
   constexpr int A = M + 2;
   using V = typename Vec::V;
-  V r[A][M];
-#pragma GCC unroll 4
-  for (int j = 0; j < M; ++j) {  // A dy, a column at a time
-    V col[M], out[A];
-#pragma GCC unroll 4
-    for (int i = 0; i < M; ++i) col[i] = Vec::load(d[i * M + j] + k);
-    Transforms<M>::grad(col, out);
-#pragma GCC unroll 6
-    for (int i = 0; i < A; ++i) r[i][j] = out[i];
-  }
-#pragma GCC unroll 6
-  for (int i = 0; i < A; ++i) {  // (A dy) A^T, a row at a time
-    V out[A];
-    Transforms<M>::grad(r[i], out);
-#pragma GCC unroll 6
-    for (int j = 0; j < A; ++j) Vec::store(m + (i * A + j) * es + k, out[j]);
-  }
+  separable<M, A, V>([](const V* x, V* r) { Transforms<M>::grad(x, r); },
+                     [&](int i, int j) { return Vec::load(d[i * M + j] + k); },
+                     [&](int i, int j, V r) { Vec::store(m + (i * A + j) * es + k, r); });
 }
 
 // The three phases over tiles [t0, t1): channels in steps of Vec's width, the tail one at a time.
