@@ -91,18 +91,10 @@ void transform_weights(const float* w, int64_t kb0, int64_t kb1, int64_t cout, i
             continue;
           }
           const float* g = w + (o * cin + c0 + cc) * 9;
-          double gg[A][3];  // G g, a column at a time
-          for (int j = 0; j < 3; ++j) {
-            const double col[3] = {g[j], g[3 + j], g[6 + j]};
-            double r[A];
-            GForms<Tile>::apply(col, r);
-            for (int i = 0; i < A; ++i) gg[i][j] = r[i];
-          }
-          for (int i = 0; i < A; ++i) {  // (G g) G^T, a row at a time
-            double r[A];
-            GForms<Tile>::apply(gg[i], r);
-            for (int j = 0; j < A; ++j) local[i * A + j][cc][l] = static_cast<float>(r[j]);
-          }
+          scalar::separable<3, A, double>(  // (G g) G^T
+              [](const double* x, double* r) { GForms<Tile>::apply(x, r); },
+              [&](int i, int j) { return double(g[i * 3 + j]); },
+              [&](int i, int j, double r) { local[i * A + j][cc][l] = static_cast<float>(r); });
         }
       }
       for (int e = 0; e < A * A; ++e)
@@ -121,19 +113,11 @@ void weight_grad_finish(const float* m, int64_t o0, int64_t o1, int64_t cout, in
       const int64_t nc = std::min(kFormChunk, cin - c0);
       for (int e = 0; e < A * A; ++e) std::copy(m + e * es + o * cin + c0, m + e * es + o * cin + c0 + nc, local[e]);
       for (int64_t cc = 0; cc < nc; ++cc) {
-        double gm[3][A];  // G^T M, a column at a time
-        for (int j = 0; j < A; ++j) {
-          double col[A], r[3];
-          for (int i = 0; i < A; ++i) col[i] = local[i * A + j][cc];
-          GForms<Tile>::apply_t(col, r);
-          for (int i = 0; i < 3; ++i) gm[i][j] = r[i];
-        }
         float* g = gw + (o * cin + c0 + cc) * 9;
-        for (int i = 0; i < 3; ++i) {  // (G^T M) G, a row at a time
-          double r[3];
-          GForms<Tile>::apply_t(gm[i], r);
-          for (int j = 0; j < 3; ++j) g[i * 3 + j] = static_cast<float>(r[j]);
-        }
+        scalar::separable<A, 3, double>(  // (G^T M) G
+            [](const double* x, double* r) { GForms<Tile>::apply_t(x, r); },
+            [&](int i, int j) { return double(local[i * A + j][cc]); },
+            [&](int i, int j, double r) { g[i * 3 + j] = static_cast<float>(r); });
       }
     }
 }

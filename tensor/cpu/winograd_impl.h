@@ -134,9 +134,10 @@ void grad_rows(const WinogradPlan& p, const float* dy, int64_t t, const float** 
     }
 }
 
-// A 2-D transform by a 1-D one: f (N -> P values, a Transforms member) is applied to the N
-// columns of the N x N block load(i, j), then to the P rows of the P x N result; store(i, j, value)
-// receives the P x P outcome. The loops are fully unrolled, so a ymm block stays in registers.
+// A 2-D transform by a 1-D one: f (N -> P values: a Transforms member here, winograd.cpp's weight
+// forms G and G^T in double) is applied to the N columns of the N x N block load(i, j), then to
+// the P rows of the P x N result; store(i, j, value) receives the P x P outcome. The loops are
+// fully unrolled, so a ymm block stays in registers.
 template <int N, int P, class V, class F, class Load, class Store>
 void separable(F f, Load load, Store store) {
   V t[P][N];
