@@ -17,15 +17,14 @@ BoardInference::BoardInference(GameKind game, int64_t channels, const FoldedNet&
   for (const auto& [w, b] : net.convs) {
     EMBER_CHECK(w.dim() == 4 && w.size(2) == w.size(3) && b.numel() == w.size(0),
                 "BoardInference: bad folded convolution {} / bias {}", shape_str(w.shape()), shape_str(b.shape()));
-    Conv c{w.size(1), w.size(0), w.size(2), {}, b.to_vector<float>(), {}, {}};
-    const std::vector<float> wv = w.contiguous().to_vector<float>();
+    Conv c{w.size(1), w.size(0), w.size(2), {}, b.to_vector<float>(), w.contiguous().to_vector<float>(), {}, {}};
     c.packed.resize(size_t(cpu::packed_conv_weights_size(c.cout, c.cin, c.k)));
-    cpu::pack_conv_weights(wv.data(), c.cout, c.cin, c.k, c.packed.data());
+    cpu::pack_conv_weights(c.weights.data(), c.cout, c.cin, c.k, c.packed.data());
     if (c.k == 3) {
       c.winograd.resize(size_t(cpu::winograd_weights_size(c.cout, c.cin, 2)));
-      cpu::winograd_transform_weights(wv.data(), c.cout, c.cin, 2, c.winograd.data());
-      c.winograd4.resize(size_t(cpu::winograd_weights_size(c.cout, c.cin, 4)));
-      cpu::winograd_transform_weights(wv.data(), c.cout, c.cin, 4, c.winograd4.data());
+      cpu::winograd_transform_weights(c.weights.data(), c.cout, c.cin, 2, c.winograd.data());
+    } else {
+      c.weights.clear();  // only the 3x3 convolutions may need another Winograd form later
     }
     convs_.push_back(std::move(c));
   }
@@ -52,6 +51,16 @@ void BoardInference::grow(int64_t n) {
   for (auto* buf : {&a_, &b_, &t_}) buf->assign(size_t(padded * channels_), 0.0f);
   p_.assign(size_t(capacity_ * g_.rows * g_.cols * 2), 0.0f);
   v_.assign(size_t(capacity_ * g_.rows * g_.cols), 0.0f);
+}
+
+void BoardInference::set_algo(Algo algo) {
+  if (algo == Algo::winograd4)  // the F(4x4) forms, on first use (the engine's default is F(2x2))
+    for (Conv& c : convs_)
+      if (c.k == 3 && c.winograd4.empty()) {
+        c.winograd4.resize(size_t(cpu::winograd_weights_size(c.cout, c.cin, 4)));
+        cpu::winograd_transform_weights(c.weights.data(), c.cout, c.cin, 4, c.winograd4.data());
+      }
+  algo_ = algo;
 }
 
 void BoardInference::conv(const Conv& c, int64_t n, const float* x, int64_t x_pad, float* y, int64_t y_pad,

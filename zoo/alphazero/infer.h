@@ -38,14 +38,17 @@ class BoardInference {
   static constexpr int64_t kWinogradMinBatch = 1;  // Winograd won at batch 1 and 16 (AVX2)
   static constexpr int kWinogradTile = 2;          // F(2x2,3x3) on the board
   BoardInference(GameKind game, int64_t channels, const FoldedNet& net);
-  void set_algo(Algo algo) { algo_ = algo; }
+  void set_algo(Algo algo);  // Algo::winograd4 transforms the 3x3 weights for F(4x4) on first use
   // planes [n, 3, rows, cols] -> logits [n, actions], values [n]; one caller at a time.
   void evaluate(const float* planes, int64_t n, float* logits, float* values);
 
  private:
   struct Conv {
     int64_t cin, cout, k;
-    std::vector<float> packed, bias, winograd, winograd4;  // winograd (F(2x2)), winograd4 (F(4x4)): 3x3 only
+    std::vector<float> packed, bias;
+    // 3x3 only: the folded weights [cout][cin][3][3] and their Winograd forms, F(2x2) (built with
+    // the engine) and F(4x4) (built by set_algo(Algo::winograd4)).
+    std::vector<float> weights, winograd, winograd4;
   };
   void grow(int64_t n);
   void conv(const Conv& c, int64_t n, const float* x, int64_t x_pad, float* y, int64_t y_pad, const float* residual,
