@@ -76,6 +76,17 @@ ColRange inner_cols(const Planes& s, const Pool2dGeom& g) {
   const int64_t lo = std::min(g.pw, s.ow), hi = std::min(s.ow, s.w + g.pw - g.kw + 1);
   return {lo, std::max(lo, hi)};
 }
+// one(col) for the columns of [0, n) outside r, run(r) once for r's columns (when it has any).
+template <typename One, typename Run>
+void edges_and_run(int64_t n, ColRange r, One one, Run run) {
+  if (r.hi > r.lo) {
+    for (int64_t c = 0; c < r.lo; ++c) one(c);
+    run(r);
+    for (int64_t c = r.hi; c < n; ++c) one(c);
+    return;
+  }
+  for (int64_t c = 0; c < n; ++c) one(c);
+}
 
 // ---- max pool: out = max over the window clipped to the image (padding never wins);
 // NaN propagates (PyTorch: `val > max || isnan(val)`, so the last NaN); the first max wins ties.
@@ -113,16 +124,12 @@ void max_pool_fwd(const Tensor& x, const Pool2dGeom& g, const Tensor& out, const
         op[(p * s.oh + oh) * s.ow + ow] = best;
         ip[(p * s.oh + oh) * s.ow + ow] = arg;
       };
-      if constexpr (std::is_same_v<T, float>) {
-        if (inner.hi > inner.lo) {
-          for (int64_t ow = 0; ow < inner.lo; ++ow) one(ow);
-          const int64_t at = (p * s.oh + oh) * s.ow + inner.lo;
-          max_pool_s1_row_f32_avx2(in, s.w, h0, h1, inner.lo - g.pw, g.kw, inner.hi - inner.lo, op + at, ip + at);
-          for (int64_t ow = inner.hi; ow < s.ow; ++ow) one(ow);
-          continue;
+      edges_and_run(s.ow, inner, one, [&](ColRange r) {
+        if constexpr (std::is_same_v<T, float>) {
+          const int64_t at = (p * s.oh + oh) * s.ow + r.lo;
+          max_pool_s1_row_f32_avx2(in, s.w, h0, h1, r.lo - g.pw, g.kw, r.hi - r.lo, op + at, ip + at);
         }
-      }
-      for (int64_t ow = 0; ow < s.ow; ++ow) one(ow);
+      });
     }
   });
 }
@@ -187,17 +194,13 @@ void avg_pool_fwd(const Tensor& x, const Pool2dGeom& g, const Tensor& out) {
           for (int64_t iw = a.w0; iw < a.w1; ++iw) acc += in[ih * s.w + iw];
         op[(p * s.oh + oh) * s.ow + ow] = acc / static_cast<T>(a.divisor);
       };
-      if constexpr (std::is_same_v<T, float>) {
-        if (inner.hi > inner.lo) {  // inner columns share the row's window rows and divisor
-          for (int64_t ow = 0; ow < inner.lo; ++ow) one(ow);
-          const AvgWindow a = avg_window(g, s.h, s.w, oh, inner.lo);
-          avg_pool_s1_row_f32_avx2(in, s.w, a.h0, a.h1, inner.lo - g.pw, g.kw, inner.hi - inner.lo,
-                                   static_cast<float>(a.divisor), op + (p * s.oh + oh) * s.ow + inner.lo);
-          for (int64_t ow = inner.hi; ow < s.ow; ++ow) one(ow);
-          continue;
+      edges_and_run(s.ow, inner, one, [&](ColRange r) {
+        if constexpr (std::is_same_v<T, float>) {  // inner columns share the row's window rows and divisor
+          const AvgWindow a = avg_window(g, s.h, s.w, oh, r.lo);
+          avg_pool_s1_row_f32_avx2(in, s.w, a.h0, a.h1, r.lo - g.pw, g.kw, r.hi - r.lo, static_cast<float>(a.divisor),
+                                   op + (p * s.oh + oh) * s.ow + r.lo);
         }
-      }
-      for (int64_t ow = 0; ow < s.ow; ++ow) one(ow);
+      });
     }
   });
 }
@@ -223,8 +226,8 @@ void avg_pool_bwd(const Tensor& grad_out, const Pool2dGeom& g, const Tensor& gra
           for (int64_t ow = 0; ow < s.ow; ++ow)
             vbuf[size_t(oh * s.ow + ow)] =
                 gp[(p * s.oh + oh) * s.ow + ow] / static_cast<float>(avg_window(g, s.h, s.w, oh, ow).divisor);
-        const int64_t lo = std::clamp<int64_t>(g.kw - 1 - g.pw, 0, s.w),
-                      hi = std::clamp<int64_t>(s.ow - g.pw, lo, s.w);  // inner input columns [lo, hi)
+        const int64_t lo = std::clamp<int64_t>(g.kw - 1 - g.pw, 0, s.w);
+        const ColRange inner{lo, std::clamp<int64_t>(s.ow - g.pw, lo, s.w)};  // input columns with whole output runs
         for (int64_t ih = 0; ih < s.h; ++ih) {
           const int64_t r0 = std::max<int64_t>(ih + g.ph - g.kh + 1, 0), r1 = std::min(ih + g.ph + 1, s.oh);
           auto one = [&](int64_t iw) {
@@ -234,11 +237,10 @@ void avg_pool_bwd(const Tensor& grad_out, const Pool2dGeom& g, const Tensor& gra
               for (int64_t q = q0; q < q1; ++q) acc += vbuf[size_t(r * s.ow + q)];
             plane[ih * s.w + iw] = acc;
           };
-          for (int64_t iw = 0; iw < lo; ++iw) one(iw);
-          if (hi > lo)
-            avg_pool_s1_row_f32_avx2(vbuf.data(), s.ow, r0, std::max(r0, r1), lo + g.pw - g.kw + 1, g.kw, hi - lo,
-                                     1.0f, plane + ih * s.w + lo);  // a sum: / 1 is exact
-          for (int64_t iw = hi; iw < s.w; ++iw) one(iw);
+          edges_and_run(s.w, inner, one, [&](ColRange r) {  // a sum: / 1 is exact
+            avg_pool_s1_row_f32_avx2(vbuf.data(), s.ow, r0, std::max(r0, r1), r.lo + g.pw - g.kw + 1, g.kw,
+                                     r.hi - r.lo, 1.0f, plane + ih * s.w + r.lo);
+          });
         }
         return;
       }
