@@ -193,6 +193,9 @@ CLI::App* add_task(CLI::App* tune, const std::string& name, const std::string& h
   c->add_option("--study", a->tune.study, fmt::format("study name (default {})", name));
   c->add_option("--out", a->out, fmt::format("folder for the plots and summary.json (default runs/tune-{})", name));
   c->add_option("--threads", a->threads, "compute threads (0: all cores)")->capture_default_str();
+  c->add_option("--enqueue", a->tune.enqueue,
+                "a configuration to try first, NAME=VALUE,NAME=VALUE (repeatable; the sampler fills the rest; only "
+                "when the study is new)");
   c->add_flag("--no-final", a->no_final, "skip retraining the best configuration with the test metric");
   c->add_flag("--quiet", a->tune.quiet, "only the summary");
   c->callback([a, name, default_epochs] { run_task(*a, name, default_epochs); });

@@ -2,8 +2,9 @@
 // any user) implements this interface and hpo/tuner.h drives it: a search space with good
 // defaults, and run(trial) that trains with the trial's parameters, reports the validation metric
 // after every epoch (or every K steps) through report_epoch() below, which honours the pruner, and
-// returns the final validation metric. The test split is only touched when the tuner asks for it
-// (RunContext::measure_test), once, for the best configuration.
+// returns the final validation metric. The test split is only touched when the tuner asks for it,
+// once, for the best configuration: through RunResult::measure_test when the trainable kept that
+// trial's model, else by retraining it with RunContext::measure_test.
 //
 //   class MyTask : public hpo::Trainable {
 //     hpo::Space space() const override { ... }
@@ -45,6 +46,10 @@ struct RunResult {
   double value = 0;                 // the final validation metric (what the study optimizes)
   std::optional<double> test{};     // the test metric, only when RunContext::measure_test
   int64_t resource = 0;             // epochs (steps) actually trained
+  // Optional: the trained model's test metric, measured when called. A trainable that keeps its
+  // model can return this from a complete run; the tuner keeps it only while the trial is the
+  // study's best, and calls it once, for the best trial, instead of retraining it.
+  std::function<double()> measure_test{};
 };
 
 // Thrown by report_epoch when the study's deadline passed: the trial is recorded as failed with

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <regex>
 
@@ -96,6 +97,39 @@ std::vector<std::pair<std::string, double>> param_importance(const std::vector<T
   return out;
 }
 
+std::map<std::string, ParamValue> parse_assignment(const Space& space, const std::string& text) {
+  std::map<std::string, ParamValue> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t end = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, end - pos);
+    pos = end + 1;
+    const size_t eq = item.find('=');
+    EMBER_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < item.size(),
+                "--enqueue '{}': each item must be NAME=VALUE, got '{}'", text, item);
+    const std::string name = item.substr(0, eq), value = item.substr(eq + 1);
+    const ParamSpec* spec = space.find(name);
+    if (spec == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& p : space.params()) names.push_back(p.name);
+      EMBER_CHECK(false, "--enqueue '{}': no parameter '{}' in the space [{}]", text, name, fmt::join(names, ", "));
+    }
+    EMBER_CHECK(!out.contains(name), "--enqueue '{}': '{}' is given twice", text, name);
+    ParamValue v = value;
+    if (spec->dist.kind != ParamKind::kCategorical) {
+      char* stop = nullptr;
+      const double d = std::strtod(value.c_str(), &stop);
+      EMBER_CHECK(stop == value.c_str() + value.size() && std::isfinite(d),
+                  "--enqueue '{}': '{}' needs a number, got '{}'", text, name, value);
+      v = d;
+      if (spec->dist.kind == ParamKind::kInt && d == std::floor(d) && std::fabs(d) < 9e15) v = int64_t(d);
+    }
+    spec->dist.from_param_value(name, v);  // range, step and choice checks
+    out[name] = v;
+  }
+  return out;
+}
+
 TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
   auto print = opt.print ? opt.print : [](const std::string& s) { std::fputs(s.c_str(), stdout), std::fflush(stdout); };
   EMBER_CHECK(opt.trials >= 1, "tune: --trials must be >= 1 (got {})", opt.trials);
@@ -116,6 +150,10 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
   if (done > 0 || stale > 0)
     print(fmt::format("resuming study '{}': {} finished trials, {} interrupted trials marked failed\n", name, done,
                       stale));
+  if (study.trials().empty())
+    for (const std::string& e : opt.enqueue) study.enqueue(parse_assignment(space, e));
+  else if (!opt.enqueue.empty())
+    print("--enqueue ignored: the study already holds trials (its queued ones run first)\n");
   const int64_t remaining = std::max<int64_t>(opt.trials - done, 0);
   print(fmt::format("tune {}: {}\n  {} by {} ({}), sampler {} (seed {}), pruner {}, {} trials of up to {} epochs{}{}, "
                     "storage {}\n",
@@ -148,7 +186,21 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
       print(fmt::format("  trial {:4d}  epoch {:3d}/{}  {} {:.6g}\n", t.number(), step, opt.max_resource,
                         trainable.metric(), v));
     };
-  const Objective objective = [&](Trial& t) { return trainable.run(t, ctx).value; };
+  // Test closures of finished runs wait in `pending` until their trial's callback, which keeps the
+  // one of the study's best trial (so at most jobs + 1 trained models are held).
+  std::map<int64_t, std::function<double()>> pending;
+  std::pair<int64_t, std::function<double()>> kept{-1, {}};
+  double kept_value = 0;
+  int64_t kept_resource = 0;
+  std::mutex kept_mu;
+  const Objective objective = [&](Trial& t) {
+    RunResult r = trainable.run(t, ctx);
+    if (r.measure_test && opt.final_test) {
+      std::lock_guard lock(kept_mu);
+      pending[t.number()] = std::move(r.measure_test);
+    }
+    return r.value;
+  };
   study.optimize(objective, {.n_trials = remaining, .max_total_trials = opt.trials, .timeout_s = opt.budget_s,
                              .cpu_timeout_s = opt.cpu_budget_s,
                              .n_jobs = opt.jobs, .log = false, .callback = [&](Study& s, const FrozenTrial& t) {
@@ -156,8 +208,19 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
                                rep.complete += t.state == TrialState::kComplete;
                                rep.pruned += t.state == TrialState::kPruned;
                                rep.failed += t.state == TrialState::kFailed;
-                               if (opt.quiet) return;
                                const auto best = s.best_trial();
+                               {
+                                 std::lock_guard lock(kept_mu);
+                                 if (auto it = pending.find(t.number); it != pending.end()) {
+                                   if (best && best->number == t.number && t.state == TrialState::kComplete) {
+                                     kept = {t.number, std::move(it->second)};
+                                     kept_value = *t.value;
+                                     kept_resource = int64_t(t.intermediate.size());
+                                   }
+                                   pending.erase(it);
+                                 }
+                               }
+                               if (opt.quiet) return;
                                std::lock_guard lock(print_mu);
                                std::string curve;  // the reported values, at most 8 (evenly spaced)
                                const size_t n = t.intermediate.size(), every = (n + 7) / 8;
@@ -190,7 +253,13 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
   } else {
     print(fmt::format("best trial {}: {} {:.6g}  {}\n", rep.best->number, trainable.metric(), *rep.best->value,
                       rep.best->params_string()));
-    if (opt.final_test) {
+    if (opt.final_test && kept.first == rep.best->number) {
+      // This run trained the best trial and its model was kept: measure its test metric (the only
+      // time the test split is touched).
+      rep.final = RunResult{.value = kept_value, .test = kept.second(), .resource = kept_resource};
+      print(fmt::format("best trial's kept model: {} {:.6g}, test {:.6g}\n", trainable.metric(), rep.final->value,
+                        *rep.final->test));
+    } else if (opt.final_test) {
       // The best configuration once more, now with the test metric (the only time it is measured).
       Study final_study(StudyOptions{.name = "final", .direction = trainable.direction()});
       std::map<std::string, ParamValue> params;

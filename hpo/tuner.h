@@ -28,6 +28,10 @@ struct TuneOptions {
   bool final_test = true;          // retrain the best configuration and measure the test metric
   std::string plots{};             // PREFIX: PREFIX_history.png, _intermediate.png, _importance.png
   bool quiet = false;              // only the summary
+  // Configurations to try first, each "name=value,name=value" (a subset of the space; the sampler
+  // fills the rest). Queued only when the study holds no trials yet, so a resumed study does not
+  // run them twice.
+  std::vector<std::string> enqueue{};
   std::function<void(const std::string&)> print{};  // default: stdout
 };
 
@@ -47,6 +51,10 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt);
 // (or have other ranges): a resumed study must be the same objective and space. `what` names the
 // objective, `where` the storage (both for the message).
 void check_study_space(const Study& study, const Space& space, const std::string& what, const std::string& where);
+
+// "lr=0.002,width=32,augment=flip" -> the values of those parameters of `space`, checked against
+// their distributions; throws naming the unknown parameter or the bad value.
+std::map<std::string, ParamValue> parse_assignment(const Space& space, const std::string& text);
 
 // "90", "90s", "30m", "2h", "1h30m" -> seconds; throws on anything else (naming `option`).
 double parse_duration(const std::string& text, const std::string& option = "--budget");

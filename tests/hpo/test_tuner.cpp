@@ -46,10 +46,21 @@ class CurveTask : public Trainable {
       report_epoch(trial, ctx, e, r.value);
     }
     if (ctx.measure_test) r.test = r.value - 0.01, ++tests;
+    // As a trainable that keeps its model: the test of this very run, on demand.
+    if (keeps_model && !ctx.measure_test) {
+      const int number = int(trial.number());
+      r.measure_test = [this, number, v = r.value] {
+        ++tests;
+        tested.push_back(number);
+        return v - 0.01;
+      };
+    }
     return r;
   }
   int64_t epochs = 0, tests = 0;
   int sleep_ms = 0, spin_cpu_ms = 0;
+  bool keeps_model = false;
+  std::vector<int> tested;  // trial numbers whose kept model was tested
 };
 
 TuneOptions quiet(TuneOptions o) {
@@ -71,6 +82,74 @@ TEST(Tuner, PrunedTrialsStopAndTheBestIsRetrainedOnceWithTheTest) {
   ASSERT_TRUE(rep.best && rep.final && rep.final->test);
   EXPECT_EQ(task.tests, 1);  // the test metric is measured once, for the best configuration
   EXPECT_DOUBLE_EQ(rep.final->value, *rep.best->value);
+}
+
+TEST(Tuner, AKeptModelOfTheBestTrialIsTestedInsteadOfRetrained) {
+  for (const int jobs : {1, 3}) {
+    CurveTask task;
+    task.keeps_model = true;
+    const auto rep =
+        tune(task, quiet({.sampler = "random", .pruner = "median", .trials = 20, .jobs = jobs, .max_resource = 8}));
+    ASSERT_TRUE(rep.best && rep.final && rep.final->test) << jobs;
+    EXPECT_EQ(task.epochs, rep.epochs) << jobs;  // no retrain
+    EXPECT_EQ(task.tests, 1) << jobs;
+    ASSERT_EQ(task.tested.size(), 1u);
+    EXPECT_EQ(task.tested[0], rep.best->number) << jobs;  // the best trial's own model
+    EXPECT_DOUBLE_EQ(*rep.final->test, *rep.best->value - 0.01) << jobs;
+    EXPECT_DOUBLE_EQ(rep.final->value, *rep.best->value) << jobs;
+  }
+}
+
+TEST(Tuner, EnqueuedConfigurationsRunFirstOnlyInANewStudy) {
+  CurveTask task;
+  const std::string db = (fs::temp_directory_path() / fmt::format("ember_enqueue_{}.db", ::getpid())).string();
+  fs::remove(db);
+  auto o = quiet({.sampler = "random", .pruner = "none", .storage = "sqlite:" + db, .trials = 3, .max_resource = 2,
+                  .final_test = false});
+  o.enqueue = {"x=0.3,opt=a", "opt=b"};
+  auto rep = tune(task, o);
+  auto load = [&] {
+    return Study(StudyOptions{.name = "curve", .direction = Direction::kMaximize, .storage = open_storage("sqlite:" + db)})
+        .trials();
+  };
+  auto trials = load();
+  ASSERT_EQ(trials.size(), 3u);
+  EXPECT_DOUBLE_EQ(trials[0]->params.at("x"), 0.3);
+  EXPECT_DOUBLE_EQ(trials[0]->params.at("opt"), 0);
+  EXPECT_DOUBLE_EQ(trials[1]->params.at("opt"), 1);  // x sampled
+  EXPECT_EQ(rep.best->number, 0);
+  // Resumed: the queue is not added again.
+  o.trials = 4;
+  rep = tune(task, o);
+  trials = load();
+  ASSERT_EQ(trials.size(), 4u);
+  EXPECT_NE(trials[3]->params.at("x"), 0.3);
+  fs::remove(db);
+}
+
+TEST(Tuner, ParsesAssignmentsAgainstTheSpace) {
+  Space s;
+  s.add_float("lr", 1e-4, 1e-1, {.log = true}).add_int("width", 16, 48, {.step = 8}).add_categorical("aug", {"none", "flip"});
+  const auto a = parse_assignment(s, "lr=0.002,width=32,aug=flip");
+  EXPECT_DOUBLE_EQ(std::get<double>(a.at("lr")), 0.002);
+  EXPECT_EQ(std::get<int64_t>(a.at("width")), 32);
+  EXPECT_EQ(std::get<std::string>(a.at("aug")), "flip");
+  auto throws_with = [&](const std::string& text, const std::string& what) {
+    try {
+      parse_assignment(s, text);
+      ADD_FAILURE() << text << " was accepted";
+    } catch (const ember::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  throws_with("depth=3", "no parameter 'depth'");
+  throws_with("width=33", "outside");
+  throws_with("width=wide", "needs a number");
+  throws_with("lr=1", "outside");
+  throws_with("aug=crop", "not one of its choices");
+  throws_with("lr=0.01,lr=0.02", "given twice");
+  throws_with("lr", "NAME=VALUE");
+  throws_with("lr=0.01,", "NAME=VALUE");
 }
 
 TEST(Tuner, NoPrunerRunsEveryEpoch) {
