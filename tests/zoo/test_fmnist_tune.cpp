@@ -43,15 +43,15 @@ TEST(FmnistTune, TrialsReportEveryEpochAndAPrunedTrialStops) {
   auto t = make_trainable({.data_dir = dir.string(), .val_size = 100});
   EXPECT_EQ(t->metric(), "val_accuracy");
   EXPECT_EQ(t->direction(), hpo::Direction::kMaximize);
-  EXPECT_EQ(t->space().size(), 7u);
+  EXPECT_EQ(t->space().size(), 8u);
 
   hpo::Study study(hpo::StudyOptions{.name = "f", .direction = hpo::Direction::kMaximize,
                                      .pruner = std::make_shared<PruneAfterOne>()});
   // The smallest configuration, so the test stays fast.
   for (int i = 0; i < 2; ++i)
-    study.enqueue({{"lr", 3e-3}, {"weight_decay", 1e-4}, {"batch", std::string("64")}, {"width", int64_t(16)},
-                   {"dropout", 0.1}, {"augment", std::string(i ? "flip+crop" : "none")},
-                   {"schedule", std::string("cosine")}});
+    study.enqueue({{"arch", std::string(i ? "vgg" : "w2")}, {"lr", 3e-3}, {"weight_decay", 1e-4},
+                   {"batch", std::string("64")}, {"width", int64_t(16)}, {"dropout", 0.1},
+                   {"augment", std::string(i ? "flip+crop" : "none")}, {"schedule", std::string("cosine")}});
   std::optional<hpo::RunResult> first;
   study.optimize([&](hpo::Trial& tr) {
     const auto r = t->run(tr, {.max_resource = 2});
@@ -71,14 +71,37 @@ TEST(FmnistTune, TrialsReportEveryEpochAndAPrunedTrialStops) {
 
   // The final run measures the test split once.
   hpo::Study final_study(hpo::StudyOptions{.name = "final", .direction = hpo::Direction::kMaximize});
-  final_study.enqueue({{"lr", 3e-3}, {"weight_decay", 1e-4}, {"batch", std::string("64")}, {"width", int64_t(16)},
-                       {"dropout", 0.1}, {"augment", std::string("none")}, {"schedule", std::string("cosine")}});
+  final_study.enqueue({{"arch", std::string("w2")}, {"lr", 3e-3}, {"weight_decay", 1e-4},
+                       {"batch", std::string("64")}, {"width", int64_t(16)}, {"dropout", 0.1},
+                       {"augment", std::string("none")}, {"schedule", std::string("cosine")}});
   hpo::Trial tr = final_study.ask();
   const auto r = t->run(tr, {.max_resource = 2, .measure_test = true});
   ASSERT_TRUE(r.test.has_value());
   EXPECT_GT(*r.test, 0.3);
   EXPECT_DOUBLE_EQ(r.value, *trials[0]->value);  // same configuration and seed: the same run
+  // The tuning run kept its model: its test metric is the retrained one's, without retraining.
+  ASSERT_TRUE(first->measure_test);
+  EXPECT_DOUBLE_EQ(first->measure_test(), *r.test);
+  EXPECT_FALSE(r.measure_test);  // the final run measured it itself
   fs::remove_all(dir);
+}
+
+int64_t parameter_count(nn::Module& m) {
+  int64_t n = 0;
+  for (const Tensor& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+TEST(FmnistTune, EveryFamilyMemberStaysUnderOneMillionParameters) {
+  for (const char* arch : {"w2", "vgg"})
+    for (int64_t w = 16; w <= 48; w += 8) {
+      auto m = make_tuned_cnn(arch, w, 0.0);
+      EXPECT_LT(parameter_count(*m), 1'000'000) << arch << " " << w;
+      const Tensor y = m->forward(Tensor::zeros({2, 1, 28, 28}));
+      EXPECT_EQ(y.shape(), (Shape{2, 10})) << arch << " " << w;
+    }
+  EXPECT_EQ(parameter_count(*make_tuned_cnn("w2", 32, 0.0)), 421642);  // W2 (WORKLOADS.md)
+  EXPECT_THROW(make_tuned_cnn("resnet", 32, 0.0), Error);
 }
 
 TEST(FmnistTune, RejectsBadSettingsBeforeReadingTheData) {

@@ -1,9 +1,9 @@
-// Fashion-MNIST as an hpo::Trainable (`ember tune fmnist`): a CNN of the W2 family (width w: conv
-// w and 2w channels, a 4w hidden layer; w = 32 is W2, every width stays under 1M parameters)
-// trained with AdamW, tuned over lr, weight decay, batch, width, dropout, augmentation and the lr
-// schedule, with epochs as the pruners' resource. Validation is a fixed 5,000-image split (the
-// last 5,000 training images); the test set is read only when the tuner measures the best
-// configuration once (RunContext::measure_test).
+// Fashion-MNIST as an hpo::Trainable (`ember tune fmnist`): a CNN of one of two families (below;
+// every member stays under 1M parameters) trained with AdamW, tuned over the family, lr, weight
+// decay, batch, width, dropout, augmentation and the lr schedule, with epochs as the pruners'
+// resource. Validation is a fixed 5,000-image split (the last 5,000 training images); the test set
+// is read once, for the best configuration: through the best trial's kept model
+// (RunResult::measure_test), or by retraining it (RunContext::measure_test).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include <string>
 
 #include "hpo/trainable.h"
+#include "nn/container.h"
 
 namespace ember::zoo::fmnist {
 
@@ -23,5 +24,12 @@ struct TuneConfig {
 };
 
 std::unique_ptr<hpo::Trainable> make_trainable(const TuneConfig& config);
+
+// The tuned model, width w (16..48):
+//   "w2":  conv3x3(1->w) ReLU pool, conv3x3(w->2w) ReLU pool, dropout, linear 2w*49->4w, ReLU,
+//          dropout, linear ->10 (w = 32 is WORKLOADS.md's W2; 0.95M parameters at w = 48);
+//   "vgg": [conv3x3 BatchNorm ReLU] x2 at w, pool, [conv3x3 BatchNorm ReLU] x2 at 2w, pool,
+//          dropout, linear 2w*49->2w, ReLU, dropout, linear ->10 (0.60M at w = 48).
+std::shared_ptr<nn::Sequential> make_tuned_cnn(const std::string& arch, int64_t width, double dropout);
 
 }  // namespace ember::zoo::fmnist
