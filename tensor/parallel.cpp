@@ -244,9 +244,26 @@ PoolStats pool_stats() {
 
 void parallel_tasks(int64_t tasks, const std::function<void(int64_t)>& f) {
   if (tasks <= 0) return;
-  // Inline when there is nothing to share, when nested, or when another thread holds the pool.
-  if (tasks == 1 || get_num_threads() == 1 || t_in_task || !pool()->run(tasks, f))
+  // Inline when there is nothing to share or when nested.
+  if (tasks == 1 || get_num_threads() == 1 || t_in_task) {
     for (int64_t t = 0; t < tasks; ++t) f(t);
+    return;
+  }
+  if (pool()->run(tasks, f)) return;
+  // Inline because another thread holds the pool or it runs solo after a late job: a matter of
+  // timing. The tasks still run as tasks (in_parallel_region() true), so the kernels they call
+  // choose the same single-threaded paths as on the pool whatever the machine's load. (Today's
+  // nested kernels give the same bits on either path, e.g. GEMM's tile split does not change a
+  // sum; a kernel that split a reduction by its path would not.)
+  const bool was = t_in_task;
+  t_in_task = true;
+  try {
+    for (int64_t t = 0; t < tasks; ++t) f(t);
+  } catch (...) {
+    t_in_task = was;
+    throw;
+  }
+  t_in_task = was;
 }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f) {

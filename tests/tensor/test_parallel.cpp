@@ -109,6 +109,45 @@ TEST(Parallel, TwoSubmittingThreadsBothFinish) {
   EXPECT_EQ(sum.load(), 2 * 200 * (999 * 1000 / 2));
 }
 
+// Tasks run inline because another thread holds the pool are still tasks: a kernel they call sees
+// in_parallel_region() and takes the same path as on the pool, so results do not depend on timing.
+TEST(Parallel, TasksRunInlineWhileThePoolIsBusyAreStillTasks) {
+  ThreadCount keep;
+  set_num_threads(2);
+  std::atomic<bool> holding{false}, done{false};
+  std::thread holder([&] {
+    parallel_tasks(2, [&](int64_t) {  // the caller and the worker both wait inside the job
+      holding = true;
+      while (!done) std::this_thread::yield();
+    });
+  });
+  while (!holding) std::this_thread::yield();
+  std::atomic<int> inside{0}, ran{0};
+  parallel_tasks(3, [&](int64_t) {
+    ran.fetch_add(1);
+    inside.fetch_add(in_parallel_region() ? 1 : 0);
+  });
+  EXPECT_FALSE(in_parallel_region());  // restored after the inline tasks
+  done = true;
+  holder.join();
+  EXPECT_EQ(ran.load(), 3);
+  EXPECT_EQ(inside.load(), 3);
+  // An exception from an inline task leaves the flag restored too.
+  done = false;
+  holding = false;
+  std::thread holder2([&] {
+    parallel_tasks(2, [&](int64_t) {
+      holding = true;
+      while (!done) std::this_thread::yield();
+    });
+  });
+  while (!holding) std::this_thread::yield();
+  EXPECT_THROW(parallel_tasks(2, [](int64_t) { throw Error("task"); }), Error);
+  EXPECT_FALSE(in_parallel_region());
+  done = true;
+  holder2.join();
+}
+
 TEST(Parallel, ResizingThePoolRepeatedlyNeitherLosesWorkNorHangs) {
   ThreadCount keep;
   for (int rep = 0; rep < 300; ++rep) {  // fresh workers that may start after their first job
