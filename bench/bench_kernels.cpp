@@ -12,7 +12,11 @@
 
 #include "autograd/ops.h"
 #include "tensor/cpu/cpu_features.h"
+#include "tensor/cpu/gemm_bf16.h"
+#include "tensor/cpu/qgemm.h"
 #include "tensor/cpu/winograd.h"
+#include "tensor/matmul_precision.h"
+#include "tensor/parallel.h"
 
 namespace {
 using namespace ember;
@@ -374,5 +378,43 @@ void BM_elementwise(benchmark::State& st) {
 BENCHMARK(BM_elementwise)->DenseRange(0, 10)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
+
+// Decode-time row products (tensor/cpu/qgemm.h), one activation row (M = 1) against an N x K
+// weight: the per-token cost of a projection in generation. Args: format (0 f32, 1 bf16 weights x
+// f32, 2 bf16 x bf16 under matmul precision bf16, 3 int8 weights x f32, 4 int8 x int8), K = N,
+// isa (1 avx2, 2 avx512: VNNI / AVX512-BF16 where the CPU has them). Counters: weight bytes/s
+// (decode reads each weight once per token) and MAC/s. K = 1024 (4 MiB of f32 weights: in the L2/L3)
+// and 4096 (64 MiB: DRAM).
+void BM_decode_rows(benchmark::State& st) {
+  set_num_threads(1);
+  const int form = static_cast<int>(st.range(0));
+  const int64_t k = st.range(1), n = k;
+  if (!force_isa(st, st.range(2))) return;
+  std::vector<float> x(static_cast<size_t>(k)), wf(static_cast<size_t>(n * k)), y(static_cast<size_t>(n)),
+      scale(static_cast<size_t>(n), 0.01f);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i % 17) - 8) * 0.1f;
+  for (size_t i = 0; i < wf.size(); ++i) wf[i] = float(int(i % 23) - 11) * 0.01f;
+  std::vector<uint16_t> wb(wf.size());
+  std::vector<int8_t> wq(wf.size());
+  for (size_t i = 0; i < wf.size(); ++i) wb[i] = cpu::bf16_bits(wf[i]), wq[i] = int8_t(int(i % 23) - 11);
+  MatmulPrecisionGuard precision(form == 2 ? MatmulPrecision::bf16 : MatmulPrecision::highest);
+  for (auto _ : st) {
+    switch (form) {
+      case 0: cpu::gemm_rows_f32(1, n, k, x.data(), wf.data(), y.data()); break;
+      case 1:
+      case 2: cpu::gemm_rows_bf16(1, n, k, x.data(), wb.data(), y.data()); break;
+      case 3: cpu::qgemm_f32_i8(1, n, k, x.data(), wq.data(), scale.data(), y.data()); break;
+      default: cpu::qgemm_i8_i8(1, n, k, x.data(), wq.data(), scale.data(), y.data()); break;
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double bytes_per_weight = form == 0 ? 4 : form <= 2 ? 2 : 1;
+  rate(st, "bytes/s", bytes_per_weight * double(n * k));
+  rate(st, "MAC/s", double(n * k));
+  static const char* names[] = {"f32", "bf16 x f32", "bf16 x bf16", "int8 x f32", "int8 x int8"};
+  st.SetLabel(std::string(names[form]) + (st.range(2) == 2 ? " avx512" : " avx2"));
+  cpu::set_isa(cpu::best_isa());
+}
+BENCHMARK(BM_decode_rows)->ArgsProduct({{0, 1, 2, 3, 4}, {1024, 4096}, {1, 2}})->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

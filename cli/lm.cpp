@@ -92,6 +92,33 @@ void add_train_lm(CLI::App& train) {
   });
 }
 
+// Inference precision of eval lm / generate: --int8-activations (int8 checkpoints: W8A8, VNNI where
+// the CPU has it) and --matmul-precision (bf16: bf16 checkpoints also round the activations, VDPBF16PS).
+struct LowPrecision {
+  bool int8_activations = false;
+  std::string precision;
+};
+
+void add_low_precision_options(CLI::App& cmd, LowPrecision& low) {
+  cmd.add_flag("--int8-activations", low.int8_activations,
+               "int8 checkpoints: quantize the activations per token too (int8 x int8 products, AVX-512 VNNI where "
+               "the CPU has it)");
+  cmd.add_option("--matmul-precision", low.precision,
+                 "highest, or bf16: products round their operands to bf16 (bf16 checkpoints: bf16 x bf16 with "
+                 "AVX512-BF16 where the CPU has it)")
+      ->check(CLI::IsMember({"highest", "bf16"}));
+}
+
+// Applies the options to a loaded model; returns how its products run, e.g. "int8 weights x int8 activations".
+std::string apply_low_precision(lm::Loaded& m, const LowPrecision& low) {
+  if (low.precision.empty()) (void)matmul_precision();
+  else set_matmul_precision(parse_matmul_precision(low.precision));
+  if (low.int8_activations) m.model->set_int8_activations(true);
+  const bool bf16 = matmul_precision() == MatmulPrecision::bf16;
+  const std::string acts = low.int8_activations ? "int8" : bf16 ? "bf16" : "f32";
+  return fmt::format("{} weights x {} activations", lm::weight_format_name(m.format), acts);
+}
+
 void add_eval_lm(CLI::App& eval) {
   auto* cmd = eval.add_subcommand("lm", "bits per byte of a checkpoint on a whole split (sliding window)");
   struct Args {
@@ -99,9 +126,11 @@ void add_eval_lm(CLI::App& eval) {
     int threads = 0;
     int64_t limit = 0, batch = 16;
     lm::DynamicEvalOptions dynamic;
+    LowPrecision low;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--checkpoint", a->checkpoint, "checkpoint folder (config.json + model.safetensors)")->required();
+  add_low_precision_options(*cmd, a->low);
   cmd->add_option("--split", a->split, "val or test")->check(CLI::IsMember({"val", "test", "train"}))->capture_default_str();
   cmd->add_option("--data", a->data, "text file (default: the KJV)");
   cmd->add_option("--limit", a->limit, "score only the first N bytes of the split")->check(CLI::NonNegativeNumber);
@@ -119,6 +148,7 @@ void add_eval_lm(CLI::App& eval) {
   cmd->callback([a] {
     if (a->threads > 0) set_num_threads(a->threads);
     lm::Loaded m = lm::load_pretrained(a->checkpoint);
+    const std::string formats = apply_low_precision(m, a->low);
     const lm::Corpus corpus = lm::load_corpus(a->data);
     const auto& text = a->split == "val" ? corpus.val : a->split == "test" ? corpus.test : corpus.train;
     const auto t0 = std::chrono::steady_clock::now();
@@ -131,7 +161,7 @@ void add_eval_lm(CLI::App& eval) {
                  a->dynamic.grad_clip, a->dynamic.decay);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fmt::print("lm {}{}: {} bpc {:.4f}, perplexity per token {:.3f} ({} bytes{}, context {}, {:.1f} s)\n",
-               a->checkpoint, m.format == lm::WeightFormat::f32 ? "" : fmt::format(" ({})", lm::weight_format_name(m.format)), a->split, r.bpc, r.perplexity, r.bytes,
+               a->checkpoint, fmt::format(" ({})", formats), a->split, r.bpc, r.perplexity, r.bytes,
                m.tokenizer.is_bytes() ? "" : fmt::format(" in {} bpe tokens", r.tokens),
                m.model->config().max_position_embeddings, s);
   });
@@ -147,9 +177,11 @@ void add_generate(CLI::App& app) {
     lm::GenerateOptions opt;
     int threads = 0;
     bool no_cache = false;
+    LowPrecision low;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--checkpoint", a->checkpoint, "checkpoint folder (f32, int8 or bf16)")->required();
+  add_low_precision_options(*cmd, a->low);
   cmd->add_option("--prompt", a->prompt, "text to continue (at most the context length in tokens)")->capture_default_str();
   cmd->add_option("--tokens", a->opt.tokens, "tokens to generate (bytes for a byte-level model)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--temperature", a->opt.sample.temperature, "softmax temperature")
@@ -165,6 +197,7 @@ void add_generate(CLI::App& app) {
   cmd->callback([a] {
     if (a->threads > 0) set_num_threads(a->threads);
     lm::Loaded m = lm::load_pretrained(a->checkpoint);
+    const std::string formats = apply_low_precision(m, a->low);
     a->opt.use_cache = !a->no_cache;
     const lm::Tokens prompt = m.tokenizer.encode(a->prompt);
     std::fwrite(a->prompt.data(), 1, a->prompt.size(), stdout);
@@ -179,7 +212,7 @@ void add_generate(CLI::App& app) {
     fmt::print(stderr, "\n[{} {} tokens ({} bytes) in {:.2f} s: {:.0f} tokens/s, {}{}, {} threads, isa {}]\n",
                r.tokens.size(), m.tokenizer.name(), bytes,
                r.seconds, r.seconds > 0 ? static_cast<double>(r.tokens.size()) / r.seconds : 0.0,
-               a->no_cache ? "no cache" : "KV cache", fmt::format(", {} weights", lm::weight_format_name(m.format)), get_num_threads(),
+               a->no_cache ? "no cache" : "KV cache", ", " + formats, get_num_threads(),
                cpu::isa_name(cpu::active_isa()));
   });
 }

@@ -53,6 +53,11 @@ bool has_avx512_bf16() {
   return flag && active_isa() == Isa::avx512;
 }
 
+bool has_avx512_vnni() {
+  static const bool flag = best_isa() == Isa::avx512 && __builtin_cpu_supports("avx512vnni");
+  return flag && active_isa() == Isa::avx512;
+}
+
 std::string_view isa_name(Isa isa) {
   switch (isa) {
     case Isa::scalar: return "scalar";

@@ -16,5 +16,7 @@ std::string_view isa_name(Isa isa);
 // AVX512-BF16 (VDPBF16PS, VCVTNE2PS2BF16) usable now: the CPU has the flag and the active ISA is
 // avx512 (forcing avx2/scalar turns the bf16 kernel off too, so tests reach the fallback).
 bool has_avx512_bf16();
+// AVX512-VNNI (VPDPBUSD: u8 x s8 dot products into i32), under the same rule.
+bool has_avx512_vnni();
 
 }  // namespace ember::cpu

@@ -76,7 +76,58 @@ void rows(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* 
   }
 }
 
+// W8A8 (qgemm.h): int8 x int8 with exact int32 sums. VPMADDUBSW multiplies u8 by s8 and adds
+// pairs into s16 with saturation; feeding it |w| (u8, at most 128) and xq with w's sign
+// (VPSIGNB, |xq| <= 127) gives the pair sum w*x + w'*x' of magnitude <= 2 * 128 * 127 < 2^15, so
+// nothing saturates; VPMADDWD by 1 widens the pairs into i32. 4 channels x 2 rows per tile,
+// 32 k-steps per iteration, a scalar k tail.
+template <int NC, int MR>
+void tile_i8(int64_t n, int64_t k, const int8_t* xq, const float* xs, const int8_t* w, const float* scale,
+             float* y) {
+  __m256i acc[NC][MR];
+  for (int c = 0; c < NC; ++c)
+    for (int r = 0; r < MR; ++r) acc[c][r] = _mm256_setzero_si256();
+  const __m256i ones = _mm256_set1_epi16(1);
+  int64_t p = 0;
+  for (; p + 32 <= k; p += 32) {
+    __m256i xv[MR];
+    for (int r = 0; r < MR; ++r) xv[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + r * k + p));
+    for (int c = 0; c < NC; ++c) {
+      const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + c * k + p));
+      const __m256i wabs = _mm256_abs_epi8(wv);
+      for (int r = 0; r < MR; ++r) {
+        const __m256i pairs = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(xv[r], wv));
+        acc[c][r] = _mm256_add_epi32(acc[c][r], _mm256_madd_epi16(pairs, ones));
+      }
+    }
+  }
+  for (int c = 0; c < NC; ++c)
+    for (int r = 0; r < MR; ++r) {
+      __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc[c][r]), _mm256_extracti128_si256(acc[c][r], 1));
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+      int32_t dot = _mm_cvtsi128_si32(s);
+      for (int64_t q = p; q < k; ++q) dot += int32_t{xq[r * k + q]} * w[c * k + q];
+      y[r * n + c] = static_cast<float>(dot) * xs[r] * scale[c];
+    }
+}
+
 }  // namespace
+
+void qgemm_i8_i8_rows_avx2(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const int8_t* xq,
+                           const float* xs, const int32_t* /*xsum*/, const int8_t* w, const float* scale, float* y) {
+  int64_t j = n0;
+  for (; j + 4 <= n1; j += 4) {
+    int64_t i = 0;
+    for (; i + 2 <= m; i += 2) tile_i8<4, 2>(n, k, xq + i * k, xs + i, w + j * k, scale + j, y + i * n + j);
+    if (i < m) tile_i8<4, 1>(n, k, xq + i * k, xs + i, w + j * k, scale + j, y + i * n + j);
+  }
+  for (; j < n1; ++j) {
+    int64_t i = 0;
+    for (; i + 2 <= m; i += 2) tile_i8<1, 2>(n, k, xq + i * k, xs + i, w + j * k, scale + j, y + i * n + j);
+    if (i < m) tile_i8<1, 1>(n, k, xq + i * k, xs + i, w + j * k, scale + j, y + i * n + j);
+  }
+}
 
 void gemm_rows_bf16_rows_avx2(int64_t m, int64_t n, int64_t k, int64_t n0, int64_t n1, const float* x,
                               const uint16_t* w, float* y) {

@@ -347,6 +347,19 @@ TEST(LmQuantize, Int8FolderLoadsAndStaysCloseToF32) {
   EXPECT_LT(std::sqrt(num / den), 0.05);  // relative L2 error of the logits
   auto gen = generate(*q.model, {'a'}, {.tokens = 5, .sample = {.greedy = true}});
   EXPECT_EQ(gen.tokens.size(), 5u);
+  // W8A8 (activations quantized per row): logits near the weight-only ones; the per-row rule makes
+  // the cached decode (few rows, one token at a time) score what the full forward scores.
+  q.model->set_int8_activations(true);
+  const auto d = q.model->forward(tokens(tok)).to_vector<float>();
+  num = den = 0;
+  for (size_t i = 0; i < a.size(); ++i) num += (d[i] - b[i]) * (d[i] - b[i]), den += b[i] * b[i];
+  EXPECT_GT(num, 0);  // the activations were rounded
+  EXPECT_LT(std::sqrt(num / den), 0.05);
+  const GenerateOptions greedy{.tokens = 6, .sample = {.greedy = true}};
+  GenerateOptions uncached = greedy;
+  uncached.use_cache = false;
+  EXPECT_EQ(generate(*q.model, {'a'}, greedy).tokens, generate(*q.model, {'a'}, uncached).tokens);
+  EXPECT_TRUE(throws_with([&] { m->set_int8_activations(true); }, {"int8 activations need an int8 checkpoint"}));
   EXPECT_TRUE(throws_with([&] { quantize_int8((dir.path / "i8").string(), (dir.path / "i8b").string()); },
                           {"already quantized (int8)"}));
 }

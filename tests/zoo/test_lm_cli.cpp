@@ -62,7 +62,17 @@ TEST_F(CliLm, TrainEvalGenerateQuantizeAndBadInput) {
   ASSERT_EQ(r.rc, 0) << r.out;
   r = ember("eval lm --checkpoint run16 --data text.txt --split val");
   ASSERT_EQ(r.rc, 0) << r.out;
-  EXPECT_NE(r.out.find("(bf16): val bpc"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(bf16 weights x f32 activations): val bpc"), std::string::npos) << r.out;
+  // Low-precision activations: bf16 x bf16 under --matmul-precision bf16, int8 x int8 (W8A8).
+  r = ember("eval lm --checkpoint run16 --data text.txt --split val --matmul-precision bf16");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("(bf16 weights x bf16 activations): val bpc"), std::string::npos) << r.out;
+  r = ember("generate --checkpoint run8 --prompt 'In' --tokens 10 --greedy --int8-activations");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("int8 weights x int8 activations"), std::string::npos) << r.out;
+  r = ember("eval lm --checkpoint run8 --data text.txt --split val --int8-activations");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("(int8 weights x int8 activations): val bpc"), std::string::npos) << r.out;
   for (auto [args, fragment] : {std::pair{"quantize --checkpoint run -o runq", "--int8 or --bf16"},
                                 std::pair{"quantize --checkpoint run --int8 --bf16 -o runq", "excludes"}}) {
     r = ember(args);  // usage errors: exit 2, the error and a pointer to --help
@@ -71,6 +81,8 @@ TEST_F(CliLm, TrainEvalGenerateQuantizeAndBadInput) {
   }
 
   expect_one_line_error("train lm --preset enormous --data text.txt", "unknown preset 'enormous'");
+  expect_one_line_error("generate --checkpoint run --tokens 2 --int8-activations",
+                        "int8 activations need an int8 checkpoint (ember quantize --int8)");
   expect_one_line_error("train lm --preset tiny --hidden 60 --heads 8 --data text.txt",
                         "hidden_size 60 is not a multiple of num_attention_heads 8");
 

@@ -14,6 +14,7 @@
 #include "nn/init.h"
 #include "nn/safetensors.h"
 #include "tensor/cpu/qgemm.h"
+#include "tensor/matmul_precision.h"
 #include "zoo/lm/quant.h"
 
 namespace ember::zoo::lm {
@@ -40,9 +41,12 @@ Tensor LmLinear::forward(const Tensor& x) {
   // stored; the general GEMM would pack all of W for every token. Many rows (evaluation, long
   // prompts) run the GEMM, int8 / bf16 weights widened to f32 once per call.
   const bool few = x.numel() <= kFewRows * in;
+  if (is_int8() && int8_activations) return cpu::linear_int8_dynamic(x, qweight, scale);
   if (is_int8()) return few ? cpu::linear_int8(x, qweight, scale) : linear(x, cpu::dequantize_rows_int8(qweight, scale));
   if (is_bf16()) return few ? cpu::linear_bf16(x, wbits) : linear(x, cpu::bf16_rows_to_f32(wbits));
-  if (!GradMode::is_enabled() && few) return cpu::linear_rows_f32(x, weight);
+  // (Under matmul precision bf16 the GEMM, which rounds the operands, serves every f32 product.)
+  if (!GradMode::is_enabled() && few && matmul_precision() != MatmulPrecision::bf16)
+    return cpu::linear_rows_f32(x, weight);
   return linear(x, weight);
 }
 
@@ -168,6 +172,14 @@ Tensor LlamaLM::run(const Tensor& tokens, const Tensor& cos, const Tensor& sin, 
 void LlamaLM::set_dropout(double p) {
   EMBER_CHECK(p >= 0 && p < 1, "lm: dropout must be in [0, 1), got {}", p);
   dropout_ = p;
+}
+
+void LlamaLM::set_int8_activations(bool on) {
+  const auto projs = projections();
+  for (const auto& [name, proj] : projs)
+    EMBER_CHECK(proj->is_int8(), "lm: int8 activations need an int8 checkpoint (ember quantize --int8); {} is {}",
+                name, proj->is_bf16() ? "bf16" : "f32");
+  for (const auto& [name, proj] : projs) proj->int8_activations = on;
 }
 
 Tensor LlamaLM::forward(const Tensor& tokens) {

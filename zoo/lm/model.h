@@ -45,6 +45,9 @@ class LmLinear : public nn::Module {
   void set_bf16(Tensor wbits);
   bool is_int8() const { return qweight.defined(); }
   bool is_bf16() const { return wbits.defined(); }
+  // int8 weights only: quantize the activations per row too (W8A8, cpu::linear_int8_dynamic) for
+  // every forward, few rows or many, so evaluation scores what generation computes.
+  bool int8_activations = false;
   // No-grad forwards of at most this many rows use cpu::linear_rows_f32 (decode).
   static constexpr int64_t kFewRows = 16;
   int64_t in, out;
@@ -80,6 +83,9 @@ class LlamaLM : public nn::Module {
   // generator. Not part of the checkpoint (a training option, like HF's hidden dropout).
   void set_dropout(double p);
   double dropout() const { return dropout_; }
+  // int8 models: on = every projection quantizes its activations per row (LmLinear::int8_activations);
+  // throws for f32 / bf16 weights.
+  void set_int8_activations(bool on);
 
  private:
   struct Layer;
