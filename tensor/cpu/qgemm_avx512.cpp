@@ -6,14 +6,7 @@
 // Not VNNI: the activations stay f32 (W8A32), so the product matches the AVX2 and scalar paths.
 #include <cstdint>
 
-// GCC 12's unmasked AVX-512 intrinsics pass an undefined __Y as the pass-through operand, which
-// -Wmaybe-uninitialized reports once they are inlined here; the value is never read.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "tensor/cpu/immintrin_avx512.h"
 
 namespace ember::cpu {
 namespace {

@@ -13,12 +13,7 @@
 // with no packing. f32 accumulation; tests compare with the f32 rows on the rounded values.
 #include <cstdint>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "tensor/cpu/immintrin_avx512.h"
 
 namespace ember::cpu {
 namespace {
