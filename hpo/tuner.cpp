@@ -190,8 +190,6 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
   // one of the study's best trial (so at most jobs + 1 trained models are held).
   std::map<int64_t, std::function<double()>> pending;
   std::pair<int64_t, std::function<double()>> kept{-1, {}};
-  double kept_value = 0;
-  int64_t kept_resource = 0;
   std::mutex kept_mu;
   const Objective objective = [&](Trial& t) {
     RunResult r = trainable.run(t, ctx);
@@ -212,11 +210,8 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
                                {
                                  std::lock_guard lock(kept_mu);
                                  if (auto it = pending.find(t.number); it != pending.end()) {
-                                   if (best && best->number == t.number && t.state == TrialState::kComplete) {
+                                   if (best && best->number == t.number && t.state == TrialState::kComplete)
                                      kept = {t.number, std::move(it->second)};
-                                     kept_value = *t.value;
-                                     kept_resource = int64_t(t.intermediate.size());
-                                   }
                                    pending.erase(it);
                                  }
                                }
@@ -256,7 +251,8 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
     if (opt.final_test && kept.first == rep.best->number) {
       // This run trained the best trial and its model was kept: measure its test metric (the only
       // time the test split is touched).
-      rep.final = RunResult{.value = kept_value, .test = kept.second(), .resource = kept_resource};
+      rep.final = RunResult{.value = *rep.best->value, .test = kept.second(),
+                            .resource = int64_t(rep.best->intermediate.size())};
       print(fmt::format("best trial's kept model: {} {:.6g}, test {:.6g}\n", trainable.metric(), rep.final->value,
                         *rep.final->test));
     } else if (opt.final_test) {

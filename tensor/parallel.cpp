@@ -59,6 +59,15 @@ void futex_wake_all(std::atomic<uint32_t>& word) {
 
 thread_local bool t_in_task = false;
 
+// Marks this thread as running tasks for a scope (in_parallel_region() true), restoring the outer state.
+struct InTaskScope {
+  bool was = t_in_task;
+  InTaskScope() { t_in_task = true; }
+  ~InTaskScope() { t_in_task = was; }
+  InTaskScope(const InTaskScope&) = delete;
+  InTaskScope& operator=(const InTaskScope&) = delete;
+};
+
 struct Job {
   const std::function<void(int64_t)>* f;
   int64_t tasks;
@@ -68,8 +77,7 @@ struct Job {
 
   // Claims and runs tasks until none are left.
   void work(bool worker) {
-    const bool was = t_in_task;
-    t_in_task = true;
+    InTaskScope in_task;
     for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
       try {
         (*f)(t);
@@ -80,7 +88,6 @@ struct Job {
       if (worker) by_workers.fetch_add(1, std::memory_order_relaxed);
       done.fetch_add(1, std::memory_order_release);
     }
-    t_in_task = was;
   }
 };
 
@@ -255,15 +262,8 @@ void parallel_tasks(int64_t tasks, const std::function<void(int64_t)>& f) {
   // choose the same single-threaded paths as on the pool whatever the machine's load. (Today's
   // nested kernels give the same bits on either path, e.g. GEMM's tile split does not change a
   // sum; a kernel that split a reduction by its path would not.)
-  const bool was = t_in_task;
-  t_in_task = true;
-  try {
-    for (int64_t t = 0; t < tasks; ++t) f(t);
-  } catch (...) {
-    t_in_task = was;
-    throw;
-  }
-  t_in_task = was;
+  InTaskScope in_task;
+  for (int64_t t = 0; t < tasks; ++t) f(t);
 }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f) {
