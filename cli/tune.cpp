@@ -152,7 +152,7 @@ void run_task(TaskArgs& a, const std::string& task, int64_t default_epochs) {
   const hpo::TuneReport r = hpo::tune(*t, opt);
   // summary.json: the best configuration and its numbers, next to the plots.
   nlohmann::json j{{"task", task}, {"study", r.study}, {"metric", t->metric()}, {"complete", r.complete},
-                   {"pruned", r.pruned}, {"failed", r.failed}, {"epochs", r.epochs}, {"seconds", r.seconds}};
+                   {"pruned", r.pruned}, {"stopped_by_budget", r.budget_stopped}, {"failed", r.failed}, {"epochs", r.epochs}, {"seconds", r.seconds}};
   if (r.best) {
     j["best_trial"] = r.best->number;
     j["best_value"] = *r.best->value;

@@ -159,8 +159,8 @@ void Study::run_one(const Objective& objective, const OptimizeOptions& opt) {
   try {
     const double v = objective(trial);
     tell(trial, v);
-  } catch (const TrialPruned&) {
-    tell(trial, TrialState::kPruned);
+  } catch (const TrialPruned& e) {
+    tell(trial, TrialState::kPruned, e.reason());
   } catch (const std::exception& e) {
     tell(trial, TrialState::kFailed, e.what());
     raised = std::current_exception();

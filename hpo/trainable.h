@@ -52,11 +52,13 @@ struct RunResult {
   std::function<double()> measure_test{};
 };
 
-// Thrown by report_epoch when the study's deadline passed: the trial is recorded as failed with
-// this message and the tuner stops.
-struct BudgetExceeded : std::runtime_error {
+// Thrown by report_epoch when the study's deadline passed: the trial is recorded as pruned (stopped
+// before its full resource, its last reported value kept, as the pruners' own stops are) with this
+// message, and the tuner stops. It was recorded as failed until stop 18, which lost a run's
+// intermediate values to the samplers and counted a healthy trial as broken.
+struct BudgetExceeded : TrialPruned {
   explicit BudgetExceeded(const char* which = "wall-clock")
-      : std::runtime_error(std::string("stopped: the ") + which + " budget ran out") {}
+      : TrialPruned(std::string("stopped: the ") + which + " budget ran out") {}
 };
 
 class Trainable {

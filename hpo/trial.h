@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -73,9 +74,17 @@ class History {
   std::vector<TrialPtr> trials_;
 };
 
-// Thrown by an objective (after should_prune() returned true) to stop the trial as pruned.
+// Thrown by an objective (after should_prune() returned true) to stop the trial as pruned: it is
+// recorded with its last reported value, as a trial stopped before its full resource. A reason,
+// when given, becomes the trial's message (e.g. the tuner's budget running out).
 struct TrialPruned : std::exception {
-  const char* what() const noexcept override { return "trial pruned"; }
+  TrialPruned() = default;
+  explicit TrialPruned(std::string reason) : reason_(std::move(reason)) {}
+  const char* what() const noexcept override { return reason_.empty() ? "trial pruned" : reason_.c_str(); }
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string reason_;
 };
 
 class Study;

@@ -192,7 +192,14 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
   std::pair<int64_t, std::function<double()>> kept{-1, {}};
   std::mutex kept_mu;
   const Objective objective = [&](Trial& t) {
-    RunResult r = trainable.run(t, ctx);
+    RunResult r;
+    try {
+      r = trainable.run(t, ctx);
+    } catch (const BudgetExceeded&) {
+      std::lock_guard lock(kept_mu);
+      ++rep.budget_stopped;
+      throw;
+    }
     if (r.measure_test && opt.final_test) {
       std::lock_guard lock(kept_mu);
       pending[t.number()] = std::move(r.measure_test);
@@ -235,9 +242,11 @@ TuneReport tune(Trainable& trainable, const TuneOptions& opt) {
   rep.best = study.best_trial();
   const auto trials = study.trials();
   rep.importance = param_importance(trials);
-  print(fmt::format("\nsummary: {} complete, {} pruned, {} failed in this run ({} epochs, {:.1f} s); the study holds "
-                    "{} trials\n",
-                    rep.complete, rep.pruned, rep.failed, rep.epochs, rep.seconds, trials.size()));
+  print(fmt::format("\nsummary: {} complete, {} pruned{}, {} failed in this run ({} epochs, {:.1f} s); the study "
+                    "holds {} trials\n",
+                    rep.complete, rep.pruned,
+                    rep.budget_stopped ? fmt::format(" ({} by the budget)", rep.budget_stopped) : "", rep.failed,
+                    rep.epochs, rep.seconds, trials.size()));
   if (!rep.importance.empty()) {
     std::string s;
     for (const auto& [n, v] : rep.importance) s += fmt::format(" {}={:.2f}", n, v);

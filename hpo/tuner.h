@@ -40,6 +40,7 @@ struct TuneReport {
   std::optional<FrozenTrial> best;  // the best complete trial of the study
   std::optional<RunResult> final;   // the best configuration retrained, with its test metric
   int64_t complete = 0, pruned = 0, failed = 0;
+  int64_t budget_stopped = 0;  // of the pruned: the trials the budget stopped (BudgetExceeded)
   int64_t epochs = 0;               // reports over all trials of this call (the resource spent)
   double seconds = 0;
   std::vector<std::pair<std::string, double>> importance;  // parameter, share of explained variance

@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
-"""Samplers and pruners on a real task through `ember tune csv` (scikit-learn's diabetes
-regression, val RMSE in the target's units): every sampler at the same trial budget over several
-seeds, then pruning vs no pruning (epochs spent and best validation RMSE).
+"""Samplers and pruners on a real task: every sampler at the same trial budget over several seeds,
+then pruning vs no pruning (epochs spent and the best validation value).
+
+--task diabetes (default): `ember tune csv` on scikit-learn's diabetes regression (val RMSE in the
+target's units). --task fmnist: `ember tune fmnist` on a subset (--train-limit training images,
+--val-size validation images; val accuracy).
 
   python3 bench/hpo/tune_compare.py --ember build/bin/ember [--seeds 5] [--trials 30] [--epochs 30]
+  python3 bench/hpo/tune_compare.py --task fmnist --only pruning --seeds 1 --trials 12 --epochs 9 \
+      --train-limit 5000 --val-size 2000
 """
 import argparse, gzip, json, os, statistics, subprocess, tempfile, time
 
@@ -17,10 +22,13 @@ def diabetes_csv(path):
     open(path, "w").write("\n".join(rows) + "\n")
 
 
-def run(ember, csv, out, sampler, pruner, seed, trials, epochs):
-    cmd = [ember, "tune", "csv", "--file", csv, "--no-header", "--target", "c10", "--task", "regression",
-           "--sampler", sampler, "--pruner", pruner, "--seed", str(seed), "--trials", str(trials),
-           "--epochs", str(epochs), "--threads", "1", "--quiet", "--no-final", "--out", out]
+def run(a, csv, out, sampler, pruner, seed, trials, epochs):
+    if a.task == "fmnist":
+        cmd = [a.ember, "tune", "fmnist", "--train-limit", str(a.train_limit), "--val-size", str(a.val_size)]
+    else:
+        cmd = [a.ember, "tune", "csv", "--file", csv, "--no-header", "--target", "c10", "--task", "regression"]
+    cmd += ["--sampler", sampler, "--pruner", pruner, "--seed", str(seed), "--trials", str(trials),
+            "--epochs", str(epochs), "--threads", str(a.threads), "--quiet", "--no-final", "--out", out]
     t0 = time.time()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     j = json.load(open(os.path.join(out, "summary.json")))
@@ -39,7 +47,13 @@ def main():
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--only", choices=["samplers", "pruning"], default=None)
+    ap.add_argument("--task", choices=["diabetes", "fmnist"], default="diabetes")
+    ap.add_argument("--train-limit", type=int, default=5000)
+    ap.add_argument("--val-size", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
+    a.metric = "val accuracy" if a.task == "fmnist" else "val RMSE"
+    a.fmt = "{:.4f}" if a.task == "fmnist" else "{:.2f}"
     tmp = tempfile.mkdtemp(prefix="ember_tune_compare_")
     csv = os.path.join(tmp, "diabetes.csv")
     diabetes_csv(csv)
@@ -50,30 +64,31 @@ def main():
 
 
 def samplers(a, tmp, csv):
-    print(f"## Samplers on diabetes (val RMSE, {a.trials} trials of {a.epochs} epochs, no pruning, "
+    print(f"## Samplers on {a.task} ({a.metric}, {a.trials} trials of {a.epochs} epochs, no pruning, "
           f"median [q25, q75] over {a.seeds} seeds)\n")
-    print("| sampler | best val RMSE | s/run |\n|---|---|---|")
+    print(f"| sampler | best {a.metric} | s/run |\n|---|---|---|")
     for s in ["random", "tpe", "gp", "cfo", "blend"]:
         vals, secs = [], []
         for seed in range(a.seeds):
-            v, _, t = run(a.ember, csv, os.path.join(tmp, "o"), s, "none", seed, a.trials, a.epochs)
+            v, _, t = run(a, csv, os.path.join(tmp, "o"), s, "none", seed, a.trials, a.epochs)
             vals.append(v), secs.append(t)
-        m, lo, hi = q(vals)
-        print(f"| {s} | {m:.2f} [{lo:.2f}, {hi:.2f}] | {statistics.median(secs):.1f} |", flush=True)
+        m, lo, hi = (a.fmt.format(x) for x in q(vals))
+        print(f"| {s} | {m} [{lo}, {hi}] | {statistics.median(secs):.1f} |", flush=True)
 
 
 def pruning(a, tmp, csv):
     trials = a.trials * 2
-    print(f"\n## Pruning on diabetes (random sampler, {trials} trials of up to {a.epochs} epochs, "
+    print(f"\n## Pruning on {a.task} (random sampler, {trials} trials of up to {a.epochs} epochs, "
           f"median [q25, q75] over {a.seeds} seeds)\n")
-    print("| pruner | epochs spent | best val RMSE |\n|---|---|---|")
+    print(f"| pruner | epochs spent | best {a.metric} | s/run |\n|---|---|---|---|")
     for p in ["none", "median", "asha", "hyperband", "curve"]:
-        vals, eps = [], []
+        vals, eps, secs = [], [], []
         for seed in range(a.seeds):
-            v, e, _ = run(a.ember, csv, os.path.join(tmp, "o"), "random", p, seed, trials, a.epochs)
-            vals.append(v), eps.append(e)
-        m, lo, hi = q(vals)
-        print(f"| {p} | {statistics.median(eps):.0f} | {m:.2f} [{lo:.2f}, {hi:.2f}] |", flush=True)
+            v, e, t = run(a, csv, os.path.join(tmp, "o"), "random", p, seed, trials, a.epochs)
+            vals.append(v), eps.append(e), secs.append(t)
+        m, lo, hi = (a.fmt.format(x) for x in q(vals))
+        print(f"| {p} | {statistics.median(eps):.0f} | {m} [{lo}, {hi}] | {statistics.median(secs):.0f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -159,7 +159,26 @@ TEST(Study, PrunedTrialsKeepTheirLastValue) {
   for (const auto& t : study.trials())
     if (t->state == TrialState::kPruned) {
       EXPECT_EQ(t->value, t->last_intermediate());
+      EXPECT_EQ(t->message, "");  // pruned by the pruner: no reason given
     }
+}
+
+TEST(Study, APrunedTrialsReasonBecomesItsMessage) {
+  Study study(StudyOptions{.name = "why"});
+  study.optimize(
+      [](Trial& t) -> double {
+        t.report(1, 0.5);
+        t.report(2, 0.25);
+        throw TrialPruned("stopped: the wall-clock budget ran out");
+      },
+      {.n_trials = 1, .log = false, .catch_exceptions = false});  // a pruned trial is not an error
+  const auto trials = study.trials();
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0]->state, TrialState::kPruned);
+  EXPECT_EQ(trials[0]->value, 0.25);
+  EXPECT_EQ(trials[0]->message, "stopped: the wall-clock budget ran out");
+  EXPECT_STREQ(TrialPruned("r").what(), "r");
+  EXPECT_STREQ(TrialPruned().what(), "trial pruned");
 }
 
 TEST(Study, ExportCsvAndJson) {

@@ -172,7 +172,10 @@ TEST(Tuner, BudgetStopsRunningTrials) {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(s, 2.0);
   EXPECT_EQ(rep.complete, 0);
-  EXPECT_EQ(rep.failed, 1);  // the trial running at the deadline stops there ("budget ran out")
+  // The trial running at the deadline stops there: pruned (its last value kept), not failed.
+  EXPECT_EQ(rep.failed, 0);
+  EXPECT_EQ(rep.pruned, 1);
+  EXPECT_EQ(rep.budget_stopped, 1);
   EXPECT_LT(task.epochs, 10);
 }
 
@@ -184,7 +187,10 @@ TEST(Tuner, CpuBudgetCountsCpuTimeNotWallTime) {
   o.print = [&](const std::string& s) { printed += s; };
   const auto rep = tune(busy, o);
   EXPECT_EQ(rep.complete, 0);
-  EXPECT_EQ(rep.failed, 1);
+  EXPECT_EQ(rep.failed, 0);
+  EXPECT_EQ(rep.budget_stopped, 1);
+  EXPECT_NE(printed.find("stopped: the CPU budget ran out"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("1 pruned (1 by the budget), 0 failed"), std::string::npos) << printed;
   EXPECT_LT(busy.epochs, 10);
   EXPECT_NE(printed.find(", CPU budget 0.3 s,"), std::string::npos) << printed;  // the header names it
   // A task that sleeps uses no CPU: the same budget lets all its trials finish.
