@@ -1,5 +1,5 @@
 // hpo_bench: every sampler on every HPO-SUITE.md problem (median and interquartile range of
-// regret over seeds at budgets 25/50/100, and 200 on hartmann6 and styblinski20), sampler overhead in ms per
+// regret over seeds at budgets 25/50/100, and 200 on hartmann6 and the 10- and 20-dim problems), sampler overhead in ms per
 // suggest at 100/500/1000 trials, and the LC4 pruning task. Prints markdown tables.
 //
 //   hpo_bench [--seeds 10] [--threads 2] [--only regret|overhead|pruning] [--samplers a,b] [--problems a,b]
@@ -26,6 +26,7 @@
 #include "hpo/rng.h"
 #include "hpo/study.h"
 #include "hpo/suite/problems.h"
+#include "tensor/error.h"
 
 using namespace ember::hpo;
 
@@ -62,6 +63,11 @@ void parallel_for(size_t n, int threads, const std::function<void(size_t)>& job)
   for (auto& t : pool) t.join();
 }
 
+// The problems with a B = 200 column: hartmann6 and the 10- and 20-dimensional ones.
+bool high_budget(const std::string& id) {
+  return id == "hartmann6" || id == "styblinski20" || id.ends_with("10") || id.ends_with("20");
+}
+
 // Best-so-far regret after each budget in `budgets`.
 std::vector<double> run_regret(const suite::Problem& p, const std::string& sampler, uint64_t seed,
                                const std::vector<int>& budgets) {
@@ -77,12 +83,20 @@ std::vector<double> run_regret(const suite::Problem& p, const std::string& sampl
     return out;
   }
   // "gp" runs with its defaults (the noise level is fitted); "gp:det" tells it the objective is
-  // deterministic (GpOptions::deterministic), which a user may do for the noise-free problems.
+  // deterministic (GpOptions::deterministic), which a user may do for the noise-free problems;
+  // "gp:tr=N" sets GpOptions::trust_region_dims (0: no trust region); suffixes combine.
   // On a noisy problem the best trial is the best observed value, scored on the noise-free function.
-  const bool det = sampler.ends_with(":det");
-  const std::string base = det ? sampler.substr(0, sampler.size() - 4) : sampler;
-  Study study(StudyOptions{.name = "r", .sampler = make_sampler(base, {.seed = seed, .space = p.space,
-                                                                       .deterministic = det})});
+  SamplerOptions so{.seed = seed, .space = p.space};
+  const std::string base = sampler.substr(0, sampler.find(':'));
+  for (size_t at = sampler.find(':'); at != std::string::npos;) {
+    const size_t next = sampler.find(':', at + 1);
+    const std::string suffix = sampler.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    if (suffix == "det") so.deterministic = true;
+    else if (suffix.starts_with("tr=")) so.gp_trust_region_dims = std::stoi(suffix.substr(3));
+    else EMBER_CHECK(false, "hpo_bench: unknown sampler suffix '{}' in '{}' (expected det or tr=N)", suffix, sampler);
+    at = next;
+  }
+  Study study(StudyOptions{.name = "r", .sampler = make_sampler(base, so)});
   std::optional<double> best, best_true;
   int n = 0;
   size_t next = 0;
@@ -123,7 +137,7 @@ void bench_regret(const std::vector<std::string>& problems, const std::vector<st
     const auto& j = jobs[i];
     const auto& p = suite::problem(j.problem);
     std::vector<int> budgets = {25, 50, 100};
-    if (j.problem == "hartmann6" || j.problem == "styblinski20") budgets.push_back(200);
+    if (high_budget(j.problem)) budgets.push_back(200);
     const auto t0 = std::chrono::steady_clock::now();
     auto r = run_regret(p, j.sampler, j.seed, budgets);
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -133,7 +147,7 @@ void bench_regret(const std::vector<std::string>& problems, const std::vector<st
   });
   fmt::print("## Regret (median [q25, q75] over {} seeds; grid: one deterministic run)\n\n", seeds);
   for (const auto& pid : problems) {
-    const bool h6 = pid == "hartmann6" || pid == "styblinski20";  // the problems with a B=200 column
+    const bool h6 = high_budget(pid);  // the problems with a B=200 column
     fmt::print("### {}\n\n| sampler | B=25 | B=50 | B=100 |{} time/run (s) |\n|---|---|---|---|{}---|\n", pid,
                h6 ? " B=200 |" : "", h6 ? "---|" : "");
     for (const auto& s : samplers) {

@@ -100,6 +100,19 @@ double hartmann3(const std::array<double, 3>& x) {
   return f;
 }
 
+double levy(const std::vector<double>& x) {
+  auto w = [](double v) { return 1.0 + (v - 1.0) / 4.0; };
+  const size_t d = x.size();
+  const double s0 = std::sin(M_PI * w(x[0]));
+  double f = s0 * s0;
+  for (size_t i = 0; i + 1 < d; ++i) {
+    const double wi = w(x[i]), s = std::sin(M_PI * wi + 1.0);
+    f += (wi - 1.0) * (wi - 1.0) * (1.0 + 10.0 * s * s);
+  }
+  const double wd = w(x[d - 1]), s = std::sin(2.0 * M_PI * wd);
+  return f + (wd - 1.0) * (wd - 1.0) * (1.0 + s * s);
+}
+
 double styblinski_tang(const std::vector<double>& x) {
   double f = 0.0;
   for (double v : x) f += 0.5 * (v * v * v * v - 16.0 * v * v + 5.0 * v);
@@ -213,6 +226,24 @@ std::vector<Problem> build() {
     Problem p{"styblinski20", {}, nullptr, -39.16616570377142 * 20};
     for (int i = 0; i < 20; ++i) p.space.add_float(fmt::format("x{}", i), -5, 5);
     p.f = [vec](const auto& v) { return styblinski_tang(vec(v, 20)); };
+    ps.push_back(std::move(p));
+  }
+  // Stop 18, for the GP's trust region (GpOptions::trust_region_dims): Levy and Rosenbrock in 10
+  // and 20 dims (optimum at x = 1, off the box centre) and Ackley-20D shifted by kAckley20Shift.
+  for (int dims : {10, 20}) {
+    Problem l{fmt::format("levy{}", dims), {}, nullptr, 0.0};
+    for (int i = 0; i < dims; ++i) l.space.add_float(fmt::format("x{}", i), -10, 10);
+    l.f = [vec, dims](const auto& v) { return levy(vec(v, dims)); };
+    ps.push_back(std::move(l));
+    Problem r{fmt::format("rosenbrock{}", dims), {}, nullptr, 0.0};
+    for (int i = 0; i < dims; ++i) r.space.add_float(fmt::format("x{}", i), -5, 10);
+    r.f = [vec, dims](const auto& v) { return rosenbrock(vec(v, dims)); };
+    ps.push_back(std::move(r));
+  }
+  {
+    Problem p{"ackley20", {}, nullptr, 0.0};
+    for (int i = 0; i < 20; ++i) p.space.add_float(fmt::format("x{}", i), -32.768, 32.768);
+    p.f = [vec](const auto& v) { return ackley(vec(v, 20, kAckley20Shift.data())); };
     ps.push_back(std::move(p));
   }
   for (const auto& [id, sd] : {std::pair<const char*, double>{"branin", 1.0}, {"hartmann6", 0.1}}) {

@@ -1,12 +1,17 @@
 // GP building blocks: Cholesky and solves against hand-checked values, L-BFGS on known
-// minima (with bounds), and the GP model interpolating a smooth function.
+// minima (with bounds), the GP model interpolating a smooth function, and the trust region.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "hpo/rng.h"
+#include "hpo/sampler.h"
+#include "hpo/samplers/gp/gp.h"
 #include "hpo/samplers/gp/gp_model.h"
 #include "hpo/samplers/gp/linalg.h"
+#include "hpo/study.h"
 
 using namespace ember::hpo;
 using namespace ember::hpo::gp;
@@ -127,5 +132,91 @@ TEST(GpModel, EstimatesObservationNoise) {
     const double v = fitted_noise(0.3, seed);
     EXPECT_GT(v, 0.09 / 2.5) << "seed " << seed;
     EXPECT_LT(v, 0.09 * 2.5) << "seed " << seed;
+  }
+}
+
+TEST(GpTrustRegion, ReplaysTuRBOsRules) {
+  // 5 startup values (ignored but they set the best), then the rules: 3 improvements in a row
+  // double the side (at most 1.6), max(4, dims) trials without one halve it.
+  std::vector<double> losses = {5, 4, 6, 7, 3};
+  EXPECT_DOUBLE_EQ(gp_trust_region(losses, 5, 12).length, 0.8);
+  for (double v : {2.0, 1.0, 0.5}) losses.push_back(v);  // 3 successes: 1.6
+  EXPECT_DOUBLE_EQ(gp_trust_region(losses, 5, 12).length, 1.6);
+  for (double v : {0.4, 0.3, 0.2}) losses.push_back(v);  // 3 more: capped at 1.6
+  EXPECT_DOUBLE_EQ(gp_trust_region(losses, 5, 12).length, 1.6);
+  for (int i = 0; i < 11; ++i) losses.push_back(0.2);  // 11 failures of 12: unchanged
+  EXPECT_DOUBLE_EQ(gp_trust_region(losses, 5, 12).length, 1.6);
+  losses.push_back(0.2000001);  // the 12th (not better by 1e-3 relative): halved
+  EXPECT_DOUBLE_EQ(gp_trust_region(losses, 5, 12).length, 0.8);
+  // In 3 dims the failure limit is 4.
+  EXPECT_DOUBLE_EQ(gp_trust_region({1, 1, 1, 1, 1, 1}, 2, 3).length, 0.4);
+  // Halving below 1/128 restarts: 0.8 / 2^7 < 1/128, so 7 x 12 failures restart at the next index.
+  std::vector<double> flat(5 + 7 * 12, 1.0);
+  const GpTrustRegion tr = gp_trust_region(flat, 5, 12);
+  EXPECT_EQ(tr.restarts, 1);
+  EXPECT_EQ(tr.start, flat.size());
+  EXPECT_DOUBLE_EQ(tr.length, 0.8);
+  flat.pop_back();  // one short: 0.8 / 64 = 0.0125, no restart yet
+  EXPECT_DOUBLE_EQ(gp_trust_region(flat, 5, 12).length, 0.8 / 64);
+  EXPECT_EQ(gp_trust_region(flat, 5, 12).restarts, 0);
+}
+
+TEST(GpTrustRegion, BoxFollowsTheLengthscalesAndStaysInTheCube) {
+  // Dims 0 and 2 numeric (lengthscales e^0.5 and e^-0.5, geometric mean 1), dim 1 categorical.
+  std::vector<double> lower, upper;
+  gp_trust_region_box({0.5, 2.0, 0.97}, 0.2, {0.5, 0.0, -0.5}, {0, 2}, lower, upper);
+  EXPECT_NEAR(lower[0], 0.5 - 0.1 * std::exp(0.5), 1e-12);
+  EXPECT_NEAR(upper[0], 0.5 + 0.1 * std::exp(0.5), 1e-12);
+  EXPECT_EQ(lower[1], 0.0);  // not a region dim
+  EXPECT_EQ(upper[1], 1.0);
+  EXPECT_NEAR(lower[2], 0.97 - 0.1 * std::exp(-0.5), 1e-12);
+  EXPECT_EQ(upper[2], 1.0);  // clamped
+  // A lengthscale above 2 counts as 2: e^3 and e^-1 give sides 0.2 * sqrt(2 e) and 0.2 / sqrt(2 e).
+  gp_trust_region_box({0.5, 0.5}, 0.2, {3.0, -1.0}, {0, 1}, lower, upper);
+  EXPECT_NEAR(upper[0] - lower[0], 0.2 * std::sqrt(2.0 * std::exp(1.0)), 1e-12);
+  EXPECT_NEAR(upper[1] - lower[1], 0.2 / std::sqrt(2.0 * std::exp(1.0)), 1e-12);
+  // Unclamped, the sides multiply to length^dims.
+  gp_trust_region_box({0.5, 0.5, 0.5}, 0.1, {0.3, -0.2, 0.5}, {0, 1, 2}, lower, upper);
+  EXPECT_NEAR((upper[0] - lower[0]) * (upper[1] - lower[1]) * (upper[2] - lower[2]), 1e-3, 1e-15);
+}
+
+TEST(GpTrustRegion, SuggestionsStayInTheRegionAroundTheBest) {
+  // 12 dims on [0, 1] (the unit cube itself). Trial 3 is the best (0); every other trial gives 1,
+  // so after the 10 startup trials each one is a failure and the region shrinks (0.8, 0.4 after
+  // 12, 0.2 after 24). The box's sides multiply to length^12, so the geometric mean of
+  // |x_k - best_k| over the dims is at most length / 2 for a suggestion inside it.
+  Space space;
+  for (int i = 0; i < 12; ++i) space.add_float(fmt::format("x{}", i), 0, 1);
+  auto geo_dist = [](const std::map<std::string, double>& a, const std::map<std::string, double>& b) {
+    double s = 0;
+    for (const auto& [k, v] : a) s += std::log(std::max(std::fabs(v - b.at(k)), 1e-300));
+    return std::exp(s / double(a.size()));
+  };
+  for (int tr : {10, 0}) {
+    Study study(StudyOptions{.name = "s", .sampler = make_sampler("gp", {.seed = 5, .space = space,
+                                                                         .gp_trust_region_dims = tr})});
+    std::map<std::string, double> best_x;
+    std::vector<double> losses;
+    int outside = 0;
+    study.optimize(
+        [&](Trial& t) {
+          const auto x = space.suggest_all(t);
+          if (t.number() >= 10) {
+            const double length = gp_trust_region(losses, 10, 12).length;
+            const bool inside = geo_dist(x, best_x) <= length / 2 + 1e-12;
+            outside += !inside;
+            if (tr) {
+              EXPECT_TRUE(inside) << "trial " << t.number() << " length " << length;
+            }
+          }
+          if (t.number() == 3) best_x = x;
+          losses.push_back(t.number() == 3 ? 0.0 : 1.0);
+          return losses.back();
+        },
+        {.n_trials = 40, .log = false});
+    EXPECT_DOUBLE_EQ(gp_trust_region(losses, 10, 12).length, 0.2);
+    if (!tr) {
+      EXPECT_GT(outside, 10);  // the global search goes where the variance is, far from the best
+    }
   }
 }

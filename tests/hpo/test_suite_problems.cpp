@@ -70,6 +70,11 @@ TEST(Suite, GeneralizationSetAtItsOptima) {
       {"camel6", {{"x1", 0.0898420131003}, {"x2", -0.7126564030207}}, 1e-10},
       {"hartmann3", xs({0.114614, 0.555649, 0.852547}), 1e-5},
       {"styblinski20", xs(std::vector<double>(20, -2.903534027771)), 1e-9},
+      {"levy10", xs(std::vector<double>(10, 1.0)), 1e-12},
+      {"rosenbrock10", xs(std::vector<double>(10, 1.0)), 1e-12},
+      {"levy20", xs(std::vector<double>(20, 1.0)), 1e-12},
+      {"rosenbrock20", xs(std::vector<double>(20, 1.0)), 1e-12},
+      {"ackley20", xs(std::vector<double>(ember::hpo::suite::kAckley20Shift.begin(), ember::hpo::suite::kAckley20Shift.end())), 1e-12},
       {"branin-noisy", {{"x1", M_PI}, {"x2", 2.275}}, 1e-9},
   };
   ember::hpo::Rng rng(7);
@@ -85,7 +90,7 @@ TEST(Suite, GeneralizationSetAtItsOptima) {
       EXPECT_GE(p.f(y), p.optimum - c.tol) << c.id;
     }
   }
-  EXPECT_GE(problems().size(), 14u);
+  EXPECT_GE(problems().size(), 19u);
 }
 
 TEST(Suite, NoisyProblemsAddReproducibleNoiseToTheirTrials) {

@@ -72,6 +72,52 @@ struct Acquisition {
 
 }  // namespace
 
+GpTrustRegion gp_trust_region(const std::vector<double>& losses, int n_startup, int numeric_dims) {
+  constexpr double kInit = 0.8, kMin = 1.0 / 128, kMax = 1.6;
+  constexpr int kSuccess = 3;
+  const int fail_limit = std::max(4, numeric_dims);
+  GpTrustRegion tr{.length = kInit};
+  double best = INFINITY;
+  int succ = 0, fail = 0;
+  for (size_t i = 0; i < losses.size(); ++i) {
+    const double y = losses[i];
+    if (static_cast<int>(i) < n_startup) {
+      best = std::min(best, y);
+      continue;
+    }
+    if (y < best - 1e-3 * std::fabs(best)) ++succ, fail = 0;
+    else ++fail, succ = 0;
+    best = std::min(best, y);
+    if (succ == kSuccess) tr.length = std::min(2.0 * tr.length, kMax), succ = 0;
+    if (fail == fail_limit) tr.length /= 2.0, fail = 0;
+    if (tr.length < kMin) {  // restart: a new region, centred on what comes next
+      tr = GpTrustRegion{.length = kInit, .start = i + 1, .restarts = tr.restarts + 1};
+      best = INFINITY;
+      succ = fail = 0;
+    }
+  }
+  return tr;
+}
+
+void gp_trust_region_box(const std::vector<double>& center, double length, const std::vector<double>& log_ls,
+                         const std::vector<int>& dims, std::vector<double>& lower, std::vector<double>& upper) {
+  lower.assign(center.size(), 0.0);
+  upper.assign(center.size(), 1.0);
+  if (dims.empty()) return;
+  // Lengthscales above 2 (a dim the model finds irrelevant; the fit allows up to 50) are read as 2,
+  // as TuRBO bounds them: otherwise a few such dims take the whole volume and the others' sides
+  // shrink to nothing.
+  auto log_l = [&](int k) { return std::min(log_ls[size_t(k)], std::log(2.0)); };
+  double log_mean = 0.0;
+  for (int k : dims) log_mean += log_l(k);
+  log_mean /= double(dims.size());
+  for (int k : dims) {
+    const double half = 0.5 * length * std::exp(log_l(k) - log_mean);
+    lower[size_t(k)] = std::max(0.0, center[size_t(k)] - half);
+    upper[size_t(k)] = std::min(1.0, center[size_t(k)] + half);
+  }
+}
+
 double GpSampler::sample_independent(const History&, const FrozenTrial& trial, const std::string& name,
                                      const Distribution& dist) {
   return sample_uniform(opt_.seed, trial.number, name, dist);
@@ -109,6 +155,7 @@ std::map<std::string, double> GpSampler::sample_relative(const History& history,
     xs.insert(xs.end(), row.begin(), row.end());
     losses.push_back(history.loss(*t->value));
   }
+  const std::vector<double> all_xs(xs), all_losses(losses);  // in trial order, for the trust region
   // Bounded cost at large histories: the model sees at most max_points observations (the best
   // half and the most recent rest), so a suggestion at 1,000 trials costs about what it does at 256.
   if (opt_.max_points > 0 && static_cast<int>(losses.size()) > opt_.max_points) {
@@ -172,19 +219,55 @@ std::map<std::string, double> GpSampler::sample_relative(const History& history,
   theta_ = model.theta();
   const Acquisition acq{model, *std::min_element(y.begin(), y.end())};
 
-  // Candidate pool: uniform points plus perturbations of the best observations.
+  std::vector<int> num_dims;
+  for (int k = 0; k < d; ++k)
+    if (!enc.is_cat[k]) num_dims.push_back(k);
+  const int d_num = static_cast<int>(num_dims.size());
+  // Box of the acquisition search on the unit cube: all of it, or the trust region.
+  std::vector<double> lower(d, 0.0), upper(d, 1.0);
+  std::vector<double> tr_center;
+  if (opt_.trust_region_dims > 0 && d_num >= opt_.trust_region_dims) {
+    const GpTrustRegion tr = gp_trust_region(all_losses, std::max(opt_.n_startup_trials, 2), d_num);
+    if (tr.start < all_losses.size()) {  // else: just restarted, this trial explores globally
+      const size_t c = size_t(std::min_element(all_losses.begin() + long(tr.start), all_losses.end()) -
+                              all_losses.begin());
+      tr_center.assign(all_xs.begin() + long(c) * d, all_xs.begin() + long(c + 1) * d);
+      gp_trust_region_box(tr_center, tr.length, theta_, num_dims, lower, upper);
+    }
+  }
+
+  // Candidate pool: uniform points plus perturbations of the best observations; in a trust region,
+  // its centre with a random subset of about 20 dims redrawn in the box (TuRBO's perturbation mask).
   std::vector<std::vector<double>> pool;
   auto random_point = [&] {
     std::vector<double> u(d);
     for (int k = 0; k < d; ++k)
-      u[k] = enc.is_cat[k] ? static_cast<double>(rng.below(enc.dists[k].n_choices())) : rng.uniform();
+      u[k] = enc.is_cat[k] ? static_cast<double>(rng.below(enc.dists[k].n_choices()))
+                           : lower[k] + (upper[k] - lower[k]) * rng.uniform();
     return u;
   };
-  for (int i = 0; i < opt_.n_candidates; ++i) pool.push_back(random_point());
+  auto region_point = [&] {
+    std::vector<double> u(tr_center);
+    const double p = std::min(1.0, 20.0 / d_num);
+    bool moved = false;
+    for (int k = 0; k < d; ++k) {
+      if (enc.is_cat[k]) {
+        if (rng.uniform() < 0.15) u[k] = static_cast<double>(rng.below(enc.dists[k].n_choices()));
+      } else if (rng.uniform() < p) {
+        u[k] = lower[k] + (upper[k] - lower[k]) * rng.uniform(), moved = true;
+      }
+    }
+    if (!moved) {
+      const int k = num_dims[rng.below(static_cast<uint64_t>(d_num))];
+      u[k] = lower[k] + (upper[k] - lower[k]) * rng.uniform();
+    }
+    return u;
+  };
+  for (int i = 0; i < opt_.n_candidates; ++i) pool.push_back(tr_center.empty() ? random_point() : region_point());
   std::vector<int> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int a, int b) { return y[a] < y[b]; });
-  for (int r = 0; r < std::min(n, 5); ++r) {
+  for (int r = 0; r < (tr_center.empty() ? std::min(n, 5) : 0); ++r) {
     const double* best_x = &xs[static_cast<size_t>(order[r]) * d];
     for (int j = 0; j < 24; ++j) {
       std::vector<double> u(best_x, best_x + d);
@@ -207,9 +290,6 @@ std::map<std::string, double> GpSampler::sample_relative(const History& history,
 
   // Refine: L-BFGS over the numeric dims with categoricals fixed, then a sweep of each
   // categorical's choices (re-refining when a switch helps).
-  std::vector<int> num_dims;
-  for (int k = 0; k < d; ++k)
-    if (!enc.is_cat[k]) num_dims.push_back(k);
   auto refine = [&](std::vector<double>& u) {
     if (num_dims.empty()) return acq.value(u);
     std::vector<double> z;
@@ -217,8 +297,7 @@ std::map<std::string, double> GpSampler::sample_relative(const History& history,
     gp::LbfgsOptions lo;
     lo.max_iter = 40;
     lo.grad_tol = 1e-7;
-    lo.lower.assign(z.size(), 0.0);
-    lo.upper.assign(z.size(), 1.0);
+    for (int k : num_dims) lo.lower.push_back(lower[k]), lo.upper.push_back(upper[k]);
     std::vector<double> full(u), gfull(d);
     auto f = [&](const std::vector<double>& zz, std::vector<double>& g) {
       for (size_t i = 0; i < num_dims.size(); ++i) full[num_dims[i]] = zz[i];
