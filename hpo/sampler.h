@@ -54,6 +54,7 @@ struct SamplerOptions {
   int n_startup_trials = -1;   // -1: the sampler's default
   bool deterministic = false;  // GP: the objective has no noise (see GpOptions::deterministic)
   int gp_trust_region_dims = -1;  // GP: GpOptions::trust_region_dims (-1: its default; 0: no trust region)
+  int gp_trust_region_on_stall = -1;  // GP: GpOptions::trust_region_on_stall (-1: its default; 0 off; 1 on)
   std::map<std::string, std::vector<ParamValue>> grid_values{};  // grid: explicit values per parameter
   int grid_budget = 0;  // grid: if > 0 and no explicit values, the cell-centred grid of HPO-SUITE.md
 };

@@ -84,7 +84,8 @@ std::vector<double> run_regret(const suite::Problem& p, const std::string& sampl
   }
   // "gp" runs with its defaults (the noise level is fitted); "gp:det" tells it the objective is
   // deterministic (GpOptions::deterministic), which a user may do for the noise-free problems;
-  // "gp:tr=N" sets GpOptions::trust_region_dims (0: no trust region); suffixes combine.
+  // "gp:tr=N" sets GpOptions::trust_region_dims (0: no trust region), "gp:stall=1"
+  // GpOptions::trust_region_on_stall; suffixes combine.
   // On a noisy problem the best trial is the best observed value, scored on the noise-free function.
   SamplerOptions so{.seed = seed, .space = p.space};
   const std::string base = sampler.substr(0, sampler.find(':'));
@@ -93,7 +94,8 @@ std::vector<double> run_regret(const suite::Problem& p, const std::string& sampl
     const std::string suffix = sampler.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
     if (suffix == "det") so.deterministic = true;
     else if (suffix.starts_with("tr=")) so.gp_trust_region_dims = std::stoi(suffix.substr(3));
-    else EMBER_CHECK(false, "hpo_bench: unknown sampler suffix '{}' in '{}' (expected det or tr=N)", suffix, sampler);
+    else if (suffix.starts_with("stall=")) so.gp_trust_region_on_stall = std::stoi(suffix.substr(6));
+    else EMBER_CHECK(false, "hpo_bench: unknown sampler suffix '{}' in '{}' (expected det, tr=N or stall=0|1)", suffix, sampler);
     at = next;
   }
   Study study(StudyOptions{.name = "r", .sampler = make_sampler(base, so)});

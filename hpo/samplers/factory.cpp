@@ -25,6 +25,7 @@ std::shared_ptr<Sampler> make_sampler(const std::string& name, SamplerOptions op
     GpOptions g{.seed = opt.seed, .space = opt.space, .deterministic = opt.deterministic};
     if (opt.n_startup_trials >= 0) g.n_startup_trials = opt.n_startup_trials;
     if (opt.gp_trust_region_dims >= 0) g.trust_region_dims = opt.gp_trust_region_dims;
+    if (opt.gp_trust_region_on_stall >= 0) g.trust_region_on_stall = opt.gp_trust_region_on_stall != 0;
     return std::make_shared<GpSampler>(g);
   }
   if (name == "cfo") return std::make_shared<CfoSampler>(CfoOptions{.seed = opt.seed, .space = opt.space});

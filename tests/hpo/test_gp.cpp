@@ -220,3 +220,26 @@ TEST(GpTrustRegion, SuggestionsStayInTheRegionAroundTheBest) {
     }
   }
 }
+
+TEST(GpTrustRegion, OnStallOnlyAfterMaxOf10AndDimsTrialsWithoutImprovement) {
+  // 4 startup values (best 1), then S = max(10, 3) = 10 failures: stalled, side 0.8; each further
+  // 10 halve it; after 0.8 / 64 the cycle starts again at 0.8. An improvement ends the stall.
+  std::vector<double> losses = {3, 2, 1, 5};
+  for (int i = 0; i < 9; ++i) losses.push_back(1.0);
+  EXPECT_EQ(gp_stall_region_length(losses, 4, 3), 0.0);
+  losses.push_back(1.0005);  // not better by 1e-3 relative: the 10th failure
+  EXPECT_DOUBLE_EQ(gp_stall_region_length(losses, 4, 3), 0.8);
+  for (int i = 0; i < 10; ++i) losses.push_back(2.0);
+  EXPECT_DOUBLE_EQ(gp_stall_region_length(losses, 4, 3), 0.4);
+  for (int i = 0; i < 50; ++i) losses.push_back(2.0);
+  EXPECT_DOUBLE_EQ(gp_stall_region_length(losses, 4, 3), 0.8 / 64);
+  for (int i = 0; i < 10; ++i) losses.push_back(2.0);
+  EXPECT_DOUBLE_EQ(gp_stall_region_length(losses, 4, 3), 0.8);
+  losses.push_back(0.5);  // an improvement: global again
+  EXPECT_EQ(gp_stall_region_length(losses, 4, 3), 0.0);
+  // 25 dims: 25 failures before the region.
+  std::vector<double> flat(4 + 24, 1.0);
+  EXPECT_EQ(gp_stall_region_length(flat, 4, 25), 0.0);
+  flat.push_back(1.0);
+  EXPECT_DOUBLE_EQ(gp_stall_region_length(flat, 4, 25), 0.8);
+}

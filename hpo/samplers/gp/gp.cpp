@@ -99,6 +99,24 @@ GpTrustRegion gp_trust_region(const std::vector<double>& losses, int n_startup, 
   return tr;
 }
 
+double gp_stall_region_length(const std::vector<double>& losses, int n_startup, int numeric_dims) {
+  const int s = std::max(10, numeric_dims);
+  double best = INFINITY;
+  int since = 0;
+  for (size_t i = 0; i < losses.size(); ++i) {
+    const double y = losses[i];
+    if (static_cast<int>(i) < n_startup) {
+      best = std::min(best, y);
+      continue;
+    }
+    if (y < best - 1e-3 * std::fabs(best)) since = 0;
+    else ++since;
+    best = std::min(best, y);
+  }
+  if (since < s) return 0.0;
+  return 0.8 / double(1 << ((since / s - 1) % 7));
+}
+
 void gp_trust_region_box(const std::vector<double>& center, double length, const std::vector<double>& log_ls,
                          const std::vector<int>& dims, std::vector<double>& lower, std::vector<double>& upper) {
   lower.assign(center.size(), 0.0);
@@ -226,13 +244,20 @@ std::map<std::string, double> GpSampler::sample_relative(const History& history,
   // Box of the acquisition search on the unit cube: all of it, or the trust region.
   std::vector<double> lower(d, 0.0), upper(d, 1.0);
   std::vector<double> tr_center;
-  if (opt_.trust_region_dims > 0 && d_num >= opt_.trust_region_dims) {
+  if (d_num > 0 && opt_.trust_region_dims > 0 && d_num >= opt_.trust_region_dims) {
     const GpTrustRegion tr = gp_trust_region(all_losses, std::max(opt_.n_startup_trials, 2), d_num);
     if (tr.start < all_losses.size()) {  // else: just restarted, this trial explores globally
       const size_t c = size_t(std::min_element(all_losses.begin() + long(tr.start), all_losses.end()) -
                               all_losses.begin());
       tr_center.assign(all_xs.begin() + long(c) * d, all_xs.begin() + long(c + 1) * d);
       gp_trust_region_box(tr_center, tr.length, theta_, num_dims, lower, upper);
+    }
+  } else if (d_num > 0 && opt_.trust_region_on_stall) {
+    const double length = gp_stall_region_length(all_losses, std::max(opt_.n_startup_trials, 2), d_num);
+    if (length > 0) {
+      const size_t c = size_t(std::min_element(all_losses.begin(), all_losses.end()) - all_losses.begin());
+      tr_center.assign(all_xs.begin() + long(c) * d, all_xs.begin() + long(c + 1) * d);
+      gp_trust_region_box(tr_center, length, theta_, num_dims, lower, upper);
     }
   }
 

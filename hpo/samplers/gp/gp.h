@@ -40,7 +40,18 @@ struct GpOptions {
   // six 10- and 20-dim problems (5 seeds, 200 trials) it helped Styblinski-Tang-20D (369 -> 259)
   // and Ackley-20D a little, and hurt Levy-10D/20D and Rosenbrock-20D (docs/hpo-tuning.md).
   int trust_region_dims = 0;
+  // The trust region only while the search is stalled: after S = max(10, numeric dims) trials
+  // without an improvement the acquisition is searched in a box of side 0.8 around the best point,
+  // halved after each further S (from 2^-7 back to 0.8), until a trial improves on the best; then
+  // the global search resumes. Off: on the 19 suite problems it refined smooth optima further
+  // (branin, camel6, hartmann3/6) and made ackley5, michalewicz5, rosenbrock10/20, styblinski20
+  // and branin-noisy worse (docs/hpo-tuning.md).
+  bool trust_region_on_stall = false;
 };
+
+// The stalled-search region's side (0: not stalled, search globally), from `losses` as in
+// gp_trust_region.
+double gp_stall_region_length(const std::vector<double>& losses, int n_startup, int numeric_dims);
 
 // The trust region's state after replaying `losses` (complete trials in trial order; the first
 // `n_startup` are the initial design and do not move it).
