@@ -70,6 +70,9 @@ struct Acquisition {
   }
 };
 
+// A trust region's notion of progress: better than the best by 1e-3 relative.
+bool improves(double y, double best) { return y < best - 1e-3 * std::fabs(best); }
+
 }  // namespace
 
 GpTrustRegion gp_trust_region(const std::vector<double>& losses, int n_startup, int numeric_dims) {
@@ -85,7 +88,7 @@ GpTrustRegion gp_trust_region(const std::vector<double>& losses, int n_startup, 
       best = std::min(best, y);
       continue;
     }
-    if (y < best - 1e-3 * std::fabs(best)) ++succ, fail = 0;
+    if (improves(y, best)) ++succ, fail = 0;
     else ++fail, succ = 0;
     best = std::min(best, y);
     if (succ == kSuccess) tr.length = std::min(2.0 * tr.length, kMax), succ = 0;
@@ -109,7 +112,7 @@ double gp_stall_region_length(const std::vector<double>& losses, int n_startup, 
       best = std::min(best, y);
       continue;
     }
-    if (y < best - 1e-3 * std::fabs(best)) since = 0;
+    if (improves(y, best)) since = 0;
     else ++since;
     best = std::min(best, y);
   }
@@ -173,7 +176,11 @@ std::map<std::string, double> GpSampler::sample_relative(const History& history,
     xs.insert(xs.end(), row.begin(), row.end());
     losses.push_back(history.loss(*t->value));
   }
-  const std::vector<double> all_xs(xs), all_losses(losses);  // in trial order, for the trust region
+  // In trial order, for the trust region (copied only when one can be used: max_points may drop
+  // observations below).
+  const bool region_possible = opt_.trust_region_dims > 0 || opt_.trust_region_on_stall;
+  const std::vector<double> all_xs = region_possible ? xs : std::vector<double>{};
+  const std::vector<double> all_losses = region_possible ? losses : std::vector<double>{};
   // Bounded cost at large histories: the model sees at most max_points observations (the best
   // half and the most recent rest), so a suggestion at 1,000 trials costs about what it does at 256.
   if (opt_.max_points > 0 && static_cast<int>(losses.size()) > opt_.max_points) {
