@@ -1,5 +1,6 @@
 // `ember data kjv`, `ember train lm`, `ember eval lm`, `ember generate`, `ember quantize`: the
 // Llama-style language model of zoo/lm (byte or BPE tokens).
+#include <algorithm>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -124,7 +125,7 @@ void add_eval_lm(CLI::App& eval) {
   struct Args {
     std::string checkpoint, split = "test", data;
     int threads = 0;
-    int64_t limit = 0, batch = 16;
+    int64_t limit = 0, batch = 16, stride = 0;
     lm::DynamicEvalOptions dynamic;
     LowPrecision low;
   };
@@ -135,6 +136,10 @@ void add_eval_lm(CLI::App& eval) {
   cmd->add_option("--data", a->data, "text file (default: the KJV)");
   cmd->add_option("--limit", a->limit, "score only the first N bytes of the split")->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch", a->batch, "windows per forward")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--stride", a->stride,
+                  "tokens the sliding window advances; each token is scored with at least context - stride + 1 "
+                  "tokens before it (0: half the context; 1: the whole context, slowest)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--dynamic-lr", a->dynamic.lr,
                   "dynamic evaluation: after scoring each window, one SGD step of this lr on it (0: off; the "
@@ -153,17 +158,19 @@ void add_eval_lm(CLI::App& eval) {
     const auto& text = a->split == "val" ? corpus.val : a->split == "test" ? corpus.test : corpus.train;
     const auto t0 = std::chrono::steady_clock::now();
     a->dynamic.limit = a->limit;
+    a->dynamic.stride = a->stride;
     const bool dynamic = a->dynamic.lr > 0;
     lm::EvalResult r = dynamic ? lm::evaluate_dynamic(*m.model, m.tokenizer, text, a->dynamic)
-                               : lm::evaluate(*m.model, m.tokenizer, text, a->limit, a->batch);
+                               : lm::evaluate(*m.model, m.tokenizer, text, a->limit, a->batch, a->stride);
     if (dynamic)
       fmt::print("dynamic evaluation: SGD lr {} per window, gradient clip {}, decay {}\n", a->dynamic.lr,
                  a->dynamic.grad_clip, a->dynamic.decay);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print("lm {}{}: {} bpc {:.4f}, perplexity per token {:.3f} ({} bytes{}, context {}, {:.1f} s)\n",
+    const int64_t ctx = m.model->config().max_position_embeddings;
+    fmt::print("lm {}{}: {} bpc {:.4f}, perplexity per token {:.3f} ({} bytes{}, context {}, stride {}, {:.1f} s)\n",
                a->checkpoint, fmt::format(" ({})", formats), a->split, r.bpc, r.perplexity, r.bytes,
-               m.tokenizer.is_bytes() ? "" : fmt::format(" in {} bpe tokens", r.tokens),
-               m.model->config().max_position_embeddings, s);
+               m.tokenizer.is_bytes() ? "" : fmt::format(" in {} bpe tokens", r.tokens), ctx,
+               a->stride == 0 ? std::max<int64_t>(1, ctx / 2) : a->stride, s);
   });
 }
 

@@ -301,6 +301,41 @@ TEST(LmEval, OneWindowEqualsCrossEntropyAndSlidingCoversEveryByte) {
   EXPECT_TRUE(std::isfinite(r.bpc) && r.bpc > 0);
 }
 
+// The window stride: stride 1 scores every token after the first window with the whole context
+// (checked against one forward per token), stride = context gives disjoint windows, the default is
+// half the context, and a stride above the context is an error.
+TEST(LmEval, StrideSetsTheContextOfEachPrediction) {
+  auto m = random_model(test_config(), 23);
+  const int64_t T = 12;
+  std::vector<uint8_t> text(40);
+  for (size_t i = 0; i < text.size(); ++i) text[i] = uint8_t('a' + (i * 7 + i / 3) % 11);
+  const auto n = static_cast<int64_t>(text.size());
+  NoGradGuard g;
+  // Nats of predicting text[j] from text[j - ctx .. j - 1] (the last position of one forward).
+  auto last_nats = [&](int64_t j, int64_t ctx) {
+    std::vector<int64_t> in(text.begin() + (j - ctx), text.begin() + j);
+    const auto logits = m->forward(tokens(in)).reshape({ctx, 256});
+    return double(cross_entropy(logits.slice(0, ctx - 1, ctx), Tensor::from_vector(std::vector<int64_t>{text[size_t(j)]}, {1},
+                                                                                    {.dtype = DType::i64}))
+                      .item());
+  };
+  double first = 0;  // the first window predicts tokens 1..T
+  for (int64_t j = 1; j <= T; ++j) first += last_nats(j, j);
+  double full = first, disjoint = 0;
+  for (int64_t j = T + 1; j < n; ++j) full += last_nats(j, T);
+  // Disjoint windows start at 0, 12, 24 and the last at n - 1 - T = 27 (scoring 37..39 with 10+ tokens before).
+  for (int64_t j = 1; j < n; ++j) {
+    const int64_t start = j <= 36 ? (j - 1) / T * T : n - 1 - T;
+    disjoint += last_nats(j, j - start);
+  }
+  const double ln2 = std::log(2.0), bytes = double(n - 1);
+  EXPECT_NEAR(evaluate(*m, text, 0, 16, 1).bpc, full / bytes / ln2, 1e-4);
+  EXPECT_NEAR(evaluate(*m, text, 0, 3, T).bpc, disjoint / bytes / ln2, 1e-4);
+  EXPECT_EQ(evaluate(*m, text, 0, 16, T / 2).bpc, evaluate(*m, text).bpc);
+  EXPECT_NEAR(evaluate_dynamic(*m, Tokenizer(), text, {.stride = 1}).bpc, full / bytes / ln2, 1e-4);
+  EXPECT_TRUE(throws_with([&] { evaluate(*m, text, 0, 16, T + 1); }, {"stride", "between 1 and the context (12)"}));
+}
+
 TEST(LmCheckpoint, RoundTripAndBadFolders) {
   TempDir dir("ckpt");
   auto m = random_model(test_config(), 13);

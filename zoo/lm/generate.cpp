@@ -27,9 +27,12 @@ Tensor tokens_of(const Tokens& v, size_t begin, size_t end) {
 }
 
 // Windows (start, first scored offset) of T tokens over n: window s predicts tokens s+1..s+T; each
-// advances by T/2 and scores only what the previous one did not.
-std::vector<std::pair<int64_t, int64_t>> eval_windows(int64_t n, int64_t T) {
-  const int64_t stride = std::max<int64_t>(1, T / 2);
+// advances by `stride` (0: T/2) and scores only what the previous one did not. `ctx` is the model's
+// context (T is smaller only for a text shorter than it).
+std::vector<std::pair<int64_t, int64_t>> eval_windows(int64_t n, int64_t T, int64_t ctx, int64_t stride) {
+  EMBER_CHECK(stride >= 0 && stride <= ctx, "eval lm: the stride must be between 1 and the context ({}), got {}", ctx,
+              stride);
+  stride = stride == 0 ? std::max<int64_t>(1, T / 2) : std::min(stride, T);
   std::vector<std::pair<int64_t, int64_t>> windows;
   int64_t scored = 0;  // tokens 1..scored are predicted
   for (int64_t s = 0; scored < n - 1; s += stride) {
@@ -63,17 +66,17 @@ EvalResult eval_result(const Tokenizer& tok, const Tokens& text, int64_t nb, dou
 
 }  // namespace
 
-EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t limit, int64_t batch) {
-  return evaluate(model, Tokenizer(), text, limit, batch);
+EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t limit, int64_t batch, int64_t stride) {
+  return evaluate(model, Tokenizer(), text, limit, batch, stride);
 }
 
 EvalResult evaluate(LlamaLM& model, const Tokenizer& tok, const std::vector<uint8_t>& text_bytes, int64_t limit,
-                    int64_t batch) {
+                    int64_t batch, int64_t stride) {
   int64_t nb = 0;
   const Tokens text = encode_checked(model, tok, text_bytes, limit, nb);
   const auto n = static_cast<int64_t>(text.size());
   const int64_t T = std::min(model.config().max_position_embeddings, n - 1);
-  const auto windows = eval_windows(n, T);
+  const auto windows = eval_windows(n, T, model.config().max_position_embeddings, stride);
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -112,7 +115,7 @@ EvalResult evaluate_dynamic(LlamaLM& model, const Tokenizer& tok, const std::vec
   const Tokens text = encode_checked(model, tok, text_bytes, opt.limit, nb);
   const auto n = static_cast<int64_t>(text.size());
   const int64_t T = std::min(model.config().max_position_embeddings, n - 1);
-  const auto windows = eval_windows(n, T);
+  const auto windows = eval_windows(n, T, model.config().max_position_embeddings, opt.stride);
   const bool was_training = model.is_training();
   model.eval();  // no dropout; gradients stay on
   std::vector<Tensor> params;

@@ -50,14 +50,16 @@ struct EvalResult {
   int64_t tokens = 0;     // predicted tokens (= bytes for the byte tokenizer)
 };
 // The text is encoded with `tok` and every token after the first is predicted once, with a sliding
-// window of the model's context: windows of T tokens advance by T/2 and score only the tokens the
-// previous window did not, so each prediction (after the first window) sees at least T/2 tokens of
-// context. bpc = the predicted tokens' bits / their bytes. limit > 0: only the first `limit` bytes
-// of the text.
+// window of the model's context: windows of T tokens advance by `stride` tokens (0: T/2) and score
+// only the tokens the previous window did not, so each prediction (after the first window) sees at
+// least T - stride + 1 tokens of context (stride 1: all T, at T/2 times the forwards of stride T/2).
+// bpc = the predicted tokens' bits / their bytes. limit > 0: only the first `limit` bytes of the
+// text. A stride above the model's context is an error.
 EvalResult evaluate(LlamaLM& model, const Tokenizer& tok, const std::vector<uint8_t>& text, int64_t limit = 0,
-                    int64_t batch = 16);
+                    int64_t batch = 16, int64_t stride = 0);
 // Byte tokens.
-EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t limit = 0, int64_t batch = 16);
+EvalResult evaluate(LlamaLM& model, const std::vector<uint8_t>& text, int64_t limit = 0, int64_t batch = 16,
+                    int64_t stride = 0);
 
 // Dynamic evaluation (Krause et al., "Dynamic Evaluation of Neural Sequence Models", 2018): the
 // windows of evaluate(), one at a time in text order; each window's new tokens are scored first,
@@ -69,6 +71,7 @@ struct DynamicEvalOptions {
   double grad_clip = 1;   // global gradient norm cap per step (0: off)
   double decay = 0;       // after each step, move the weights this fraction back toward the trained ones
   int64_t limit = 0;      // > 0: only the first `limit` bytes
+  int64_t stride = 0;     // window stride in tokens, as evaluate() (0: half the context)
 };
 EvalResult evaluate_dynamic(LlamaLM& model, const Tokenizer& tok, const std::vector<uint8_t>& text,
                             const DynamicEvalOptions& opt);
