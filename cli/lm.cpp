@@ -50,6 +50,10 @@ void add_train_lm(CLI::App& train) {
       ->check(CLI::Range(257, 65536))->capture_default_str();
   cmd->add_option("--dropout", c->dropout, "dropout on the embeddings and residual branches while training")
       ->check(CLI::Range(0.0, 0.95))->capture_default_str();
+  cmd->add_option("--ema", c->ema,
+                  "keep an exponential moving average of the weights with this decay per step (e.g. 0.999; 0: off); "
+                  "validation and the checkpoint use the average")
+      ->check(CLI::Range(0.0, 0.999999))->capture_default_str();
   cmd->add_option("--steps", c->steps, "optimizer steps")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", c->batch, "sequences per micro-batch")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--ctx", c->ctx, "context length in tokens (max_position_embeddings)")

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "nn/safetensors.h"
 #include "tensor/cpu/qgemm.h"
 #include "tests/common/expect_close.h"
 #include "zoo/lm/lm.h"
@@ -521,6 +522,77 @@ TEST(LmTrain, BpeWithDropoutResumesBitForBit) {
   EXPECT_TRUE(throws_with([&] { train(c); }, {"--resume", "was written by a run with"}));
   c.tokenizer = "words";
   EXPECT_TRUE(throws_with([&] { train(c); }, {"--tokenizer must be bytes or bpe", "'words'"}));
+}
+
+// --ema: the checkpoint holds min(ema, (1+t)/(10+t))-weighted averages of the weights after each
+// step (checked against plain runs stopped after 1..4 steps and the initial weights), the trained
+// weights are those of a run without it (beside the average in train_weights.safetensors), and
+// --resume continues both bit for bit.
+TEST(LmTrain, EmaAveragesTheWeightsAndResumesBitForBit) {
+  TempDir dir("ema");
+  const fs::path data = write_verses(dir);
+  TrainConfig c{.preset = "tiny", .steps = 4, .batch = 2, .ctx = 16, .lr = 3e-3, .warmup = 1,
+                .data_file = data.string(), .threads = 1, .eval_every = 1, .eval_bytes = 256, .sample_tokens = 0,
+                .final_test = false, .progress = false, .plots = false};
+  auto weights = [](const std::string& folder) {
+    std::vector<std::vector<float>> w;
+    for (auto& [name, t] : load_pretrained(folder).model->state_dict()) w.push_back(t.to_vector<float>());
+    return w;
+  };
+  // The initial weights, made as train() makes them.
+  LmConfig mc = preset("tiny");
+  mc.max_position_embeddings = 16;
+  manual_seed(c.seed);
+  std::vector<std::vector<float>> w0;
+  for (auto& [name, t] : make_model(mc)->state_dict()) w0.push_back(t.to_vector<float>());
+  std::vector<std::vector<double>> avg(w0.size());
+  for (size_t i = 0; i < w0.size(); ++i) avg[i].assign(w0[i].begin(), w0[i].end());
+  TrainResult plain;
+  for (int64_t k = 1; k <= 4; ++k) {
+    c.out = (dir.path / fmt::format("plain{}", k)).string();
+    c.stop_after = k < 4 ? k : 0;
+    plain = train(c);
+    const auto wk = weights(c.out);
+    const double d = std::min(0.9, (1.0 + double(k)) / (10.0 + double(k)));
+    for (size_t i = 0; i < wk.size(); ++i)
+      for (size_t j = 0; j < wk[i].size(); ++j) avg[i][j] = d * avg[i][j] + (1 - d) * wk[i][j];
+  }
+  c.stop_after = 0;
+  c.ema = 0.9;
+  c.out = (dir.path / "ema").string();
+  TrainResult straight = train(c);
+  const auto e = weights(c.out);
+  ASSERT_EQ(e.size(), avg.size());
+  double max_err = 0, max_gap = 0;
+  const auto last = weights((dir.path / "plain4").string());
+  for (size_t i = 0; i < e.size(); ++i)
+    for (size_t j = 0; j < e[i].size(); ++j) {
+      max_err = std::max(max_err, std::abs(double(e[i][j]) - avg[i][j]));
+      max_gap = std::max(max_gap, std::abs(double(e[i][j]) - double(last[i][j])));
+    }
+  EXPECT_LT(max_err, 1e-6);
+  EXPECT_GT(max_gap, 1e-4);  // the average is not the last weights
+  nn::TensorDict raw = nn::load_safetensors((dir.path / "ema" / "train_weights.safetensors").string());
+  const auto sd = load_pretrained(c.out).model->state_dict();
+  std::map<std::string, std::vector<float>> raw_by_name;
+  for (auto& [name, t] : raw.tensors) raw_by_name[name] = t.to_vector<float>();
+  ASSERT_EQ(raw_by_name.size(), sd.size());
+  for (size_t i = 0; i < sd.size(); ++i) EXPECT_EQ(raw_by_name[sd[i].first], last[i]) << sd[i].first;
+  ASSERT_EQ(straight.history.size(), 4u);
+  ASSERT_TRUE(straight.history.back().raw_val_bpc.has_value());
+  EXPECT_EQ(*straight.history.back().raw_val_bpc, plain.history.back().val_bpc);
+  EXPECT_NE(straight.history.back().val_bpc, plain.history.back().val_bpc);
+
+  TrainResult resumed = train_in_two_runs(c, dir.path / "ema2", 2);
+  EXPECT_EQ(weights((dir.path / "ema2").string()), e);
+  EXPECT_EQ(resumed.history.back().val_bpc, straight.history.back().val_bpc);
+  fs::remove(dir.path / "ema2" / "train_weights.safetensors");
+  c.out = (dir.path / "ema2").string();
+  c.resume = true;
+  EXPECT_TRUE(throws_with([&] { train(c); }, {"train lm --resume", "train_weights.safetensors is missing"}));
+  c.out = (dir.path / "ema3").string();
+  c.ema = 1.0;
+  EXPECT_TRUE(throws_with([&] { train(c); }, {"--ema must be in [0, 1)", "got 1"}));
 }
 
 // The Hugging Face layout read by an independent NumPy forward (tests/zoo/check_lm_hf.py), for an

@@ -119,6 +119,11 @@ struct TrainConfig {
   std::string tokenizer = "bytes";  // "bytes" or "bpe" (trained on the training split at the start)
   int64_t vocab = 1024;             // BPE vocabulary size (tokenizer "bpe" only)
   double dropout = 0;               // on embeddings and residual branches (LlamaLM::set_dropout)
+  // > 0: keep an exponential moving average of the weights with this decay per step (the decay of
+  // update t is min(ema, (1 + t) / (10 + t)), so early averages do not drag the first weights
+  // along); validation, the checkpoint's model.safetensors and the final scores use the average,
+  // and the raw weights go to train_weights.safetensors for --resume.
+  double ema = 0;
   int64_t steps = 6000, batch = 16, ctx = 128, accum = 1;
   double lr = 2e-3, min_lr_ratio = 0.1, weight_decay = 0.1, grad_clip = 1.0;
   int64_t warmup = 200;
@@ -139,6 +144,7 @@ struct TrainConfig {
 struct EvalPoint {
   int64_t step = 0, tokens = 0;
   double train_loss = 0, train_bpc = 0, val_bpc = 0, lr = 0, seconds = 0, tokens_per_second = 0;
+  std::optional<double> raw_val_bpc;  // with --ema: the raw (not averaged) weights' val bpc
 };
 struct TrainResult {
   std::vector<EvalPoint> history;

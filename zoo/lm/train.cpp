@@ -12,11 +12,13 @@
 #include "data/image.h"
 #include "dist/ddp.h"
 #include "dist/init.h"
+#include "autograd/grad_mode.h"
 #include "report/gnuplot.h"
 #include "tensor/generator.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/clip_grad.h"
 #include "nn/optim/scheduler.h"
+#include "nn/safetensors.h"
 #include "zoo/common/progress.h"
 #include "zoo/lm/lm.h"
 
@@ -27,6 +29,7 @@ using json = nlohmann::json;
 namespace {
 
 constexpr const char* kStateFile = "train_state.safetensors";
+constexpr const char* kRawWeightsFile = "train_weights.safetensors";  // --ema: the weights being trained
 
 uint64_t mix(uint64_t s, uint64_t k) {
   uint64_t z = s + (k + 1) * 0x9E3779B97F4A7C15ull;
@@ -54,14 +57,18 @@ std::pair<Tensor, Tensor> make_batch(const Tokens& text, int64_t B, int64_t T, u
 }
 
 json point_json(const EvalPoint& p) {
-  return {{"step", p.step}, {"tokens", p.tokens}, {"train_loss", p.train_loss}, {"train_bpc", p.train_bpc},
-          {"val_bpc", p.val_bpc}, {"lr", p.lr}, {"seconds", p.seconds}, {"tokens_per_second", p.tokens_per_second}};
+  json j = {{"step", p.step},       {"tokens", p.tokens}, {"train_loss", p.train_loss}, {"train_bpc", p.train_bpc},
+            {"val_bpc", p.val_bpc}, {"lr", p.lr},         {"seconds", p.seconds},       {"tokens_per_second", p.tokens_per_second}};
+  if (p.raw_val_bpc) j["raw_val_bpc"] = *p.raw_val_bpc;
+  return j;
 }
 
 EvalPoint point_from_json(const json& j) {
-  return {j.at("step").get<int64_t>(),       j.at("tokens").get<int64_t>(),  j.at("train_loss").get<double>(),
-          j.at("train_bpc").get<double>(),   j.at("val_bpc").get<double>(),  j.at("lr").get<double>(),
-          j.at("seconds").get<double>(),     j.at("tokens_per_second").get<double>()};
+  EvalPoint p{j.at("step").get<int64_t>(),       j.at("tokens").get<int64_t>(),  j.at("train_loss").get<double>(),
+              j.at("train_bpc").get<double>(),   j.at("val_bpc").get<double>(),  j.at("lr").get<double>(),
+              j.at("seconds").get<double>(),     j.at("tokens_per_second").get<double>(), std::nullopt};
+  if (j.contains("raw_val_bpc")) p.raw_val_bpc = j.at("raw_val_bpc").get<double>();
+  return p;
 }
 
 void write_metrics(const fs::path& out, const TrainResult& r) {
@@ -113,6 +120,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   EMBER_CHECK(c.tokenizer == "bytes" || (c.vocab >= 257 && c.vocab <= 65536),
               "train lm: --vocab must be in [257, 65536] for a BPE tokenizer, got {}", c.vocab);
   EMBER_CHECK(c.dropout >= 0 && c.dropout < 1, "train lm: --dropout must be in [0, 1), got {}", c.dropout);
+  EMBER_CHECK(c.ema >= 0 && c.ema < 1, "train lm: --ema must be in [0, 1) (0: off), got {}", c.ema);
   if (c.threads > 0) set_num_threads(c.threads);
   const Corpus corpus = load_corpus(c.data_file);
   // The tokenizer is learned on the training split alone (deterministic, so every rank and every
@@ -146,6 +154,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
                   {"data", corpus.source}, {"train_bytes", corpus.train.size()}};
   if (!tok.is_bytes()) run_cfg["tokenizer"] = {{"type", tok.name()}, {"vocab", tok.vocab_size()}};
   if (c.dropout > 0) run_cfg["dropout"] = c.dropout;
+  if (c.ema > 0) run_cfg["ema"] = c.ema;
 
   std::shared_ptr<LlamaLM> model;
   {
@@ -165,6 +174,19 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   nn::CosineWithWarmup sched(opt, {.warmup_steps = c.warmup, .total_steps = c.steps, .start_factor = 0.0,
                                    .min_lr = c.lr * c.min_lr_ratio});
 
+  // --ema: the averaged weights, one per parameter (as model->parameters()); swap_ema() exchanges
+  // them with the model's, so evaluation and saving see the average.
+  std::vector<Tensor> ema_weights;
+  auto swap_ema = [&] {
+    NoGradGuard no_grad;
+    size_t i = 0;
+    for (auto& [name, p] : model->named_parameters()) {
+      Tensor raw = p.detach().clone();
+      p.detach().copy_(ema_weights[i]);
+      ema_weights[i++] = raw;
+    }
+  };
+
   TrainResult result;
   result.out = c.out;
   int64_t start = 0;
@@ -180,6 +202,16 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     EMBER_CHECK(saved.metadata.count("lm.step") && std::stoll(saved.metadata.at("lm.step")) == start,
                 "train lm --resume: the weights and {} are from different steps", state.string());
     model->load_state_dict(saved.model->state_dict());
+    if (c.ema > 0) {  // model.safetensors holds the average; the trained weights are beside it
+      const fs::path raw = out / kRawWeightsFile;
+      EMBER_CHECK(fs::exists(raw), "train lm --resume: {} is missing (a run with --ema keeps its weights there)",
+                  raw.string());
+      nn::TensorDict w = nn::load_safetensors(raw.string());
+      EMBER_CHECK(w.metadata.count("lm.step") && std::stoll(w.metadata.at("lm.step")) == start,
+                  "train lm --resume: {} and {} are from different steps", raw.string(), state.string());
+      for (auto& [name, p] : model->named_parameters()) ema_weights.push_back(p.detach().clone());
+      model->load_state_dict(w.tensors);
+    }
     sched.load_state_dict(meta);
     prior_seconds = std::stod(meta.at("lm.seconds"));
     for (const auto& j : json::parse(meta.at("lm.history"))) result.history.push_back(point_from_json(j));
@@ -188,6 +220,8 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   } else if (c.resume && main_rank) {
     fmt::print("no checkpoint in {}; starting a new run\n", c.out);
   }
+  if (c.ema > 0 && ema_weights.empty())
+    for (auto& [name, p] : model->named_parameters()) ema_weights.push_back(p.detach().clone());
   // Every rank starts from rank 0's weights (after a resume too); gradients are averaged per step.
   std::optional<dist::DistributedDataParallel> ddp;
   if (comm) ddp.emplace(model, comm);
@@ -204,6 +238,8 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     fmt::print("tokenizer: BPE with {} tokens learned on the training split: {} tokens, {:.3f} bytes per token ({:.1f} s)\n",
                tok.vocab_size(), train_tokens.size(), bytes_per_token, tok_seconds);
   if (main_rank && c.dropout > 0) fmt::print("dropout {} on the embeddings and residual branches\n", c.dropout);
+  if (main_rank && c.ema > 0)
+    fmt::print("weights averaged with decay {} per step (EMA); val bpc and the checkpoint use the average\n", c.ema);
   if (comm && main_rank)
     fmt::print("distributed: {} ranks ({}), {} of each micro-batch's {} sequences per rank\n", world, comm->backend(),
                local_batch, c.batch);
@@ -217,6 +253,12 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     meta["lm.history"] = hist.dump();
     meta["lm.seconds"] = fmt::format("{:.17g}", seconds);
     opt.save(state.string(), meta);
+    if (c.ema > 0) {  // called with the average swapped in: the trained weights are in ema_weights
+      std::vector<std::pair<std::string, Tensor>> raw;
+      size_t i = 0;
+      for (auto& [name, p] : model->named_parameters()) raw.emplace_back(name, ema_weights[i++]);
+      nn::save_safetensors((out / kRawWeightsFile).string(), raw, {{"lm.step", std::to_string(step)}});
+    }
     save_pretrained(*model, c.out, {{"ember.model", "lm"}, {"lm.step", std::to_string(step)}});
     tok.save(c.out);
   };
@@ -255,6 +297,13 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     if (c.grad_clip > 0) nn::clip_grad_norm_(opt.params(), c.grad_clip);
     opt.step();
     sched.step();
+    if (c.ema > 0) {
+      const double t = static_cast<double>(step + 1);
+      const double d = std::min(c.ema, (1 + t) / (10 + t));
+      NoGradGuard no_grad;
+      size_t i = 0;
+      for (auto& [name, p] : model->named_parameters()) ema_weights[i++].mul_(d).add_(p.detach(), 1 - d);
+    }
     ++run_steps;
     loss_sum += step_loss;
     ++loss_count;
@@ -280,13 +329,18 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     p.lr = opt.lr();
     p.seconds = seconds;
     p.tokens_per_second = run_tps;
+    if (c.ema > 0) {
+      p.raw_val_bpc = evaluate(*model, tok, corpus.val, c.eval_bytes).bpc;
+      swap_ema();  // the average from here to the end of this evaluation
+    }
     p.val_bpc = evaluate(*model, tok, corpus.val, c.eval_bytes).bpc;
     result.history.push_back(p);
     loss_sum = 0;
     loss_count = 0;
-    fmt::print("step {}/{}: train bpc {:.4f} | val bpc {:.4f}{} | lr {:.2e} | {:.0f} tok/s | {} elapsed\n", p.step,
-               c.steps, p.train_bpc, p.val_bpc, c.eval_bytes > 0 ? fmt::format(" (first {} bytes)", c.eval_bytes) : "",
-               p.lr, p.tokens_per_second, format_duration(seconds));
+    fmt::print("step {}/{}: train bpc {:.4f} | val bpc {:.4f}{}{} | lr {:.2e} | {:.0f} tok/s | {} elapsed\n", p.step,
+               c.steps, p.train_bpc, p.val_bpc, p.raw_val_bpc ? fmt::format(" (raw weights {:.4f})", *p.raw_val_bpc) : "",
+               c.eval_bytes > 0 ? fmt::format(" (first {} bytes)", c.eval_bytes) : "", p.lr, p.tokens_per_second,
+               format_duration(seconds));
     if (c.sample_tokens > 0) {
       Tokens prompt = tok.encode("And");
       GenerateResult g = generate(*model, prompt, {.tokens = c.sample_tokens, .sample = {.seed = c.seed}});
@@ -298,6 +352,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     save(p.step, seconds);
     write_metrics(out, result);
     if (c.plots) plot_curves(out, result.history);
+    if (c.ema > 0 && step + 1 != c.steps) swap_ema();  // back to the trained weights (the last step keeps the average)
     t_last = std::chrono::steady_clock::now();  // evaluation is not training time
   }
   progress.finish();
