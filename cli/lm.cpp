@@ -54,6 +54,10 @@ void add_train_lm(CLI::App& train) {
                   "keep an exponential moving average of the weights with this decay per step (e.g. 0.999; 0: off); "
                   "validation and the checkpoint use the average")
       ->check(CLI::Range(0.0, 0.999999))->capture_default_str();
+  cmd->add_option("--token-noise", c->token_noise,
+                  "replace each input token with this probability by a draw from the training split's unigram "
+                  "distribution (targets unchanged; a regulariser)")
+      ->check(CLI::Range(0.0, 0.95))->capture_default_str();
   cmd->add_option("--steps", c->steps, "optimizer steps")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", c->batch, "sequences per micro-batch")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--ctx", c->ctx, "context length in tokens (max_position_embeddings)")

@@ -595,6 +595,51 @@ TEST(LmTrain, EmaAveragesTheWeightsAndResumesBitForBit) {
   EXPECT_TRUE(throws_with([&] { train(c); }, {"--ema must be in [0, 1)", "got 1"}));
 }
 
+// --token-noise: the share of replaced tokens is p, the replacements follow the unigram
+// distribution, the draws depend only on (seed, key + position); a run with noise differs from one
+// without and resumes bit for bit.
+TEST(LmTrain, TokenNoiseDrawsUnigramsAndResumesBitForBit) {
+  Tokens text;
+  for (int i = 0; i < 400; ++i) text.push_back(i % 4 == 0 ? 9 : 5);  // 75% token 5, 25% token 9
+  const auto cdf = unigram_cdf(text, 16);
+  ASSERT_EQ(cdf.size(), 16u);
+  EXPECT_DOUBLE_EQ(cdf[5], 0.75);
+  EXPECT_DOUBLE_EQ(cdf[15], 1.0);
+  std::vector<int64_t> tokens(40000, 1);
+  apply_token_noise(tokens, cdf, 0.3, 7, 100);
+  const double changed = double(std::count_if(tokens.begin(), tokens.end(), [](int64_t t) { return t != 1; }));
+  const double fives = double(std::count(tokens.begin(), tokens.end(), 5));
+  EXPECT_NEAR(changed / 40000, 0.3, 0.01);
+  EXPECT_NEAR(fives / changed, 0.75, 0.02);
+  EXPECT_EQ(changed, fives + double(std::count(tokens.begin(), tokens.end(), 9)));
+  // The same positions in two pieces draw the same.
+  std::vector<int64_t> a(10000, 1), b(4000, 1), c(6000, 1);
+  apply_token_noise(a, cdf, 0.3, 7, 500);
+  apply_token_noise(b, cdf, 0.3, 7, 500);
+  apply_token_noise(c, cdf, 0.3, 7, 4500);
+  b.insert(b.end(), c.begin(), c.end());
+  EXPECT_EQ(a, b);
+  std::vector<int64_t> none(100, 1);
+  apply_token_noise(none, cdf, 0.0, 7, 0);
+  EXPECT_EQ(none, std::vector<int64_t>(100, 1));
+  EXPECT_TRUE(throws_with([] { unigram_cdf({3, 20}, 16); }, {"token 20", "vocabulary of 16"}));
+
+  TempDir dir("noise");
+  const fs::path data = write_verses(dir);
+  TrainConfig cfg{.preset = "tiny", .token_noise = 0.2, .steps = 6, .batch = 2, .ctx = 16, .lr = 3e-3, .warmup = 1,
+                  .data_file = data.string(), .out = (dir.path / "a").string(), .threads = 1, .eval_every = 3,
+                  .eval_bytes = 256, .sample_tokens = 0, .final_test = false, .progress = false, .plots = false};
+  TrainResult straight = train(cfg);
+  TrainResult resumed = train_in_two_runs(cfg, dir.path / "b", 3);
+  EXPECT_EQ(resumed.history.back().train_loss, straight.history.back().train_loss);
+  EXPECT_EQ(resumed.history.back().val_bpc, straight.history.back().val_bpc);
+  cfg.token_noise = 0;
+  cfg.out = (dir.path / "c").string();
+  EXPECT_NE(train(cfg).history.back().train_loss, straight.history.back().train_loss);
+  cfg.token_noise = 1.0;
+  EXPECT_TRUE(throws_with([&] { train(cfg); }, {"--token-noise must be in [0, 1)", "got 1"}));
+}
+
 // The Hugging Face layout read by an independent NumPy forward (tests/zoo/check_lm_hf.py), for an
 // f32 folder (tied and untied), an int8 and a bf16 folder; skipped without python3 + NumPy.
 TEST(LmCheckpoint, PythonNumpyForwardMatchesLogits) {

@@ -124,6 +124,9 @@ struct TrainConfig {
   // along); validation, the checkpoint's model.safetensors and the final scores use the average,
   // and the raw weights go to train_weights.safetensors for --resume.
   double ema = 0;
+  // Input-token noise (data noising as smoothing, Xie et al. 2017): each input token is replaced,
+  // with this probability, by a draw from the training split's unigram distribution; targets stay.
+  double token_noise = 0;
   int64_t steps = 6000, batch = 16, ctx = 128, accum = 1;
   double lr = 2e-3, min_lr_ratio = 0.1, weight_decay = 0.1, grad_clip = 1.0;
   int64_t warmup = 200;
@@ -140,6 +143,13 @@ struct TrainConfig {
   bool progress = true, plots = true;
   bool distributed = false;      // one rank of `ember launch`: each micro-batch is split over the ranks
 };
+
+// --token-noise: the cumulative unigram distribution of `text` over `vocab` tokens, and the noise
+// itself: each of `tokens` is replaced with probability p by a draw from `cdf`; the draws for
+// position i are keyed by (seed, key + i), so they do not depend on how a batch is cut.
+std::vector<double> unigram_cdf(const Tokens& text, int64_t vocab);
+void apply_token_noise(std::vector<int64_t>& tokens, const std::vector<double>& cdf, double p, uint64_t seed,
+                       uint64_t key);
 
 struct EvalPoint {
   int64_t step = 0, tokens = 0;

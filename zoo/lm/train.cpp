@@ -2,6 +2,7 @@
 // accumulation, random windows of the training split (chosen by (seed, micro-batch index), so a
 // resumed run draws the same batches), periodic validation with a sample, checkpoints that
 // resume bit for bit, metrics.jsonl and curves.png.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <mutex>
@@ -38,10 +39,17 @@ uint64_t mix(uint64_t s, uint64_t k) {
   return z ^ (z >> 31);
 }
 
+struct TokenNoise {
+  double p = 0;
+  std::vector<double> cdf;
+};
+
 // Micro-batch `index`: B windows of T+1 tokens at offsets mix(seed, index * B + b) mod (n - T); a
-// rank of a distributed run builds only its windows b in [first, first + count).
+// rank of a distributed run builds only its windows b in [first, first + count). Noise draws are
+// keyed by (seed, window, position), so every rank count and --resume see the same inputs.
 std::pair<Tensor, Tensor> make_batch(const Tokens& text, int64_t B, int64_t T, uint64_t seed,
-                                     int64_t index, int64_t first = 0, int64_t count = -1) {
+                                     int64_t index, int64_t first = 0, int64_t count = -1,
+                                     const TokenNoise* noise = nullptr) {
   const auto span = static_cast<uint64_t>(static_cast<int64_t>(text.size()) - T);
   if (count < 0) count = B;
   std::vector<int64_t> in(static_cast<size_t>(count * T)), tgt(static_cast<size_t>(count * T));
@@ -52,6 +60,8 @@ std::pair<Tensor, Tensor> make_batch(const Tokens& text, int64_t B, int64_t T, u
       tgt[static_cast<size_t>(b * T + t)] = text[s + static_cast<size_t>(t) + 1];
     }
   }
+  if (noise != nullptr && noise->p > 0)
+    apply_token_noise(in, noise->cdf, noise->p, seed, static_cast<uint64_t>(index * B + first) * static_cast<uint64_t>(T));
   return {Tensor::from_vector(in, {count, T}, {.dtype = DType::i64}),
           Tensor::from_vector(tgt, {count * T}, {.dtype = DType::i64})};
 }
@@ -91,6 +101,35 @@ void plot_curves(const fs::path& out, const std::vector<EvalPoint>& history) {
   report::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
 }
 
+}  // namespace
+
+std::vector<double> unigram_cdf(const Tokens& text, int64_t vocab) {
+  EMBER_CHECK(!text.empty() && vocab > 0, "unigram_cdf: an empty text or vocabulary");
+  std::vector<double> cdf(static_cast<size_t>(vocab), 0.0);
+  for (Token t : text) {
+    EMBER_CHECK(t >= 0 && t < vocab, "unigram_cdf: token {} is outside the vocabulary of {}", t, vocab);
+    cdf[static_cast<size_t>(t)] += 1;
+  }
+  double sum = 0;
+  for (double& c : cdf) c = sum += c;
+  for (double& c : cdf) c /= sum;
+  return cdf;
+}
+
+void apply_token_noise(std::vector<int64_t>& tokens, const std::vector<double>& cdf, double p, uint64_t seed,
+                       uint64_t key) {
+  if (p <= 0) return;
+  auto unit = [](uint64_t h) { return static_cast<double>(h >> 11) * 0x1.0p-53; };  // [0, 1)
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const uint64_t h = mix(seed ^ 0x6e6f697365ull, key + i);
+    if (unit(h) >= p) continue;
+    const auto it = std::upper_bound(cdf.begin(), cdf.end(), unit(mix(h, 1)));
+    tokens[i] = std::min<int64_t>(it - cdf.begin(), static_cast<int64_t>(cdf.size()) - 1);
+  }
+}
+
+namespace {
+
 std::string printable(const std::vector<uint8_t>& v) {
   std::string s;
   for (uint8_t c : v) s += (c == '\n') ? std::string("\n    ") : (c >= 32 && c < 127 ? std::string(1, char(c)) : "?");
@@ -121,6 +160,8 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
               "train lm: --vocab must be in [257, 65536] for a BPE tokenizer, got {}", c.vocab);
   EMBER_CHECK(c.dropout >= 0 && c.dropout < 1, "train lm: --dropout must be in [0, 1), got {}", c.dropout);
   EMBER_CHECK(c.ema >= 0 && c.ema < 1, "train lm: --ema must be in [0, 1) (0: off), got {}", c.ema);
+  EMBER_CHECK(c.token_noise >= 0 && c.token_noise < 1, "train lm: --token-noise must be in [0, 1), got {}",
+              c.token_noise);
   if (c.threads > 0) set_num_threads(c.threads);
   const Corpus corpus = load_corpus(c.data_file);
   // The tokenizer is learned on the training split alone (deterministic, so every rank and every
@@ -155,6 +196,9 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   if (!tok.is_bytes()) run_cfg["tokenizer"] = {{"type", tok.name()}, {"vocab", tok.vocab_size()}};
   if (c.dropout > 0) run_cfg["dropout"] = c.dropout;
   if (c.ema > 0) run_cfg["ema"] = c.ema;
+  if (c.token_noise > 0) run_cfg["token_noise"] = c.token_noise;
+  const TokenNoise noise{.p = c.token_noise,
+                         .cdf = c.token_noise > 0 ? unigram_cdf(train_tokens, mc.vocab_size) : std::vector<double>{}};
 
   std::shared_ptr<LlamaLM> model;
   {
@@ -238,6 +282,8 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     fmt::print("tokenizer: BPE with {} tokens learned on the training split: {} tokens, {:.3f} bytes per token ({:.1f} s)\n",
                tok.vocab_size(), train_tokens.size(), bytes_per_token, tok_seconds);
   if (main_rank && c.dropout > 0) fmt::print("dropout {} on the embeddings and residual branches\n", c.dropout);
+  if (main_rank && c.token_noise > 0)
+    fmt::print("token noise: {} of the input tokens replaced by unigram draws\n", c.token_noise);
   if (main_rank && c.ema > 0)
     fmt::print("weights averaged with decay {} per step (EMA); val bpc and the checkpoint use the average\n", c.ema);
   if (comm && main_rank)
@@ -279,7 +325,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     double step_loss = 0;
     for (int64_t a = 0; a < c.accum; ++a) {
       auto [in, tgt] = make_batch(train_tokens, c.batch, c.ctx, c.seed, step * c.accum + a, rank * local_batch,
-                                  local_batch);
+                                  local_batch, &noise);
       // Dropout masks from (seed, micro-batch, rank), so --resume replays them.
       Generator drop_gen(mix(c.seed ^ 0x64726f70u, static_cast<uint64_t>((step * c.accum + a) * world + rank)));
       GeneratorScope drop_scope(drop_gen);
