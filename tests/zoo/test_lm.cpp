@@ -586,6 +586,16 @@ TEST(LmTrain, EmaAveragesTheWeightsAndResumesBitForBit) {
   TrainResult resumed = train_in_two_runs(c, dir.path / "ema2", 2);
   EXPECT_EQ(weights((dir.path / "ema2").string()), e);
   EXPECT_EQ(resumed.history.back().val_bpc, straight.history.back().val_bpc);
+  {  // --resume of the finished run scores the average, as the run itself did
+    TrainConfig again = c;
+    again.out = (dir.path / "ema2").string();
+    again.resume = true;
+    again.final_test = true;
+    const TrainResult r = train(again);
+    ASSERT_TRUE(r.test_bpc.has_value());
+    Loaded avg_model = load_pretrained(again.out);
+    EXPECT_EQ(*r.test_bpc, evaluate(*avg_model.model, load_corpus(data.string()).test).bpc);
+  }
   fs::remove(dir.path / "ema2" / "train_weights.safetensors");
   c.out = (dir.path / "ema2").string();
   c.resume = true;

@@ -221,7 +221,9 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   // --ema: the averaged weights, one per parameter (as model->parameters()); swap_ema() exchanges
   // them with the model's, so evaluation and saving see the average.
   std::vector<Tensor> ema_weights;
+  bool model_holds_average = false;
   auto swap_ema = [&] {
+    model_holds_average = !model_holds_average;
     NoGradGuard no_grad;
     size_t i = 0;
     for (auto& [name, p] : model->named_parameters()) {
@@ -403,6 +405,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   }
   progress.finish();
   result.seconds = seconds;
+  if (c.ema > 0 && !model_holds_average) swap_ema();  // e.g. --resume of a finished run: score the average
   if (c.final_test && main_rank) {
     result.val_bpc = evaluate(*model, tok, corpus.val).bpc;
     result.test_bpc = evaluate(*model, tok, corpus.test).bpc;
