@@ -91,13 +91,20 @@ void write_metrics(const fs::path& out, const TrainResult& r) {
 
 void plot_curves(const fs::path& out, const std::vector<EvalPoint>& history) {
   std::string rows;
-  for (const auto& p : history) rows += fmt::format("{} {:.5f} {:.5f} {:.3f}\n", p.step, p.train_bpc, p.val_bpc, p.seconds / 60);
+  bool raw = false;  // --ema: the trained weights' val bpc beside the average's
+  for (const auto& p : history) {
+    rows += fmt::format("{} {:.5f} {:.5f} {:.3f} {:.5f}\n", p.step, p.train_bpc, p.val_bpc, p.seconds / 60,
+                        p.raw_val_bpc.value_or(p.val_bpc));
+    raw = raw || p.raw_val_bpc.has_value();
+  }
+  const std::string val_title = raw ? "val bpc (weight average)" : "val bpc";
+  const std::string raw_plot = raw ? ", '' using 1:5 with linespoints lw 1 dt 2 title 'val bpc (trained weights)'" : "";
   const std::string script =
       "set terminal pngcairo size 1000,420\nset output 'out.png'\nset multiplot layout 1,2 title 'lm training'\n"
       "set grid\nset key top right\nset ylabel 'bits per byte'\nset xlabel 'step'\n"
-      "plot 'curves.dat' using 1:2 with linespoints lw 2 title 'train bpc', '' using 1:3 with linespoints lw 2 title "
-      "'val bpc'\nset xlabel 'wall minutes'\n"
-      "plot 'curves.dat' using 4:3 with linespoints lw 2 lc rgb '#2a9d3a' title 'val bpc'\nunset multiplot\n";
+      "plot 'curves.dat' using 1:2 with linespoints lw 2 title 'train bpc', '' using 1:3 with linespoints lw 2 title '" +
+      val_title + "'" + raw_plot + "\nset xlabel 'wall minutes'\n" +
+      "plot 'curves.dat' using 4:3 with linespoints lw 2 lc rgb '#2a9d3a' title '" + val_title + "'\nunset multiplot\n";
   report::run_gnuplot(script, {{"curves.dat", rows}}, (out / "curves.png").string());
 }
 
