@@ -1,6 +1,5 @@
 // `ember data kjv`, `ember train lm`, `ember eval lm`, `ember generate`, `ember quantize`: the
 // Llama-style language model of zoo/lm (byte or BPE tokens).
-#include <algorithm>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -174,11 +173,10 @@ void add_eval_lm(CLI::App& eval) {
       fmt::print("dynamic evaluation: SGD lr {} per window, gradient clip {}, decay {}\n", a->dynamic.lr,
                  a->dynamic.grad_clip, a->dynamic.decay);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const int64_t ctx = m.model->config().max_position_embeddings;
     fmt::print("lm {}{}: {} bpc {:.4f}, perplexity per token {:.3f} ({} bytes{}, context {}, stride {}, {:.1f} s)\n",
                a->checkpoint, fmt::format(" ({})", formats), a->split, r.bpc, r.perplexity, r.bytes,
-               m.tokenizer.is_bytes() ? "" : fmt::format(" in {} bpe tokens", r.tokens), ctx,
-               a->stride == 0 ? std::max<int64_t>(1, ctx / 2) : a->stride, s);
+               m.tokenizer.is_bytes() ? "" : fmt::format(" in {} bpe tokens", r.tokens),
+               m.model->config().max_position_embeddings, r.stride, s);
   });
 }
 

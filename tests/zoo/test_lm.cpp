@@ -333,6 +333,8 @@ TEST(LmEval, StrideSetsTheContextOfEachPrediction) {
   EXPECT_NEAR(evaluate(*m, text, 0, 16, 1).bpc, full / bytes / ln2, 1e-4);
   EXPECT_NEAR(evaluate(*m, text, 0, 3, T).bpc, disjoint / bytes / ln2, 1e-4);
   EXPECT_EQ(evaluate(*m, text, 0, 16, T / 2).bpc, evaluate(*m, text).bpc);
+  EXPECT_EQ(evaluate(*m, text).stride, T / 2);  // the step used is reported
+  EXPECT_EQ(evaluate(*m, text, 0, 16, 1).stride, 1);
   EXPECT_NEAR(evaluate_dynamic(*m, Tokenizer(), text, {.stride = 1}).bpc, full / bytes / ln2, 1e-4);
   EXPECT_TRUE(throws_with([&] { evaluate(*m, text, 0, 16, T + 1); }, {"stride", "between 1 and the context (12)"}));
 }

@@ -26,13 +26,17 @@ Tensor tokens_of(const Tokens& v, size_t begin, size_t end) {
   return Tensor::from_vector(t, {1, static_cast<int64_t>(t.size())}, {.dtype = DType::i64});
 }
 
-// Windows (start, first scored offset) of T tokens over n: window s predicts tokens s+1..s+T; each
-// advances by `stride` (0: T/2) and scores only what the previous one did not. `ctx` is the model's
-// context (T is smaller only for a text shorter than it).
-std::vector<std::pair<int64_t, int64_t>> eval_windows(int64_t n, int64_t T, int64_t ctx, int64_t stride) {
+// The step of windows of T tokens for a requested `stride` (0: T/2); `ctx` is the model's context
+// (T is smaller only for a text shorter than it).
+int64_t window_stride(int64_t T, int64_t ctx, int64_t stride) {
   EMBER_CHECK(stride >= 0 && stride <= ctx, "eval lm: the stride must be between 1 and the context ({}), got {}", ctx,
               stride);
-  stride = stride == 0 ? std::max<int64_t>(1, T / 2) : std::min(stride, T);
+  return stride == 0 ? std::max<int64_t>(1, T / 2) : std::min(stride, T);
+}
+
+// Windows (start, first scored offset) of T tokens over n: window s predicts tokens s+1..s+T; each
+// advances by `stride` (from window_stride) and scores only what the previous one did not.
+std::vector<std::pair<int64_t, int64_t>> eval_windows(int64_t n, int64_t T, int64_t stride) {
   std::vector<std::pair<int64_t, int64_t>> windows;
   int64_t scored = 0;  // tokens 1..scored are predicted
   for (int64_t s = 0; scored < n - 1; s += stride) {
@@ -55,8 +59,9 @@ Tokens encode_checked(LlamaLM& model, const Tokenizer& tok, const std::vector<ui
   return text;
 }
 
-EvalResult eval_result(const Tokenizer& tok, const Tokens& text, int64_t nb, double nats) {
+EvalResult eval_result(const Tokenizer& tok, const Tokens& text, int64_t nb, double nats, int64_t stride) {
   EvalResult r;
+  r.stride = stride;
   r.tokens = static_cast<int64_t>(text.size()) - 1;
   r.bytes = nb - static_cast<int64_t>(tok.piece(text[0]).size());
   r.bpc = nats / static_cast<double>(r.bytes) / std::log(2.0);
@@ -76,7 +81,8 @@ EvalResult evaluate(LlamaLM& model, const Tokenizer& tok, const std::vector<uint
   const Tokens text = encode_checked(model, tok, text_bytes, limit, nb);
   const auto n = static_cast<int64_t>(text.size());
   const int64_t T = std::min(model.config().max_position_embeddings, n - 1);
-  const auto windows = eval_windows(n, T, model.config().max_position_embeddings, stride);
+  const int64_t step = window_stride(T, model.config().max_position_embeddings, stride);
+  const auto windows = eval_windows(n, T, step);
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -100,7 +106,7 @@ EvalResult evaluate(LlamaLM& model, const Tokenizer& tok, const std::vector<uint
         nats += loss[static_cast<size_t>(b * T + t)];
   }
   model.train(was_training);
-  return eval_result(tok, text, nb, nats);
+  return eval_result(tok, text, nb, nats, step);
 }
 
 EvalResult evaluate_dynamic(LlamaLM& model, const Tokenizer& tok, const std::vector<uint8_t>& text_bytes,
@@ -115,7 +121,8 @@ EvalResult evaluate_dynamic(LlamaLM& model, const Tokenizer& tok, const std::vec
   const Tokens text = encode_checked(model, tok, text_bytes, opt.limit, nb);
   const auto n = static_cast<int64_t>(text.size());
   const int64_t T = std::min(model.config().max_position_embeddings, n - 1);
-  const auto windows = eval_windows(n, T, model.config().max_position_embeddings, opt.stride);
+  const int64_t stride = window_stride(T, model.config().max_position_embeddings, opt.stride);
+  const auto windows = eval_windows(n, T, stride);
   const bool was_training = model.is_training();
   model.eval();  // no dropout; gradients stay on
   std::vector<Tensor> params;
@@ -156,7 +163,7 @@ EvalResult evaluate_dynamic(LlamaLM& model, const Tokenizer& tok, const std::vec
     for (size_t i = 0; i < params.size(); ++i) params[i].copy_(trained[i]);
   }
   model.train(was_training);
-  return eval_result(tok, text, nb, nats);
+  return eval_result(tok, text, nb, nats, stride);
 }
 
 std::vector<double> sampling_probs(const float* logits, int64_t vocab, const SampleOptions& opt) {

@@ -48,6 +48,7 @@ struct EvalResult {
   double perplexity = 0;  // per token
   int64_t bytes = 0;      // predicted bytes (the text's length minus the first token's bytes)
   int64_t tokens = 0;     // predicted tokens (= bytes for the byte tokenizer)
+  int64_t stride = 0;     // the sliding window's step in tokens
 };
 // The text is encoded with `tok` and every token after the first is predicted once, with a sliding
 // window of the model's context: windows of T tokens advance by `stride` tokens (0: T/2) and score

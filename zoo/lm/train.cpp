@@ -225,19 +225,23 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   nn::CosineWithWarmup sched(opt, {.warmup_steps = c.warmup, .total_steps = c.steps, .start_factor = 0.0,
                                    .min_lr = c.lr * c.min_lr_ratio});
 
-  // --ema: the averaged weights, one per parameter (as model->parameters()); swap_ema() exchanges
-  // them with the model's, so evaluation and saving see the average.
+  // --ema: the averaged weights, one per parameter (as `params`, listed once: loading a state dict
+  // copies into the same tensors); swap_ema() exchanges them with the model's, so evaluation and
+  // saving see the average.
+  const auto params = model->named_parameters();
   std::vector<Tensor> ema_weights;
   bool model_holds_average = false;
   auto swap_ema = [&] {
     model_holds_average = !model_holds_average;
     NoGradGuard no_grad;
-    size_t i = 0;
-    for (auto& [name, p] : model->named_parameters()) {
-      Tensor raw = p.detach().clone();
-      p.detach().copy_(ema_weights[i]);
-      ema_weights[i++] = raw;
+    for (size_t i = 0; i < params.size(); ++i) {
+      Tensor raw = params[i].second.detach().clone();
+      params[i].second.detach().copy_(ema_weights[i]);
+      ema_weights[i] = raw;
     }
+  };
+  auto copy_weights = [&] {
+    for (const auto& [name, p] : params) ema_weights.push_back(p.detach().clone());
   };
 
   TrainResult result;
@@ -262,7 +266,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
       nn::TensorDict w = nn::load_safetensors(raw.string());
       EMBER_CHECK(w.metadata.count("lm.step") && std::stoll(w.metadata.at("lm.step")) == start,
                   "train lm --resume: {} and {} are from different steps", raw.string(), state.string());
-      for (auto& [name, p] : model->named_parameters()) ema_weights.push_back(p.detach().clone());
+      copy_weights();
       model->load_state_dict(w.tensors);
     }
     sched.load_state_dict(meta);
@@ -273,8 +277,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
   } else if (c.resume && main_rank) {
     fmt::print("no checkpoint in {}; starting a new run\n", c.out);
   }
-  if (c.ema > 0 && ema_weights.empty())
-    for (auto& [name, p] : model->named_parameters()) ema_weights.push_back(p.detach().clone());
+  if (c.ema > 0 && ema_weights.empty()) copy_weights();
   // Every rank starts from rank 0's weights (after a resume too); gradients are averaged per step.
   std::optional<dist::DistributedDataParallel> ddp;
   if (comm) ddp.emplace(model, comm);
@@ -310,8 +313,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
     opt.save(state.string(), meta);
     if (c.ema > 0) {  // called with the average swapped in: the trained weights are in ema_weights
       std::vector<std::pair<std::string, Tensor>> raw;
-      size_t i = 0;
-      for (auto& [name, p] : model->named_parameters()) raw.emplace_back(name, ema_weights[i++]);
+      for (size_t i = 0; i < params.size(); ++i) raw.emplace_back(params[i].first, ema_weights[i]);
       nn::save_safetensors((out / kRawWeightsFile).string(), raw, {{"lm.step", std::to_string(step)}});
     }
     save_pretrained(*model, c.out, {{"ember.model", "lm"}, {"lm.step", std::to_string(step)}});
@@ -356,8 +358,7 @@ TrainResult train(const TrainConfig& c, dist::CommunicatorPtr comm) {
       const double t = static_cast<double>(step + 1);
       const double d = std::min(c.ema, (1 + t) / (10 + t));
       NoGradGuard no_grad;
-      size_t i = 0;
-      for (auto& [name, p] : model->named_parameters()) ema_weights[i++].mul_(d).add_(p.detach(), 1 - d);
+      for (size_t i = 0; i < params.size(); ++i) ema_weights[i].mul_(d).add_(params[i].second.detach(), 1 - d);
     }
     ++run_steps;
     loss_sum += step_loss;
