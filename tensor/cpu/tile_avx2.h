@@ -48,4 +48,37 @@ struct Tile6x16 {
   }
 };
 
+// Four rows of the same (8 accumulators; 4 broadcasts and 2 loads per 8 FMAs), for the last block
+// of a product with at most 4 rows left: the 6-row tile would spend a third or more of its FMAs on
+// repeated rows (Winograd F(4x4) on one 6x7 board has 4 tiles). Each output's sum runs over the
+// same terms in the same order as in Tile6x16, so the result is bit-identical.
+struct Tile4x16 {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+
+  // row i += row[i][off] * (v0, v1), rows 0-3 of `row`
+  void step(const float* const row[6], int64_t off, __m256 v0, __m256 v1) {
+    __m256 x = _mm256_broadcast_ss(row[0] + off);
+    a0 = _mm256_fmadd_ps(x, v0, a0);
+    b0 = _mm256_fmadd_ps(x, v1, b0);
+    x = _mm256_broadcast_ss(row[1] + off);
+    a1 = _mm256_fmadd_ps(x, v0, a1);
+    b1 = _mm256_fmadd_ps(x, v1, b1);
+    x = _mm256_broadcast_ss(row[2] + off);
+    a2 = _mm256_fmadd_ps(x, v0, a2);
+    b2 = _mm256_fmadd_ps(x, v1, b2);
+    x = _mm256_broadcast_ss(row[3] + off);
+    a3 = _mm256_fmadd_ps(x, v0, a3);
+    b3 = _mm256_fmadd_ps(x, v1, b3);
+  }
+  void store(float* dst, int64_t ld, int rows, bool accumulate) const {
+    const __m256 lo[4] = {a0, a1, a2, a3}, hi[4] = {b0, b1, b2, b3};
+    for (int i = 0; i < rows; ++i) {
+      float* d = dst + i * ld;
+      _mm256_storeu_ps(d, accumulate ? _mm256_add_ps(_mm256_loadu_ps(d), lo[i]) : lo[i]);
+      _mm256_storeu_ps(d + 8, accumulate ? _mm256_add_ps(_mm256_loadu_ps(d + 8), hi[i]) : hi[i]);
+    }
+  }
+};
+
 }  // namespace ember::cpu

@@ -190,11 +190,13 @@ void winograd_output_scalar(const WinogradPlan& p, int64_t t0, int64_t t1) {
 }
 
 void winograd_input(const WinogradPlan& p, int64_t t0, int64_t t1) {
+  if (active_isa() >= Isa::avx512) return winograd_input_avx512(p, t0, t1);
   if (active_isa() != Isa::scalar) return winograd_input_avx2(p, t0, t1);
   winograd_input_scalar(p, t0, t1);
 }
 
 void winograd_grad_output(const WinogradPlan& p, const float* dy, int64_t t0, int64_t t1) {
+  if (active_isa() >= Isa::avx512) return winograd_grad_output_avx512(p, dy, t0, t1);
   if (active_isa() != Isa::scalar) return winograd_grad_output_avx2(p, dy, t0, t1);
   scalar::grad_output_phase<scalar::ScalarVec>(p, dy, t0, t1);
 }
@@ -244,10 +246,10 @@ void conv_winograd(const DirectConv& a, int tile) {
   EMBER_CHECK(a.x && a.packed_w && a.y, "conv_winograd: x, transformed weights and y must be given");
   const int64_t th = (a.h + tile - 1) / tile, tw = (a.w + tile - 1) / tile, tiles = a.n * th * tw;
   const int64_t coutp = (a.cout + kDirectConvBlock - 1) / kDirectConvBlock * kDirectConvBlock;
-  const bool avx2 = active_isa() != Isa::scalar;
-  auto in = avx2 ? winograd_input_avx2 : winograd_input_scalar;
+  const bool avx2 = active_isa() != Isa::scalar, avx512 = active_isa() >= Isa::avx512;
+  auto in = avx512 ? winograd_input_avx512 : avx2 ? winograd_input_avx2 : winograd_input_scalar;
   auto prod = avx2 ? winograd_product_avx2 : winograd_product_scalar;
-  auto out = avx2 ? winograd_output_avx2 : winograd_output_scalar;
+  auto out = avx512 ? winograd_output_avx512 : avx2 ? winograd_output_avx2 : winograd_output_scalar;
   // Tiles go in blocks whose transformed input and products (positions x block x (cin + coutp)
   // floats) stay within ~384 KiB of cache, but at least 48 tiles for F(2x2) (24 for F(4x4), whose
   // tiles are 2.25x larger), so each block's products use every weight that often per read. A

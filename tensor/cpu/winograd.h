@@ -11,7 +11,8 @@
 //    F(2x2)'s, bounded in tests/tensor/test_cpu_winograd.cpp. Partial tiles waste more on small
 //    planes (a 6x7 board is 4 tiles covering 8x8: 1.33x fewer multiplies than F(2x2), not 1.78x).
 // Patch values outside the image read as 0, so the input's border need not be zero.
-// Scalar path portable; AVX2 path (winograd_avx2.cpp) for avx2 and avx512 (no 512-bit version yet).
+// Scalar path portable; AVX2 path (winograd_avx2.cpp) for avx2 and avx512, whose transforms run on
+// 16-wide zmm vectors (winograd_avx512.cpp).
 #pragma once
 
 #include <cstdint>
@@ -63,6 +64,10 @@ void winograd_input_avx2(const WinogradPlan& p, int64_t t0, int64_t t1);
 void winograd_product_avx2(const WinogradPlan& p, int64_t e0, int64_t e1);
 void winograd_output_avx2(const WinogradPlan& p, int64_t t0, int64_t t1);
 void winograd_grad_output_avx2(const WinogradPlan& p, const float* dy, int64_t t0, int64_t t1);
+// AVX-512 transforms (winograd_avx512.cpp; the products stay on the AVX2 register tiles).
+void winograd_input_avx512(const WinogradPlan& p, int64_t t0, int64_t t1);
+void winograd_output_avx512(const WinogradPlan& p, int64_t t0, int64_t t1);
+void winograd_grad_output_avx512(const WinogradPlan& p, const float* dy, int64_t t0, int64_t t1);
 
 // Weight gradient (F(3x3,2x2) or F(3x3,4x4), the forward read backwards): per output tile,
 // dW += G^T [(A dy A^T) . (B^T d B)] G, so with V[e][t][c] = B^T d B (the input transform) and

@@ -48,10 +48,18 @@ void winograd_product_avx2(const WinogradPlan& p, int64_t e0, int64_t e1) {
       for (int i = 0; i < 6; ++i) r[i] = ve + (t + std::min(i, rows - 1)) * C;
       for (int64_t kb = 0; kb < blocks; ++kb) {
         const float* u = p.a->packed_w + (e * blocks + kb) * C * kDirectConvBlock;
+        float* out = me + t * p.coutp + kb * kDirectConvBlock;
+        if (rows <= 4) {  // e.g. F(4x4) on one 6x7 board: 4 tiles
+          Tile4x16 acc;
+          for (int64_t c = 0; c < C; ++c, u += kDirectConvBlock)
+            acc.step(r, c, _mm256_loadu_ps(u), _mm256_loadu_ps(u + 8));
+          acc.store(out, p.coutp, rows, false);
+          continue;
+        }
         Tile6x16 acc;
         for (int64_t c = 0; c < C; ++c, u += kDirectConvBlock)
           acc.step(r, c, _mm256_loadu_ps(u), _mm256_loadu_ps(u + 8));
-        acc.store(me + t * p.coutp + kb * kDirectConvBlock, p.coutp, rows, false);
+        acc.store(out, p.coutp, rows, false);
       }
     }
   }
@@ -77,6 +85,13 @@ void winograd_weight_product_avx2(const float* w, const float* v, int64_t positi
         const float* wk[6];  // this tile's columns of w (the last repeated past cout)
         for (int i = 0; i < 6; ++i) wk[i] = we + k + std::min(i, rows - 1);
         for (int64_t c = 0; c < c16; c += 16) {
+          if (rows <= 4) {  // the last rows of cout (e.g. 64 = 10 x 6 + 4)
+            Tile4x16 acc;
+            for (int64_t t = t0; t < t1; ++t)
+              acc.step(wk, t * cout, _mm256_loadu_ps(ve + t * cin + c), _mm256_loadu_ps(ve + t * cin + c + 8));
+            acc.store(me + k * cin + c, cin, rows, add);
+            continue;
+          }
           Tile6x16 acc;
           for (int64_t t = t0; t < t1; ++t)
             acc.step(wk, t * cout, _mm256_loadu_ps(ve + t * cin + c), _mm256_loadu_ps(ve + t * cin + c + 8));

@@ -3,7 +3,7 @@
 // into the convolutions (net.cpp) and conv + bias (+ skip) + ReLU in one pass.
 //
 // Activations live in padded NHWC buffers ([n][rows+2][cols+2][C], zero border) so every 3x3
-// convolution runs Winograd F(2x2,3x3) (tensor/cpu/winograd.h) or the direct small-plane kernel
+// convolution runs Winograd F(4x4,3x3) or F(2x2,3x3) (tensor/cpu/winograd.h) or the direct small-plane kernel
 // (tensor/cpu/conv_direct.h) straight from the previous layer's output; the heads' 1x1
 // convolutions use the direct kernel and the linear layers
 // are plain dot products whose weights are permuted once for the NHWC flatten order. Each
@@ -31,13 +31,13 @@ struct FoldedNet {
 class BoardInference {
  public:
   // How the 3x3 convolutions run: the direct kernel, Winograd F(2x2,3x3) or F(4x4,3x3)
-  // (tensor/cpu/winograd.h), or automatic: Winograd with kWinogradTile from kWinogradMinBatch
-  // positions per call (measured, docs/performance.md). One algorithm for every batch size keeps
-  // batched and single evaluations bit-identical.
+  // (tensor/cpu/winograd.h), or automatic: Winograd at every batch size, with the tile size the
+  // training convolutions pick for the layer's shape (cpu::conv_winograd_tile: F(4x4) for the
+  // 64-channel layers on a 6x7 board, F(2x2) for the 3-channel stem). Measured at batch 1-32
+  // (docs/performance.md): F(4x4) at least as fast as F(2x2) once its last product block runs on a
+  // 4-row register tile, 12% faster at batch 16. One algorithm for every batch size keeps batched
+  // and single evaluations bit-identical.
   enum class Algo { automatic, direct, winograd, winograd4 };
-  static constexpr int64_t kWinogradMinBatch = 1;  // Winograd won at batch 1 and 16 (AVX2)
-  // F(2x2,3x3) on the board: F(4x4) measured 20% slower at batch 1, 7-14% faster at 16 (AVX2).
-  static constexpr int kWinogradTile = 2;
   BoardInference(GameKind game, int64_t channels, const FoldedNet& net);
   void set_algo(Algo algo);  // Algo::winograd4 transforms the 3x3 weights for F(4x4) on first use
   // planes [n, 3, rows, cols] -> logits [n, actions], values [n]; one caller at a time.
@@ -47,9 +47,10 @@ class BoardInference {
   struct Conv {
     int64_t cin, cout, k;
     std::vector<float> packed, bias;
-    // 3x3 only: the folded weights [cout][cin][3][3] and their Winograd forms, F(2x2) (built with
-    // the engine) and F(4x4) (built by set_algo(Algo::winograd4)).
+    // 3x3 only: the folded weights [cout][cin][3][3] and their Winograd forms, F(2x2) and F(4x4):
+    // auto_tile's built with the engine, the other by set_algo on first use.
     std::vector<float> weights, winograd, winograd4;
+    int auto_tile = 2;
   };
   void grow(int64_t n);
   void conv(const Conv& c, int64_t n, const float* x, int64_t x_pad, float* y, int64_t y_pad, const float* residual,
