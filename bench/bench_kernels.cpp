@@ -31,8 +31,8 @@ void rate(benchmark::State& st, const char* name, double per_iter) {
   st.counters[name] = benchmark::Counter(per_iter * double(st.iterations()), benchmark::Counter::kIsRate);
 }
 
-// Args: N, C, H, W, M (3x3, pad 1), Winograd (0: im2col + GEMM; 2 or 4: the CPU's Winograd
-// lowering forced to F(2x2,3x3) or F(4x4,3x3) where it applies; 1: its own choice of tile).
+// Args: N, C, H, W, M (3x3, pad 1), Winograd (0: im2col + GEMM; 2, 4 or 64: the CPU's Winograd
+// lowering forced to F(2x2,3x3), F(4x4,3x3) or F(6x4,3x3) where it applies; 1: its own choice).
 // Shapes: W2 conv2, W6 residual conv, W3's four levels.
 void BM_conv2d_fwd_bwd(benchmark::State& st) {
   set_num_threads(1);
@@ -54,7 +54,7 @@ void BM_conv2d_fwd_bwd(benchmark::State& st) {
 }
 BENCHMARK(BM_conv2d_fwd_bwd)
     ->ArgsProduct({{64}, {32}, {14}, {14}, {64}, {0, 2, 4}})
-    ->ArgsProduct({{256}, {64}, {6}, {7}, {64}, {0, 2, 4}})
+    ->ArgsProduct({{256}, {64}, {6}, {7}, {64}, {0, 2, 4, 64}})
     ->ArgsProduct({{16}, {32}, {64}, {64}, {32}, {0, 2, 4}})
     ->ArgsProduct({{16}, {64}, {32}, {32}, {64}, {0, 2, 4}})
     ->ArgsProduct({{16}, {128}, {16}, {16}, {128}, {0, 2, 4}})

@@ -53,6 +53,7 @@ void run_w6_infer() {
     using Algo = az::BoardInference::Algo;
     const std::pair<const char*, Algo> variants[] = {
         {"", Algo::automatic}, {" (direct)", Algo::direct}, {" (wino)", Algo::winograd}, {" (wino4)", Algo::winograd4},
+        {" (wino64)", Algo::winograd6x4},
         {" (ops)", Algo::automatic}};
     for (const auto& [suffix, algo] : variants) {
       const bool ops = std::string(suffix) == " (ops)";

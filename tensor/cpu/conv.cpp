@@ -5,10 +5,10 @@
 //    (a 3-wide plane would waste 7 of every 16 outputs of the 2x2 tiles), AVX2+; forward and
 //    the input gradient, which is the same convolution with the weights flipped and transposed):
 //    a chunk of images is moved to NHWC, run through winograd.h's F(4x4,3x3) (4x fewer multiplies
-//    than the GEMM where its 4x4 tiles fit the plane; conv_winograd_tile's measured rule) or
-//    F(2x2,3x3) (2.25x) and moved back.
-//    The weight gradient uses the same transforms read backwards (F(3x3,4x4) / F(3x3,2x2): 36 or
-//    16 products over the tiles, no im2col). set_conv_winograd(false) /
+//    than the GEMM where its 4x4 tiles fit the plane; conv_winograd_tile's measured rule),
+//    F(6x4,3x3) (planes 6 rows high: the 6x7 boards) or F(2x2,3x3) (2.25x) and moved back.
+//    The weight gradient uses the same transforms read backwards (36, 48 or 16 products over the
+//    tiles, no im2col). set_conv_winograd(false) /
 //    EMBER_CONV_WINOGRAD=0 keep these convolutions on the wide lowering.
 //  * wide (groups == 1, not a large 1x1): a chunk of nb images is one GEMM whose N is nb*L, with
 //    col in a "wide" layout [K, nb*L] (im2col.cpp accepts this strided view of [nb, K, L]) and the
@@ -138,8 +138,9 @@ bool use_winograd(const Tensor& x, const Conv2dGeom& g, int64_t m) {
 // Images per Winograd chunk: the chunk's transformed input ((tile + 2)^2 floats per tile and
 // channel) stays within ~1 MiB, at least one image, and the batch gives at least 8 chunks.
 int64_t winograd_chunk(const Conv2dGeom& g, int64_t m, int tile) {
+  const WinogradTile td = winograd_tile_dims(tile);
   const int64_t per_image =
-      winograd_positions(tile) * ((g.h + tile - 1) / tile) * ((g.w + tile - 1) / tile) * std::max(g.c, m);
+      winograd_positions(tile) * ((g.h + td.h - 1) / td.h) * ((g.w + td.w - 1) / td.w) * std::max(g.c, m);
   return std::clamp<int64_t>(kWideColBudget / std::max<int64_t>(1, per_image), 1, std::max<int64_t>((g.n + 7) / 8, 1));
 }
 
@@ -228,7 +229,8 @@ void backward_weight_winograd(Backend& be, const Tensor& gy, const Tensor& x, co
   if (g.n == 0) return be.fill(gw, 0);
   const int tile = conv_winograd_tile(g.h, g.w, c, m);
   const int64_t positions = winograd_positions(tile);
-  const int64_t th = (g.h + tile - 1) / tile, tw = (g.w + tile - 1) / tile;
+  const WinogradTile td = winograd_tile_dims(tile);
+  const int64_t th = (g.h + td.h - 1) / td.h, tw = (g.w + td.w - 1) / td.w;
   // The products reduce over a chunk's tiles and read-modify-write M (positions x m x c floats)
   // once per chunk, so a chunk gets at least 96 tiles where the batch has them (small planes have
   // few tiles per image: 4 on an 8x8 plane with F(4x4), where 8-tile chunks made M's traffic cost

@@ -10,6 +10,11 @@
 //    larger transforms (coefficients up to 8 and 1/24) and a larger error: measured about 10x
 //    F(2x2)'s, bounded in tests/tensor/test_cpu_winograd.cpp. Partial tiles waste more on small
 //    planes (a 6x7 board is 4 tiles covering 8x8: 1.33x fewer multiplies than F(2x2), not 1.78x).
+//  * F(6x4,3x3): non-square tiles of 6 output rows x 4 columns (an 8 x 6 patch; F(6,3) along the
+//    height, NNPACK's 1-D tile, F(4,3) along the width): 48 multiplies per 24 outputs. Made for
+//    planes 6 rows high, where F(4x4)'s tiles overhang by a third: a 6x7 board is 2 tiles of 48
+//    positions instead of 4 of 36 (1.5x fewer multiplies). F(6,3)'s coefficients (up to 21/4 and
+//    32, down to 1/90) cost accuracy: its error, measured against F(4x4)'s, is bounded in the tests.
 // Patch values outside the image read as 0, so the input's border need not be zero.
 // Scalar path portable; AVX2 path (winograd_avx2.cpp) for avx2 and avx512, whose transforms run on
 // 16-wide zmm vectors (winograd_avx512.cpp).
@@ -21,8 +26,13 @@
 
 namespace ember::cpu {
 
-// Output tile sizes: 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)); anything else is an error.
-// Transform positions alpha^2 = (tile + 2)^2: 16 or 36.
+// Tile codes: 2 (F(2x2,3x3)), 4 (F(4x4,3x3)) or kWinograd6x4 (F(6x4,3x3): 6 rows x 4 columns);
+// anything else is an error. Transform positions (rows + 2) x (columns + 2): 16, 36 or 48.
+constexpr int kWinograd6x4 = 64;
+struct WinogradTile {
+  int h, w;  // output rows and columns per tile
+};
+WinogradTile winograd_tile_dims(int tile);
 int winograd_positions(int tile);
 // Floats of transformed weights for [cout][cin][3][3]: positions x cin x cout rounded up to 16.
 int64_t winograd_weights_size(int64_t cout, int64_t cin, int tile);
@@ -34,9 +44,11 @@ void winograd_transform_weights(const float* w, int64_t cout, int64_t cin, int t
 // in the environment starts with it off; tests and benches switch it per process.
 bool conv_winograd_enabled();
 void set_conv_winograd(bool on);
-// The tile size CpuBackend uses for an h x w plane with cin -> cout channels: F(4x4) where it
-// measured faster (winograd.cpp), else F(2x2). set_conv_winograd_tile(2 or 4) forces one size
-// (EMBER_CONV_WINOGRAD_TILE=2|4 in the environment starts forced); 0 goes back to the rule.
+// The tile CpuBackend uses for an h x w plane with cin -> cout channels: F(6x4) on planes 6 rows
+// high where it saves at least 1.3x of F(4x4)'s multiplies with 32+ channels, F(4x4) where it
+// measured faster than F(2x2) (winograd.cpp), else F(2x2). set_conv_winograd_tile(2, 4 or 64)
+// forces one (EMBER_CONV_WINOGRAD_TILE=2|4|64 in the environment starts forced); 0 goes back to
+// the rule.
 int conv_winograd_tile(int64_t h, int64_t w, int64_t cin, int64_t cout);
 void set_conv_winograd_tile(int tile);
 
@@ -51,7 +63,7 @@ void conv_winograd(const DirectConv& a, int tile);
 // th x tw tiles per image (ceil(h / tile) x ceil(w / tile)).
 struct WinogradPlan {
   const DirectConv* a;
-  int tile;
+  int tile;  // a tile code
   int64_t th, tw, tbase, tiles, coutp;
   float* v;
   float* m;

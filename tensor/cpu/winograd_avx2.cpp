@@ -49,7 +49,7 @@ void winograd_product_avx2(const WinogradPlan& p, int64_t e0, int64_t e1) {
       for (int64_t kb = 0; kb < blocks; ++kb) {
         const float* u = p.a->packed_w + (e * blocks + kb) * C * kDirectConvBlock;
         float* out = me + t * p.coutp + kb * kDirectConvBlock;
-        if (rows <= 4) {  // e.g. F(4x4) on one 6x7 board: 4 tiles
+        if (rows <= 4) {  // e.g. F(4x4) on one 6x7 board: 4 tiles (F(6x4): 2)
           Tile4x16 acc;
           for (int64_t c = 0; c < C; ++c, u += kDirectConvBlock)
             acc.step(r, c, _mm256_loadu_ps(u), _mm256_loadu_ps(u + 8));

@@ -205,7 +205,7 @@ void winograd_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, bool t
     WinogradScope off(false);
     gemm = run(DType::f32);
   }
-  const double per_term = tile == 4 ? 1e-5 : 2e-6;
+  const double per_term = tile == cpu::kWinograd6x4 ? 2e-5 : tile == 4 ? 1e-5 : 2e-6;
   EXPECT_TRUE(all_close(wino.y, ref.y, 1e-5, per_term * double(c * 9)));
   EXPECT_TRUE(all_close(wino.yacc, ref.yacc, 1e-5, per_term * double(c * 9)));
   EXPECT_TRUE(all_close(wino.gx, ref.gx, 1e-5, per_term * double(m * 9)));
@@ -218,7 +218,7 @@ void winograd_case(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, bool t
 
 TEST(CpuConv, WinogradLoweringMatchesF64Convolution) {
   for (cpu::Isa isa : test::cpu_isas())
-    for (int tile : {2, 4}) {
+    for (int tile : {2, 4, cpu::kWinograd6x4}) {
       SCOPED_TRACE(std::string(cpu::isa_name(isa)));
       for (bool tr : {false, true}) {
         winograd_case(3, 16, 7, 9, 17, tr, isa, tile);   // odd planes (partial tiles), partial channel block
@@ -238,8 +238,11 @@ TEST(CpuConv, WinogradTileRuleAndOverride) {
   EXPECT_EQ(cpu::conv_winograd_tile(8, 8, 256, 256), 4);
   EXPECT_EQ(cpu::conv_winograd_tile(7, 7, 64, 64), 4);     // 4x4 tiles over 8x8 vs 2x2 tiles over 8x8
   EXPECT_EQ(cpu::conv_winograd_tile(14, 14, 32, 64), 2);   // 1.36x: the overhang and transforms eat the gain
-  EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 64, 64), 4);     // 1.33x with 64 channels: products dominate
-  EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 32, 64), 2);
+  EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 64, 64), cpu::kWinograd6x4);  // 2 tiles of 48 vs 4 of 36: 1.5x
+  EXPECT_EQ(cpu::conv_winograd_tile(6, 16, 32, 32), cpu::kWinograd6x4);  // 4 tiles of 48 vs 8 of 36
+  EXPECT_EQ(cpu::conv_winograd_tile(12, 9, 32, 64), 2);    // 12 rows: F(6x4) would save only 1.13x
+  EXPECT_EQ(cpu::conv_winograd_tile(6, 7, 16, 64), 2);     // too few channels for F(6x4) or F(4x4)
+  EXPECT_EQ(cpu::conv_winograd_tile(64, 64, 64, 64), 4);   // F(6x4) would save only 1.09x
   EXPECT_EQ(cpu::conv_winograd_tile(10, 10, 256, 256), 2);  // 1.23x
   EXPECT_EQ(cpu::conv_winograd_tile(5, 5, 64, 64), 2);     // no gain
   {

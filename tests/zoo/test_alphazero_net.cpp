@@ -86,7 +86,7 @@ TEST(AlphaZeroNet, BatchedEqualsOneAtATime) {
   }
 }
 
-// evaluate() (BoardInference on NHWC buffers, with Winograd F(2x2) / F(4x4) and with the direct kernel) against
+// evaluate() (BoardInference on NHWC buffers, with Winograd F(2x2) / F(4x4) / F(6x4) and with the direct kernel) against
 // evaluate_ops() (the same folded network through the tensor ops), on the W6 net and a tic-tac-toe one, at batch sizes
 // that cover the one-thread and the threaded conv paths; the engine's results do not depend on the
 // batch or the thread count (bit for bit), so MCTS visits are the same however leaves are batched.
@@ -101,7 +101,7 @@ TEST(AlphaZeroNet, EngineMatchesTheOpsPathAndIsBatchAndThreadIndependent) {
     std::vector<float> ref_l(n * g.actions), ref_v(n), l(n * g.actions), v(n), l1(g.actions);
     inf.evaluate_ops(planes.data(), n, ref_l.data(), ref_v.data());
     for (auto algo : {BoardInference::Algo::direct, BoardInference::Algo::automatic, BoardInference::Algo::winograd,
-                      BoardInference::Algo::winograd4}) {
+                      BoardInference::Algo::winograd4, BoardInference::Algo::winograd6x4}) {
       for (int threads : {1, 2}) {
         inf.engine().set_algo(algo);
         set_num_threads(threads);

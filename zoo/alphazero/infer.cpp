@@ -17,16 +17,14 @@ BoardInference::BoardInference(GameKind game, int64_t channels, const FoldedNet&
   for (const auto& [w, b] : net.convs) {
     EMBER_CHECK(w.dim() == 4 && w.size(2) == w.size(3) && b.numel() == w.size(0),
                 "BoardInference: bad folded convolution {} / bias {}", shape_str(w.shape()), shape_str(b.shape()));
-    Conv c{w.size(1), w.size(0), w.size(2), {}, b.to_vector<float>(), w.contiguous().to_vector<float>(), {}, {}, 2};
+    Conv c{w.size(1), w.size(0), w.size(2), {}, b.to_vector<float>(), w.contiguous().to_vector<float>(), {}, 2};
     c.packed.resize(size_t(cpu::packed_conv_weights_size(c.cout, c.cin, c.k)));
     cpu::pack_conv_weights(c.weights.data(), c.cout, c.cin, c.k, c.packed.data());
     if (c.k == 3) {
-      // Automatic: the training convolutions' per-shape rule (F(4x4) for 64+ channels on a 6x7
+      // Automatic: the training convolutions' per-shape rule (F(6x4) for 32+ channels on a 6x7
       // board), the same for every batch size, so batched and single evaluations agree bit for bit.
       c.auto_tile = cpu::conv_winograd_tile(g_.rows, g_.cols, c.cin, c.cout);
-      auto& u = c.auto_tile == 4 ? c.winograd4 : c.winograd;
-      u.resize(size_t(cpu::winograd_weights_size(c.cout, c.cin, c.auto_tile)));
-      cpu::winograd_transform_weights(c.weights.data(), c.cout, c.cin, c.auto_tile, u.data());
+      add_forms(c, c.auto_tile);
     } else {
       c.weights.clear();  // only the 3x3 convolutions may need another Winograd form later
     }
@@ -57,23 +55,29 @@ void BoardInference::grow(int64_t n) {
   v_.assign(size_t(capacity_ * g_.rows * g_.cols), 0.0f);
 }
 
+void BoardInference::add_forms(Conv& c, int tile) {
+  auto& u = c.winograd[tile];
+  if (!u.empty()) return;
+  u.resize(size_t(cpu::winograd_weights_size(c.cout, c.cin, tile)));
+  cpu::winograd_transform_weights(c.weights.data(), c.cout, c.cin, tile, u.data());
+}
+
+int BoardInference::forced_tile(Algo algo) {
+  return algo == Algo::winograd ? 2 : algo == Algo::winograd4 ? 4 : algo == Algo::winograd6x4 ? cpu::kWinograd6x4 : 0;
+}
+
 void BoardInference::set_algo(Algo algo) {
-  const int tile = algo == Algo::winograd4 ? 4 : algo == Algo::winograd ? 2 : 0;
-  for (Conv& c : convs_) {  // the other Winograd form, on first use
-    auto& u = tile == 4 ? c.winograd4 : c.winograd;
-    if (tile != 0 && c.k == 3 && u.empty()) {
-      u.resize(size_t(cpu::winograd_weights_size(c.cout, c.cin, tile)));
-      cpu::winograd_transform_weights(c.weights.data(), c.cout, c.cin, tile, u.data());
-    }
-  }
+  if (const int tile = forced_tile(algo))
+    for (Conv& c : convs_)  // another Winograd form, on first use
+      if (c.k == 3) add_forms(c, tile);
   algo_ = algo;
 }
 
 void BoardInference::conv(const Conv& c, int64_t n, const float* x, int64_t x_pad, float* y, int64_t y_pad,
                           const float* residual, bool relu) const {
   const bool wino = c.k == 3 && algo_ != Algo::direct;
-  const int tile = algo_ == Algo::winograd4 ? 4 : algo_ == Algo::winograd ? 2 : c.auto_tile;
-  const float* wino_w = tile == 4 ? c.winograd4.data() : c.winograd.data();
+  const int forced = forced_tile(algo_), tile = forced ? forced : c.auto_tile;
+  const float* wino_w = wino ? c.winograd.at(tile).data() : nullptr;
   const cpu::DirectConv a{.n = n, .h = g_.rows, .w = g_.cols, .cin = c.cin, .cout = c.cout, .k = c.k, .x = x,
                           .x_pad = x_pad, .packed_w = wino ? wino_w : c.packed.data(),
                           .bias = c.bias.data(), .residual = residual, .relu = relu, .y = y, .y_pad = y_pad};

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -30,16 +31,14 @@ struct FoldedNet {
 
 class BoardInference {
  public:
-  // How the 3x3 convolutions run: the direct kernel, Winograd F(2x2,3x3) or F(4x4,3x3)
-  // (tensor/cpu/winograd.h), or automatic: Winograd at every batch size, with the tile size the
-  // training convolutions pick for the layer's shape (cpu::conv_winograd_tile: F(4x4) for the
-  // 64-channel layers on a 6x7 board, F(2x2) for the 3-channel stem). Measured at batch 1-32
-  // (docs/performance.md): F(4x4) at least as fast as F(2x2) once its last product block runs on a
-  // 4-row register tile, 12% faster at batch 16. One algorithm for every batch size keeps batched
-  // and single evaluations bit-identical.
-  enum class Algo { automatic, direct, winograd, winograd4 };
+  // How the 3x3 convolutions run: the direct kernel, Winograd F(2x2,3x3), F(4x4,3x3) or F(6x4,3x3)
+  // (tensor/cpu/winograd.h), or automatic: Winograd at every batch size, with the tile the training
+  // convolutions pick for the layer's shape (cpu::conv_winograd_tile: F(6x4) for the 64-channel
+  // layers on a 6x7 board, F(2x2) for the 3-channel stem; docs/performance.md has the timings).
+  // One algorithm for every batch size keeps batched and single evaluations bit-identical.
+  enum class Algo { automatic, direct, winograd, winograd4, winograd6x4 };
   BoardInference(GameKind game, int64_t channels, const FoldedNet& net);
-  void set_algo(Algo algo);  // Algo::winograd4 transforms the 3x3 weights for F(4x4) on first use
+  void set_algo(Algo algo);  // a forced Winograd tile transforms the 3x3 weights for it on first use
   // planes [n, 3, rows, cols] -> logits [n, actions], values [n]; one caller at a time.
   void evaluate(const float* planes, int64_t n, float* logits, float* values);
 
@@ -47,12 +46,15 @@ class BoardInference {
   struct Conv {
     int64_t cin, cout, k;
     std::vector<float> packed, bias;
-    // 3x3 only: the folded weights [cout][cin][3][3] and their Winograd forms, F(2x2) and F(4x4):
-    // auto_tile's built with the engine, the other by set_algo on first use.
-    std::vector<float> weights, winograd, winograd4;
+    // 3x3 only: the folded weights [cout][cin][3][3] and their Winograd forms by tile code:
+    // auto_tile's built with the engine, others by set_algo on first use.
+    std::vector<float> weights;
+    std::map<int, std::vector<float>> winograd;
     int auto_tile = 2;
   };
   void grow(int64_t n);
+  static void add_forms(Conv& c, int tile);
+  static int forced_tile(Algo algo);  // 0 for automatic and direct
   void conv(const Conv& c, int64_t n, const float* x, int64_t x_pad, float* y, int64_t y_pad, const float* residual,
             bool relu) const;
   Algo algo_ = Algo::automatic;
