@@ -138,9 +138,8 @@ bool use_winograd(const Tensor& x, const Conv2dGeom& g, int64_t m) {
 // Images per Winograd chunk: the chunk's transformed input ((tile + 2)^2 floats per tile and
 // channel) stays within ~1 MiB, at least one image, and the batch gives at least 8 chunks.
 int64_t winograd_chunk(const Conv2dGeom& g, int64_t m, int tile) {
-  const WinogradTile td = winograd_tile_dims(tile);
-  const int64_t per_image =
-      winograd_positions(tile) * ((g.h + td.h - 1) / td.h) * ((g.w + td.w - 1) / td.w) * std::max(g.c, m);
+  const WinogradGrid grid = winograd_grid(tile, g.h, g.w);
+  const int64_t per_image = winograd_positions(tile) * grid.th * grid.tw * std::max(g.c, m);
   return std::clamp<int64_t>(kWideColBudget / std::max<int64_t>(1, per_image), 1, std::max<int64_t>((g.n + 7) / 8, 1));
 }
 
@@ -229,8 +228,8 @@ void backward_weight_winograd(Backend& be, const Tensor& gy, const Tensor& x, co
   if (g.n == 0) return be.fill(gw, 0);
   const int tile = conv_winograd_tile(g.h, g.w, c, m);
   const int64_t positions = winograd_positions(tile);
-  const WinogradTile td = winograd_tile_dims(tile);
-  const int64_t th = (g.h + td.h - 1) / td.h, tw = (g.w + td.w - 1) / td.w;
+  const WinogradGrid grid = winograd_grid(tile, g.h, g.w);
+  const int64_t th = grid.th, tw = grid.tw;
   // The products reduce over a chunk's tiles and read-modify-write M (positions x m x c floats)
   // once per chunk, so a chunk gets at least 96 tiles where the batch has them (small planes have
   // few tiles per image: 4 on an 8x8 plane with F(4x4), where 8-tile chunks made M's traffic cost

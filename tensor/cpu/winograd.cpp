@@ -202,6 +202,11 @@ WinogradTile winograd_tile_dims(int tile) {
   return tile == kWinograd6x4 ? WinogradTile{6, 4} : WinogradTile{tile, tile};
 }
 
+WinogradGrid winograd_grid(int tile, int64_t h, int64_t w) {
+  const WinogradTile d = winograd_tile_dims(tile);
+  return {(h + d.h - 1) / d.h, (w + d.w - 1) / d.w};
+}
+
 int winograd_positions(int tile) {
   const WinogradTile d = winograd_tile_dims(tile);
   return (d.h + 2) * (d.w + 2);
@@ -285,8 +290,8 @@ void conv_winograd(const DirectConv& a, int tile) {
               "conv_winograd: bad sizes (n {}, h {}, w {}, cin {}, cout {}, x_pad {}, y_pad {})", a.n, a.h, a.w,
               a.cin, a.cout, a.x_pad, a.y_pad);
   EMBER_CHECK(a.x && a.packed_w && a.y, "conv_winograd: x, transformed weights and y must be given");
-  const WinogradTile td = winograd_tile_dims(tile);
-  const int64_t th = (a.h + td.h - 1) / td.h, tw = (a.w + td.w - 1) / td.w, tiles = a.n * th * tw;
+  const WinogradGrid grid = winograd_grid(tile, a.h, a.w);
+  const int64_t th = grid.th, tw = grid.tw, tiles = a.n * th * tw;
   const int64_t coutp = (a.cout + kDirectConvBlock - 1) / kDirectConvBlock * kDirectConvBlock;
   const bool avx2 = active_isa() != Isa::scalar, avx512 = active_isa() >= Isa::avx512;
   auto in = avx512 ? winograd_input_avx512 : avx2 ? winograd_input_avx2 : winograd_input_scalar;

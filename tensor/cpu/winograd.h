@@ -33,6 +33,11 @@ struct WinogradTile {
   int h, w;  // output rows and columns per tile
 };
 WinogradTile winograd_tile_dims(int tile);
+// Tile rows and columns covering an h x w plane (the last ones may overhang it).
+struct WinogradGrid {
+  int64_t th, tw;
+};
+WinogradGrid winograd_grid(int tile, int64_t h, int64_t w);
 int winograd_positions(int tile);
 // Floats of transformed weights for [cout][cin][3][3]: positions x cin x cout rounded up to 16.
 int64_t winograd_weights_size(int64_t cout, int64_t cin, int tile);
